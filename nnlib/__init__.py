@@ -1,0 +1,1 @@
+"""nnlib: fully-connected neural networks in NumPy."""

@@ -1,0 +1,1 @@
+"""nnstudy: the logic behind the Snakemake study (config, runs, jobs, report)."""

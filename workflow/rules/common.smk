@@ -1,0 +1,1 @@
+# Config validation and the experiment -> run table expansion (workflow helper fills this in).

@@ -1,0 +1,1 @@
+# Rules `download` and `prepare` (datasets helper fills this in).
