@@ -1,1 +1,40 @@
-# Config validation and the experiment -> run table expansion (workflow helper fills this in).
+# Validate the config (one-line errors, before any job) and expand the selected experiments
+# into the run table: one row per (experiment, run); a run shared by experiments trains once.
+import sys
+
+from snakemake.exceptions import WorkflowError
+
+from nnstudy.config import ConfigError, validate_config
+from nnstudy.runs import study_rows, table_csv, unique_runs, write_if_changed
+
+# A bad config stops here with its one-line cause (a traceback would bury it).
+try:
+    validate_config(config)
+    ROWS = study_rows(config)
+except ConfigError as error:
+    sys.exit(str(error))
+
+RUNS = unique_runs(ROWS)
+RUN_DIR = "results/runs/{dataset}/{run_id}"
+# Rewritten only when its content changes, so readers of it do not rerun needlessly.
+write_if_changed("results/runs/experiments.csv", table_csv(ROWS))
+
+
+wildcard_constraints:
+    run_id="[0-9a-f]{10}",
+
+
+def run_config(wildcards):
+    """The resolved config of the run a job is for."""
+    try:
+        return RUNS[wildcards.run_id]
+    except KeyError:
+        raise WorkflowError(
+            f"unknown run id {wildcards.run_id}: not in the selected experiments "
+            f"({', '.join(config['select'])}); see results/runs/experiments.csv"
+        ) from None
+
+
+def run_files(name):
+    """One file of every selected run, e.g. run_files("metrics.json")."""
+    return [f"results/runs/{run['dataset']}/{rid}/{name}" for rid, run in RUNS.items()]

@@ -1,0 +1,242 @@
+"""Config validation, one-line errors and the experiment -> run expansion (no Snakemake run)."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from nnstudy.config import ConfigError, validate_config
+from nnstudy.runs import (
+    expand_experiment,
+    run_id,
+    study_rows,
+    table_csv,
+    unique_runs,
+    write_if_changed,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def shipped() -> dict:
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def tiny(**experiment) -> dict:
+    exp = {"datasets": ["spirals"], "grid": {"optimizer": ["sgd", "adam"]}, **experiment}
+    return {"experiments": {"t": exp}, "select": ["t"]}
+
+
+def resolve(config: dict) -> list:
+    validate_config(config)
+    return study_rows(config)
+
+
+def test_shipped_core_is_the_full_grid():
+    config = shipped()
+    rows = resolve(config)
+    assert config["select"] == ["core"]
+    runs = unique_runs(rows)
+    assert len(rows) == len(runs) == 4 * 3 * 3 * 2 * 3
+    assert {r["optimizer"] for r in runs.values()} == {"sgd", "momentum", "rmsprop", "adam"}
+    assert {r["initializer"] for r in runs.values()} == {"normal", "xavier", "he"}
+    assert {r["dataset"] for r in runs.values()} == {"digits", "spirals"}
+    for rid, run in runs.items():
+        assert run["run_id"] == rid == run_id(run)
+
+
+def test_shipped_paper_resolves_per_dataset_settings():
+    config = shipped()
+    validate_config(config)
+    rows = expand_experiment(config, "paper")
+    assert len(rows) == 4 * 3 * 3 * 3 * 3
+    hidden = {r.dataset: r.run["hidden"] for r in rows}
+    assert hidden["cifar10"] != hidden["mnist"] == hidden["fashion_mnist"]
+
+
+def test_defaults_are_filled_and_momentum_is_sgd_with_momentum():
+    config = tiny(grid={"optimizer": ["momentum"]})
+    (row,) = resolve(config)
+    assert config["wandb"] == {
+        "mode": "offline",
+        "project": "nnlib-study",
+        "entity": None,
+        "dir": "results/wandb",
+    }
+    assert row.run["optimizer_params"] == {"momentum": 0.9, "nesterov": False}
+    assert row.run["lr"] == 0.01
+    assert row.run["seed"] == 0
+
+
+def test_run_id_ignores_experiment_name_and_number_spelling():
+    a = tiny(fixed={"lr": 1})
+    b = tiny(fixed={"lr": 1.0})
+    b["experiments"]["other"] = b["experiments"].pop("t")
+    b["select"] = ["other"]
+    assert [r.run_id for r in resolve(a)] == [r.run_id for r in resolve(b)]
+
+
+def test_changing_one_optimizer_changes_only_its_runs():
+    base = resolve(tiny())
+    config = tiny()
+    config["defaults"] = {"optimizers": {"adam": {"lr": 0.002}}}
+    changed = resolve(config)
+    same = {r.run["optimizer"]: r.run_id for r in base}
+    new = {r.run["optimizer"]: r.run_id for r in changed}
+    assert same["sgd"] == new["sgd"]
+    assert same["adam"] != new["adam"]
+
+
+def test_shared_run_is_listed_per_experiment_but_is_one_run():
+    config = tiny(seeds=[0, 1])
+    config["experiments"]["u"] = {
+        "datasets": ["spirals"],
+        "grid": {"optimizer": ["adam", "rmsprop"]},
+    }
+    config["select"] = ["t", "u"]
+    rows = resolve(config)
+    assert len(rows) == 4 + 2
+    assert len(unique_runs(rows)) == 4 + 1  # adam with seed 0 is in both
+    csv = table_csv(rows).splitlines()
+    assert csv[0].startswith("experiment,dataset,run_id,seed,optimizer,")
+    assert len(csv) == 1 + len(rows)
+
+
+def test_grid_is_a_cartesian_product_over_any_setting():
+    config = tiny(grid={"hidden": [[8], [16, 16]], "lr": [0.1, 0.01], "dropout": [0.0, 0.5]})
+    rows = resolve(config)
+    assert len({r.run_id for r in rows}) == 8
+    assert rows[0].factors == ("hidden", "lr", "dropout", "seed")
+
+
+def test_random_search_is_seeded_and_inside_its_ranges():
+    search = {
+        "n": 5,
+        "seed": 3,
+        "space": {
+            "lr": {"low": 1e-4, "high": 1e-1, "log": True},
+            "batch_size": {"low": 16, "high": 128},
+        },
+    }
+    rows = resolve(tiny(search=copy.deepcopy(search), seeds=[0, 1]))
+    again = resolve(tiny(search=copy.deepcopy(search), seeds=[0, 1]))
+    assert [r.run_id for r in rows] == [r.run_id for r in again]
+    assert len(rows) == 2 * 5 * 2
+    lrs = {r.run["lr"] for r in rows}
+    assert len(lrs) == 5 and all(1e-4 <= lr <= 1e-1 for lr in lrs)
+    assert all(
+        isinstance(r.run["batch_size"], int) and 16 <= r.run["batch_size"] <= 128 for r in rows
+    )
+    other = resolve(tiny(search={**copy.deepcopy(search), "seed": 4}))
+    assert {r.run["lr"] for r in other} != lrs
+
+
+def _set(path: str, value):
+    """A mutation of tiny(): set a dotted key."""
+
+    def mutate(config):
+        *parents, last = path.split(".")
+        node = config
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+
+    return mutate
+
+
+BAD = [
+    (
+        _set("experiment", {}),
+        ["(top level)", "unknown key 'experiment'", "valid keys: data, defaults"],
+    ),
+    (
+        _set("experiments.t.grid.optimizer", ["sgd", "adma"]),
+        [
+            "experiments.t.grid.optimizer[1]",
+            "'adma'",
+            "did you mean 'adam'",
+            "sgd, momentum, rmsprop, adam, adamw",
+        ],
+    ),
+    (
+        _set("experiments.t.grid.activation", ["relu", "softplus"]),
+        ["experiments.t.grid.activation[1]", "valid choices: relu, tanh, sigmoid"],
+    ),
+    (
+        _set("defaults.initializer", "glorot"),
+        ["defaults.initializer", "valid choices: normal, uniform, xavier, he"],
+    ),
+    (
+        _set("experiments.t.grid.optimiser", ["sgd"]),
+        ["experiments.t.grid", "unknown key 'optimiser'", "did you mean 'optimizer'"],
+    ),
+    (_set("defaults.epochs", "ten"), ["defaults.epochs", "'ten' is not of type integer"]),
+    (_set("defaults.lr", "1e-3"), ["defaults.lr", "write it with a dot"]),
+    (_set("experiments.t.grid.optimizer", []), ["experiments.t.grid.optimizer: must not be empty"]),
+    (
+        _set("experiments.t.datasets", ["spiral"]),
+        ["experiments.t.datasets[0]", "did you mean 'spirals'", "digits, spirals, gmm, peaks"],
+    ),
+    (_set("select", ["core"]), ["select: unknown experiment 'core'", "valid choices: t"]),
+    (_set("wandb.mode", "offfline"), ["wandb.mode", "valid choices: offline, online, disabled"]),
+    (
+        _set("experiments.t.fixed.optimizer", "sgd"),
+        ["experiments.t", "'optimizer' is set in both grid and fixed"],
+    ),
+    (
+        _set("experiments.t.search", {"n": 2, "space": {"lr": {"low": 0.1, "high": 0.01}}}),
+        ["experiments.t.search.space.lr", "low (0.1) must be <= high (0.01)"],
+    ),
+    (
+        _set("experiments.t.fixed.schedule", {"name": "constant", "gamma": 0.5}),
+        [
+            "experiments.t.schedule",
+            "'gamma' does not apply to schedule 'constant'",
+            "valid keys: name, warmup_epochs",
+        ],
+    ),
+    (
+        _set("defaults.optimizers.adam.beta", [0.9, 0.99]),
+        ["defaults.optimizers.adam", "unknown key 'beta'", "valid keys: betas, eps, lr"],
+    ),
+    (
+        _set("experiments.t.per_dataset", {"digits": {"epochs": 3}}),
+        ["experiments.t.per_dataset", "'digits'", "valid choices: spirals"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("mutate", "expected"), BAD, ids=[e[0] for _, e in BAD])
+def test_bad_config_gives_one_line_naming_key_and_choices(mutate, expected):
+    config = tiny()
+    mutate(config)
+    with pytest.raises(ConfigError) as info:
+        resolve(config)
+    message = str(info.value)
+    assert "\n" not in message
+    for part in expected:
+        assert part in message, message
+
+
+def test_schema_enums_match_nnlib_registries():
+    import nnlib.activations
+    import nnlib.datasets
+    import nnlib.optim
+
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())["$defs"]
+    assert set(schema["activation"]["enum"]) <= set(nnlib.activations.ACTIVATIONS)
+    assert set(schema["dataset"]["enum"]) == set(nnlib.datasets.DATASETS)
+    assert set(schema["optimizer"]["enum"]) - {"momentum"} <= set(nnlib.optim.OPTIMIZERS)
+
+
+def test_write_if_changed_keeps_mtime(tmp_path):
+    path = tmp_path / "sub" / "t.csv"
+    assert write_if_changed(path, "a\n")
+    os.utime(path, (1, 1))
+    assert not write_if_changed(path, "a\n")
+    assert path.stat().st_mtime == 1
+    assert write_if_changed(path, "b\n")
+    assert path.read_text() == "b\n"

@@ -1,0 +1,188 @@
+"""Validate the study configuration (config.yaml) and explain a bad one in one line.
+
+The schema is ``workflow/schemas/config.schema.yaml``; :func:`validate_config` runs it through
+``snakemake.utils.validate`` (which fills the schema's defaults in place) and then checks what a
+JSON Schema cannot express (an unknown experiment in ``select``, a setting both in ``grid`` and
+``fixed``, an empty search range). Any problem raises :class:`ConfigError`, a ``ValueError``
+whose message is a single line naming the key and, where there is a closed set, the valid
+choices -- the Snakefile re-raises it as a ``WorkflowError`` before any job is scheduled.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A bad study configuration; ``str(error)`` is one line."""
+
+
+def key_path(parts) -> str:
+    """``['experiments', 'core', 'grid', 'optimizer', 1]`` -> ``experiments.core.grid.optimizer[1]``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _choices(values) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def _hint(bad, valid) -> str:
+    close = difflib.get_close_matches(str(bad), [str(v) for v in valid], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _leaf(error):
+    """The most specific error: inside anyOf/oneOf, the branch error deepest in the instance."""
+    while error.context:
+        error = max(
+            error.context, key=lambda e: (len(e.absolute_path), -e.schema_path.count("$ref"))
+        )
+    return error
+
+
+def format_validation_error(error) -> str:
+    """One line for a ``jsonschema.ValidationError``: where, what is wrong, what is allowed."""
+    error = _leaf(error)
+    where = key_path(error.absolute_path)
+    schema, value, kind = error.schema, error.instance, error.validator
+    if kind == "additionalProperties" and isinstance(value, dict):
+        allowed = sorted(schema.get("properties", {}))
+        extra = sorted(k for k in value if k not in allowed)
+        bad = extra[0] if extra else "?"
+        return f"{where}: unknown key '{bad}'{_hint(bad, allowed)}; valid keys: {_choices(allowed)}"
+    if kind == "enum":
+        return (
+            f"{where}: '{value}' is not a valid choice{_hint(value, error.validator_value)}; "
+            f"valid choices: {_choices(error.validator_value)}"
+        )
+    if kind == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        msg = f"{where}: {value!r} is not of type {expected}"
+        if isinstance(value, str) and _looks_numeric(value):
+            msg += f" (YAML reads {value} as text: write it with a dot, e.g. 1.0e-3)"
+        return msg
+    if kind == "required":
+        return f"{where}: missing required key; {error.message}"
+    if kind == "minItems" and not value:
+        return f"{where}: must not be empty"
+    if kind == "minProperties" and not value:
+        return f"{where}: must not be empty"
+    if kind == "propertyNames":
+        return f"{where}: bad name; {error.message}"
+    return f"{where}: {error.message}"
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _schema_error(exc: BaseException):
+    """The jsonschema error that snakemake.utils.validate wrapped in its WorkflowError."""
+    import jsonschema
+
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, jsonschema.ValidationError):
+            return seen
+        inner = [a for a in getattr(seen, "args", ()) if isinstance(a, BaseException)]
+        seen = inner[0] if inner else seen.__cause__ or seen.__context__
+    return None
+
+
+def validate_config(config: dict) -> dict:
+    """Validate ``config`` in place (filling defaults) and return it; raise ConfigError."""
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    try:
+        validate(config, str(SCHEMA_PATH), set_default=True)
+    except WorkflowError as exc:
+        error = _schema_error(exc)
+        if error is None:
+            raise ConfigError(f"config: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"config: {format_validation_error(error)}") from None
+    check_semantics(config)
+    return config
+
+
+def selected(config: dict) -> list[str]:
+    """The experiment names ``select`` asks for (a single name is accepted too)."""
+    sel = config["select"]
+    return [sel] if isinstance(sel, str) else list(sel)
+
+
+def check_semantics(config: dict) -> None:
+    """What the schema cannot say; raises ConfigError with one line."""
+    names = list(config["experiments"])
+    for name in selected(config):
+        if name not in names:
+            raise ConfigError(
+                f"config: select: unknown experiment '{name}'{_hint(name, names)}; "
+                f"valid choices: {_choices(names)}"
+            )
+    for name, exp in config["experiments"].items():
+        where = f"experiments.{name}"
+        searched = set(exp.get("search", {}).get("space", {}))
+        for key in sorted(set(exp["grid"]) & set(exp["fixed"])):
+            raise ConfigError(f"config: {where}: '{key}' is set in both grid and fixed; keep one")
+        for dataset, settings in exp["per_dataset"].items():
+            if dataset not in exp["datasets"]:
+                raise ConfigError(
+                    f"config: {where}.per_dataset: '{dataset}' is not in this experiment's "
+                    f"datasets; valid choices: {_choices(exp['datasets'])}"
+                )
+            for key in sorted(set(settings) & (set(exp["grid"]) | searched)):
+                raise ConfigError(
+                    f"config: {where}.per_dataset.{dataset}: '{key}' is also in grid or search; "
+                    "keep one"
+                )
+        for key in sorted(searched & (set(exp["grid"]) | set(exp["fixed"]))):
+            raise ConfigError(
+                f"config: {where}.search.space.{key}: '{key}' is also in grid or fixed; keep one"
+            )
+        for key, rng in exp.get("search", {}).get("space", {}).items():
+            _check_range(f"{where}.search.space.{key}", key, rng)
+        for key in ("optimizer", "activation", "initializer", "hidden", "schedule"):
+            values = exp["grid"].get(key, [])
+            if len({repr(v) for v in values}) != len(values):
+                raise ConfigError(f"config: {where}.grid.{key}: repeated value in {values!r}")
+
+
+# What every value of a searched setting must satisfy (the schema checks fixed values).
+_RANGE_RULES = {
+    "lr": (lambda v: v > 0, "> 0"),
+    "clip_norm": (lambda v: v > 0, "> 0"),
+    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "l2": (lambda v: v >= 0, ">= 0"),
+    "epochs": (lambda v: v >= 1, ">= 1"),
+    "batch_size": (lambda v: v >= 1, ">= 1"),
+    "early_stopping": (lambda v: v >= 1, ">= 1"),
+}
+
+
+def _check_range(where: str, key: str, rng: dict[str, Any]) -> None:
+    low, high = rng["low"], rng["high"]
+    if not low <= high:
+        raise ConfigError(f"config: {where}: low ({low}) must be <= high ({high})")
+    if rng.get("log") and low <= 0:
+        raise ConfigError(f"config: {where}: a log range needs low > 0, got {low}")
+    ok, allowed = _RANGE_RULES[key]
+    if not (ok(low) and ok(high)):
+        raise ConfigError(
+            f"config: {where}: [{low}, {high}] is outside the valid values ({allowed})"
+        )

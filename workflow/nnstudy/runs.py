@@ -1,0 +1,263 @@
+"""Experiments -> runs: a run is its resolved config, named by a hash of it.
+
+An experiment (a block under ``experiments:`` in config.yaml) expands to the Cartesian product
+datasets x grid x search samples x seeds. Each point is resolved against ``defaults`` (then
+the experiment's ``fixed``, ``per_dataset`` and ``optimizers`` overrides) into a
+*run config*: a flat dict of everything that affects training (dataset, optimizer and its
+hyper-parameters, activation, initializer, hidden sizes, epochs, batch size, learning rate,
+schedule, dropout, L2, early stopping, gradient clipping, dtype, snapshot interval, seed).
+The experiment's name is not part of it, so two experiments that contain the same run share
+it and it trains once.
+
+The run id is the first 10 hex digits of the SHA-256 of the run config's canonical JSON
+(``sort_keys=True, separators=(",", ":")``); numbers are normalised first (``lr: 1`` and
+``lr: 1.0`` are the same run). Outputs live in ``results/runs/<dataset>/<run_id>/``.
+
+``results/runs/experiments.csv`` (:func:`table_csv`) lists which runs belong to which selected
+experiment: one row per (experiment, run) with the columns ``experiment, dataset, run_id,
+seed`` + every setting in :data:`TABLE_SETTINGS` + ``factors`` (the settings the experiment
+varies, ``;``-separated, in grid order, then searched settings, then ``seed``). ``hidden`` is
+written as ``64-64`` (``linear`` for no hidden layer), ``schedule`` as its name, null as empty.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnstudy.config import ConfigError, selected
+
+ID_LENGTH = 10
+
+# Settings with their type; the order is the column order of experiments.csv.
+FLOAT_SETTINGS = ("lr", "dropout", "l2", "clip_norm")
+INT_SETTINGS = ("epochs", "batch_size", "early_stopping", "snapshot_every")
+TABLE_SETTINGS = (
+    "optimizer",
+    "activation",
+    "initializer",
+    "hidden",
+    "lr",
+    "epochs",
+    "batch_size",
+    "schedule",
+    "dropout",
+    "l2",
+    "early_stopping",
+    "clip_norm",
+    "dtype",
+)
+
+# The keys each learning-rate schedule takes, with their defaults (besides `name`).
+SCHEDULE_PARAMS = {
+    "constant": {"warmup_epochs": 0},
+    "step": {"warmup_epochs": 0, "step_size": 10, "gamma": 0.5},
+    "exponential": {"warmup_epochs": 0, "gamma": 0.95},
+    "cosine": {"warmup_epochs": 0, "min_lr": 0.0},
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One run as a member of one experiment."""
+
+    experiment: str
+    dataset: str
+    run_id: str
+    run: dict[str, Any] = field(compare=False)
+    factors: tuple[str, ...] = field(compare=False)
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def run_id(run: dict[str, Any]) -> str:
+    """Short content hash of a resolved run config (without its own ``run_id`` key)."""
+    body = {k: v for k, v in run.items() if k != "run_id"}
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()[:ID_LENGTH]
+
+
+def _float(x):
+    return None if x is None else float(x)
+
+
+def _int(x):
+    return None if x is None else int(x)
+
+
+def _schedule(spec: dict[str, Any], where: str) -> dict[str, Any]:
+    name = spec["name"]
+    params = SCHEDULE_PARAMS[name]
+    extra = sorted(set(spec) - set(params) - {"name"})
+    if extra:
+        raise ConfigError(
+            f"config: {where}.schedule: '{extra[0]}' does not apply to schedule '{name}'; "
+            f"valid keys: {', '.join(['name', *params])}"
+        )
+    out: dict[str, Any] = {"name": name}
+    for key, default in params.items():
+        value = spec.get(key, default)
+        out[key] = int(value) if isinstance(default, int) else float(value)
+    return out
+
+
+def resolve_run(
+    settings: dict[str, Any], optimizers: dict[str, dict], dataset: str, seed: int, where: str
+) -> dict[str, Any]:
+    """The run config for one point; ``settings`` = defaults updated by fixed/grid/sample."""
+    opt = settings["optimizer"]
+    params = dict(optimizers[opt])
+    lr = settings["lr"] if settings["lr"] is not None else params["lr"]
+    params.pop("lr")
+    opt_params = {
+        k: (
+            bool(v)
+            if isinstance(v, bool)
+            else [float(b) for b in v]
+            if isinstance(v, list)
+            else float(v)
+        )
+        for k, v in params.items()
+    }
+    run = {
+        "dataset": dataset,
+        "optimizer": opt,
+        "optimizer_params": opt_params,
+        "activation": settings["activation"],
+        "initializer": settings["initializer"],
+        "hidden": [int(h) for h in settings["hidden"]],
+        "schedule": _schedule(settings["schedule"], where),
+        "dtype": settings["dtype"],
+        "seed": int(seed),
+    }
+    for key in FLOAT_SETTINGS:
+        run[key] = _float(settings[key])
+    run["lr"] = float(lr)
+    for key in INT_SETTINGS:
+        run[key] = _int(settings[key])
+    return run
+
+
+def sample_search(search: dict[str, Any]) -> list[dict[str, Any]]:
+    """The seeded random-search samples (rounded to 4 significant digits, ints rounded)."""
+    rng = np.random.default_rng(search.get("seed", 0))
+    samples = []
+    for _ in range(search["n"]):
+        point = {}
+        for key in sorted(search["space"]):
+            spec = search["space"][key]
+            low, high = float(spec["low"]), float(spec["high"])
+            if spec.get("log"):
+                value = math.exp(rng.uniform(math.log(low), math.log(high)))
+            else:
+                value = rng.uniform(low, high)
+            point[key] = int(round(value)) if key in INT_SETTINGS else float(f"{value:.4g}")
+        samples.append(point)
+    return samples
+
+
+def expand_experiment(config: dict[str, Any], name: str) -> list[Row]:
+    """All rows of one experiment, in a stable order (dataset, grid, sample, seed)."""
+    exp = config["experiments"][name]
+    where = f"experiments.{name}"
+    defaults = {k: v for k, v in config["defaults"].items() if k != "optimizers"}
+    optimizers = {
+        opt: {**params, **exp["optimizers"].get(opt, {})}
+        for opt, params in config["defaults"]["optimizers"].items()
+    }
+    grid_keys = list(exp["grid"])
+    search = exp.get("search")
+    samples = sample_search(search) if search else [{}]
+    searched = sorted(search["space"]) if search else []
+    factors = tuple(
+        [*grid_keys, *searched, "seed"] + (["dataset"] if len(exp["datasets"]) > 1 else [])
+    )
+    rows = []
+    for dataset in exp["datasets"]:
+        for values in itertools.product(*(exp["grid"][k] for k in grid_keys)):
+            for sample in samples:
+                settings = {
+                    **defaults,
+                    **exp["fixed"],
+                    **exp["per_dataset"].get(dataset, {}),
+                    **dict(zip(grid_keys, values, strict=True)),
+                }
+                settings.update(sample)
+                for seed in exp["seeds"]:
+                    run = resolve_run(settings, optimizers, dataset, seed, where)
+                    rows.append(Row(name, dataset, run_id(run), run, factors))
+    return rows
+
+
+def study_rows(config: dict[str, Any]) -> list[Row]:
+    """Rows of the selected experiments (duplicates within one experiment removed)."""
+    rows: list[Row] = []
+    for name in selected(config):
+        seen = set()
+        for row in expand_experiment(config, name):
+            if row.run_id not in seen:
+                seen.add(row.run_id)
+                rows.append(row)
+    return rows
+
+
+def unique_runs(rows: list[Row]) -> dict[str, dict[str, Any]]:
+    """run_id -> run config (with ``run_id``), one entry per distinct run."""
+    return {row.run_id: {**row.run, "run_id": row.run_id} for row in rows}
+
+
+def _cell(key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if key == "hidden":
+        return "-".join(str(h) for h in value) or "linear"
+    if key == "schedule":
+        return value["name"]
+    return str(value)
+
+
+def table_csv(rows: list[Row]) -> str:
+    """experiments.csv content (see the module docstring)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["experiment", "dataset", "run_id", "seed", *TABLE_SETTINGS, "factors"])
+    for row in rows:
+        cells = [_cell(k, row.run[k]) for k in TABLE_SETTINGS]
+        writer.writerow(
+            [
+                row.experiment,
+                row.dataset,
+                row.run_id,
+                row.run["seed"],
+                *cells,
+                ";".join(row.factors),
+            ]
+        )
+    return buf.getvalue()
+
+
+def write_if_changed(path: str | os.PathLike, text: str) -> bool:
+    """Atomically write ``text`` unless the file already holds it (keeps the mtime, so
+    rules that read the file do not rerun). Returns whether it wrote."""
+    path = Path(path)
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return True

@@ -1,0 +1,38 @@
+# Train and evaluate one run each; the logic is in nnstudy.train_job / nnstudy.evaluate_job.
+
+
+rule train:
+    input:
+        train="data/processed/{dataset}/train.npz",
+        val="data/processed/{dataset}/val.npz",
+        card="data/processed/{dataset}/card.json",
+    output:
+        config=f"{RUN_DIR}/config.json",
+        model=f"{RUN_DIR}/model.npz",
+        history=f"{RUN_DIR}/history.csv",
+        snapshots=f"{RUN_DIR}/snapshots.npz",
+        train=f"{RUN_DIR}/train.json",
+    log:
+        "results/logs/train/{dataset}/{run_id}.log",
+    threads: 1
+    params:
+        run=run_config,
+        # Outside the outputs: Snakemake does not delete it when a job is killed.
+        checkpoint="results/checkpoints/{dataset}/{run_id}",
+    script:
+        "../scripts/train.py"
+
+
+rule evaluate:
+    input:
+        model=rules.train.output.model,
+        train=rules.train.output.train,
+        test="data/processed/{dataset}/test.npz",
+        card="data/processed/{dataset}/card.json",
+    output:
+        metrics=f"{RUN_DIR}/metrics.json",
+    log:
+        "results/logs/evaluate/{dataset}/{run_id}.log",
+    threads: 1
+    script:
+        "../scripts/evaluate.py"
