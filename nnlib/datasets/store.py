@@ -1,0 +1,113 @@
+"""Prepared files on disk: atomic writes, memory-mapped loads, integrity checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .hashing import file_digests
+
+SPLITS = ("train", "val", "test")
+CARD = "card.json"
+_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through ``write(fileobj)`` to a temporary sibling, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
+    # Uncompressed (stored) members, so load_split can memory-map them.
+    _atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_split(directory: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` of a prepared split, memory-mapped read-only; never unpickles.
+
+    ``np.load(..., mmap_mode="r")`` silently reads .npz members into memory, so stored
+    members are mapped here directly at their offset inside the zip file.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
+    arrays = load_npz(Path(directory) / f"{split}.npz")
+    try:
+        return arrays["x"], arrays["y"]
+    except KeyError as exc:
+        raise ValueError(f"{directory}/{split}.npz has no array {exc}") from None
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of an .npz: stored members memory-mapped, compressed ones read."""
+    out = {}
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as raw:
+        for info in zf.infolist():
+            key = info.filename.removesuffix(".npy")
+            if info.compress_type != zipfile.ZIP_STORED:
+                with zf.open(info) as member:
+                    out[key] = np.lib.format.read_array(member, allow_pickle=False)
+                continue
+            # Local file header: 30 fixed bytes, then name and extra field of given lengths.
+            raw.seek(info.header_offset)
+            header = raw.read(30)
+            name_len, extra_len = struct.unpack("<HH", header[26:30])
+            raw.seek(info.header_offset + 30 + name_len + extra_len)
+            version = np.lib.format.read_magic(raw)
+            if version not in _HEADER_READERS:
+                raise ValueError(f"{path}: unsupported .npy format version {version}")
+            shape, fortran, dtype = _HEADER_READERS[version](raw)
+            if dtype.hasobject:
+                raise ValueError(f"{path}: member {info.filename} holds Python objects; refused")
+            out[key] = np.memmap(
+                path,
+                dtype=dtype,
+                mode="r",
+                offset=raw.tell(),
+                shape=shape,
+                order="F" if fortran else "C",
+            )
+    return out
+
+
+def file_checksums(directory: Path, names) -> dict[str, str]:
+    return {n: file_digests(Path(directory) / n, ("sha256",))["sha256"] for n in names}
+
+
+def verify_prepared(directory: str | Path) -> None:
+    """Raise ValueError if a prepared file differs from the checksum its card recorded."""
+    directory = Path(directory)
+    card = json.loads((directory / CARD).read_text())
+    recorded = card["files"]
+    try:
+        actual = file_checksums(directory, recorded)
+    except OSError as exc:
+        raise ValueError(f"{directory}: {exc}") from None
+    bad = [n for n in recorded if actual[n] != recorded[n]]
+    if bad:
+        raise ValueError(
+            f"{directory}: {', '.join(bad)} changed since prepared (checksum mismatch)"
+        )
