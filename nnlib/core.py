@@ -1,0 +1,115 @@
+"""Parameter and Module: the two building blocks every layer is made of."""
+
+from __future__ import annotations
+
+import numpy as np
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def as_dtype(dtype) -> np.dtype:
+    """Return ``dtype`` as a NumPy float dtype; only float32 and float64 are supported."""
+    dt = np.dtype(dtype)
+    if dt.name not in DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, got {dt.name}")
+    return dt
+
+
+def as_generator(rng) -> np.random.Generator:
+    """A ``Generator`` from a Generator (returned as is), an int seed, or None (seed 0).
+
+    None maps to seed 0 so that nothing ever draws from unseeded or global random state.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        return np.random.default_rng(0)
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise ValueError(
+        f"rng must be a numpy Generator, an int seed or None, got {type(rng).__name__}"
+    )
+
+
+class Parameter:
+    """A trainable array ``data`` and its gradient ``grad`` (same shape and dtype).
+
+    ``backward`` of the owning module *sets* ``grad`` (it does not accumulate), so one
+    forward/backward pair per step needs no ``zero_grad``. Optimizers may re-point ``data``
+    and ``grad`` to views of one contiguous buffer; always read them through the Parameter.
+    """
+
+    __slots__ = ("data", "grad", "name")
+
+    def __init__(self, data: np.ndarray, name: str = ""):
+        self.data = np.ascontiguousarray(data)
+        self.grad = np.zeros_like(self.data)
+        self.name = name
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name or '?'}, shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class of layers, activations and containers.
+
+    Subclasses implement ``forward(x, training=False)`` and ``backward(grad_out,
+    input_grad=True)``. ``backward`` uses what the last ``forward(..., training=True)`` stored,
+    sets the gradients of the module's parameters and returns dL/dx (or None when
+    ``input_grad`` is False, which saves the work for the first layer of a network).
+
+    In training mode outputs and input gradients live in per-module buffers keyed by shape
+    (no allocation in the training loop); they are overwritten by the next call with the
+    same batch shape, so copy them if you keep them. Evaluation-mode outputs are fresh arrays.
+    """
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        return self.forward(x, training)
+
+    def children(self) -> list[Module]:
+        return []
+
+    def modules(self):
+        """This module and all modules below it, depth first."""
+        yield self
+        for child in self.children():
+            yield from child.modules()
+
+    def own_parameters(self) -> list[Parameter]:
+        return []
+
+    def parameters(self) -> list[Parameter]:
+        """All trainable parameters, in a fixed order (used by save/load and checkpoints)."""
+        return [p for m in self.modules() for p in m.own_parameters()]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad.fill(0)
+
+    def get_config(self) -> dict:
+        """JSON-serialisable description from which ``module_from_config`` rebuilds the module."""
+        return {"type": type(self).__name__}
+
+    def _buffer(self, key, shape, dtype) -> np.ndarray:
+        """A reusable uninitialised array for ``key`` and ``shape``."""
+        bufs = self.__dict__.setdefault("_bufs", {})
+        buf = bufs.get((key, shape))
+        if buf is None or buf.dtype != dtype:
+            buf = np.empty(shape, dtype=dtype)
+            bufs[(key, shape)] = buf
+        return buf
+
+    def __repr__(self) -> str:
+        cfg = {k: v for k, v in self.get_config().items() if k != "type"}
+        args = ", ".join(f"{k}={v!r}" for k, v in cfg.items())
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,269 @@
+"""Optimizers with torch.optim's documented update rules, plus global-norm clipping.
+
+All optimizers take a list of Parameters sharing one dtype. On construction they move the
+parameters' ``data`` and ``grad`` into one contiguous buffer each (the Parameters keep views
+into it), so a step is a handful of in-place ufunc calls over one array whatever the number
+of layers. ``lr`` is a plain attribute and may change between steps (schedules do that).
+
+``state_dict()`` returns ``{"name", "step", "hyper": {...}, "state": {name: ndarray}}``;
+``load_state_dict`` restores it exactly (used for checkpoints).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .core import Parameter
+
+
+def _check(name, value, low, high=math.inf, low_open=False):
+    ok = np.isfinite(value) and (value > low if low_open else value >= low) and value < high
+    if not ok:
+        lo = "(" if low_open else "["
+        raise ValueError(f"{name} must be in {lo}{low}, {high}), got {value}")
+    return float(value)
+
+
+class Optimizer:
+    hyper_names: tuple[str, ...] = ()
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, params, lr: float):
+        params = list(params)
+        if not params or not all(isinstance(p, Parameter) for p in params):
+            raise ValueError("an optimizer needs a non-empty list of Parameters")
+        dtypes = {p.data.dtype for p in params}
+        if len(dtypes) != 1:
+            raise ValueError(
+                f"parameters must share one dtype, got {sorted(d.name for d in dtypes)}"
+            )
+        self.params = params
+        self.lr = _check("lr", lr, 0.0)
+        self.step_count = 0
+        # One flat buffer for data and one for grads; the Parameters keep views into them.
+        dtype = params[0].data.dtype
+        total = sum(p.data.size for p in params)
+        self.flat, self.flat_grad = np.empty(total, dtype), np.zeros(total, dtype)
+        i = 0
+        for p in params:
+            n = p.data.size
+            self.flat[i : i + n] = p.data.ravel()
+            self.flat_grad[i : i + n] = p.grad.ravel()
+            p.data = self.flat[i : i + n].reshape(p.data.shape)
+            p.grad = self.flat_grad[i : i + n].reshape(p.grad.shape)
+            i += n
+        self._tmp = np.empty(total, dtype)
+        self.state = {name: np.zeros(total, dtype) for name in self.state_names}
+
+    def zero_grad(self) -> None:
+        self.flat_grad.fill(0)
+
+    def _grad_with_decay(self, weight_decay) -> np.ndarray:
+        """g + weight_decay * p (in the scratch buffer), or g itself; p.grad is not modified."""
+        if weight_decay == 0:
+            return self.flat_grad
+        g = np.multiply(self.flat, weight_decay, out=self._tmp)
+        g += self.flat_grad
+        return g
+
+    def step(self) -> None:
+        self.step_count += 1
+        self._update(self.step_count)
+
+    def _update(self, t: int) -> None:
+        raise NotImplementedError
+
+    @property
+    def hyper(self) -> dict:
+        return {k: getattr(self, k) for k in ("lr", *self.hyper_names)}
+
+    def state_dict(self) -> dict:
+        return {
+            "name": type(self).__name__,
+            "step": self.step_count,
+            "hyper": self.hyper,
+            "state": {k: v.copy() for k, v in self.state.items()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("name") != type(self).__name__:
+            raise ValueError(f"state is for {state.get('name')}, not {type(self).__name__}")
+        for k, v in state["state"].items():
+            if k not in self.state or np.shape(v) != self.state[k].shape:
+                raise ValueError(f"optimizer state {k!r} does not match these parameters")
+            self.state[k][...] = v
+        for k, v in state["hyper"].items():
+            setattr(self, k, tuple(v) if isinstance(v, list) else v)
+        self.step_count = int(state["step"])
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyper.items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """torch.optim.SGD: g += wd * p; with momentum mu, b = g on the first step, then
+    b = mu * b + (1 - dampening) * g; g = g + mu * b (nesterov) or b; p -= lr * g."""
+
+    hyper_names = ("momentum", "dampening", "nesterov", "weight_decay")
+
+    def __init__(
+        self, params, lr=0.01, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0
+    ):
+        super().__init__(params, lr)
+        self.momentum = _check("momentum", momentum, 0.0)
+        self.dampening = _check("dampening", dampening, 0.0, 1.0 + 1e-12)
+        self.weight_decay = _check("weight_decay", weight_decay, 0.0)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("nesterov momentum requires momentum > 0 and dampening = 0")
+        if self.momentum > 0:
+            self.state = {"momentum_buffer": np.zeros_like(self.flat)}
+
+    def _update(self, t):
+        g = self._grad_with_decay(self.weight_decay)
+        if self.momentum > 0:
+            b = self.state["momentum_buffer"]
+            if t == 1:
+                np.copyto(b, g)
+            else:
+                b *= self.momentum
+                if self.dampening == 0:
+                    b += g
+                else:
+                    b += (1 - self.dampening) * g
+            g = np.add(g, self.momentum * b, out=self._tmp) if self.nesterov else b
+        if g is self._tmp:
+            g *= -self.lr
+            self.flat += g
+        else:
+            self.flat -= np.multiply(g, self.lr, out=self._tmp)
+
+
+class RMSprop(Optimizer):
+    """torch.optim.RMSprop: g += wd * p; v = alpha v + (1 - alpha) g^2;
+    avg = sqrt(v) + eps (centered: sqrt(v - mean_g^2) + eps); with momentum,
+    b = mu b + g / avg and p -= lr b, else p -= lr g / avg."""
+
+    hyper_names = ("alpha", "eps", "momentum", "weight_decay", "centered")
+
+    def __init__(
+        self, params, lr=0.01, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0, centered=False
+    ):
+        super().__init__(params, lr)
+        self.alpha = _check("alpha", alpha, 0.0, 1.0)
+        self.eps = _check("eps", eps, 0.0)
+        self.momentum = _check("momentum", momentum, 0.0)
+        self.weight_decay = _check("weight_decay", weight_decay, 0.0)
+        self.centered = bool(centered)
+        names = ["square_avg"]
+        names += ["momentum_buffer"] if self.momentum > 0 else []
+        names += ["grad_avg"] if self.centered else []
+        self.state = {k: np.zeros_like(self.flat) for k in names}
+        self._avg = np.empty_like(self.flat)
+
+    def _update(self, t):
+        g = self._grad_with_decay(self.weight_decay)
+        v, avg = self.state["square_avg"], self._avg
+        v *= self.alpha
+        np.multiply(g, g, out=avg)
+        avg *= 1 - self.alpha
+        v += avg
+        if self.centered:
+            ga = self.state["grad_avg"]
+            ga *= self.alpha
+            ga += (1 - self.alpha) * g
+            np.multiply(ga, ga, out=avg)
+            np.subtract(v, avg, out=avg)
+            np.sqrt(avg, out=avg)
+        else:
+            np.sqrt(v, out=avg)
+        avg += self.eps
+        if self.momentum > 0:
+            b = self.state["momentum_buffer"]
+            b *= self.momentum
+            np.divide(g, avg, out=avg)
+            b += avg
+            np.multiply(b, self.lr, out=avg)
+        else:
+            np.divide(g, avg, out=avg)
+            avg *= self.lr
+        self.flat -= avg
+
+
+class Adam(Optimizer):
+    """torch.optim.Adam: g += wd * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+    p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
+
+    hyper_names = ("betas", "eps", "weight_decay")
+    state_names = ("exp_avg", "exp_avg_sq")
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr)
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair, got {betas!r}")
+        self.betas = (
+            _check("betas[0]", betas[0], 0.0, 1.0),
+            _check("betas[1]", betas[1], 0.0, 1.0),
+        )
+        self.eps = _check("eps", eps, 0.0)
+        self.weight_decay = _check("weight_decay", weight_decay, 0.0)
+        self._den = np.empty_like(self.flat)
+
+    def _update(self, t):
+        b1, b2 = self.betas
+        if self.decoupled:
+            if self.weight_decay:
+                self.flat *= 1 - self.lr * self.weight_decay
+            g = self.flat_grad
+        else:
+            g = self._grad_with_decay(self.weight_decay)
+        m, v, den = self.state["exp_avg"], self.state["exp_avg_sq"], self._den
+        m *= b1
+        np.multiply(g, 1 - b1, out=den)
+        m += den
+        v *= b2
+        np.multiply(g, g, out=den)
+        den *= 1 - b2
+        v += den
+        step_size = self.lr / (1 - b1**t)
+        np.sqrt(v, out=den)
+        den *= 1 / math.sqrt(1 - b2**t)
+        den += self.eps
+        np.divide(m, den, out=den)
+        den *= step_size
+        self.flat -= den
+
+
+class AdamW(Adam):
+    """torch.optim.AdamW: p *= 1 - lr * wd (decoupled), then the Adam step without decay."""
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+
+def global_grad_norm(params) -> float:
+    """sqrt of the sum of squared gradients of all parameters (computed in float64)."""
+    return math.sqrt(sum(float(np.vdot(p.grad, p.grad)) for p in params))
+
+
+def clip_grad_norm(params, max_norm: float) -> float:
+    """Scale all gradients so their global norm is at most ``max_norm`` (torch's
+    clip_grad_norm_: factor max_norm / (norm + 1e-6) when norm > max_norm). Returns the
+    norm before clipping."""
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be > 0, got {max_norm}")
+    norm = global_grad_norm(params)
+    if norm > max_norm:
+        scale = max_norm / (norm + 1e-6)
+        for p in params:
+            p.grad *= scale
+    return norm
+
+
+OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}

@@ -1,0 +1,92 @@
+"""Resolve config strings to nnlib objects. Unknown names and unknown keyword arguments
+raise a one-line ValueError listing the valid choices."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+
+def _lookup(kind: str, table: dict, name):
+    key = str(name).lower() if isinstance(name, str) else name
+    if key not in table:
+        raise ValueError(f"unknown {kind} {name!r}; valid: {', '.join(sorted(table))}")
+    return table[key]
+
+
+def _check_kwargs(kind: str, name: str, fn, kwargs: dict, skip: int) -> None:
+    params = list(inspect.signature(fn).parameters.values())[skip:]
+    accepted = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"{kind} {name!r} does not take {', '.join(unknown)}; accepted: {', '.join(accepted)}"
+        )
+
+
+def get_activation(name: str, **kwargs):
+    """A new activation Module: identity, relu, leaky_relu(negative_slope), sigmoid, tanh,
+    gelu(approximate), softmax."""
+    from .activations import ACTIVATIONS
+
+    cls = _lookup("activation", ACTIVATIONS, name)
+    _check_kwargs("activation", name, cls.__init__, kwargs, 1)
+    return cls(**kwargs)
+
+
+def get_initializer(name: str, **kwargs):
+    """An initializer ``f(shape, rng, dtype)`` with ``kwargs`` bound (e.g. std, gain, mode):
+    zeros, normal, uniform, xavier_normal, xavier_uniform, he_normal, he_uniform."""
+    from .init import INITIALIZERS
+
+    fn = _lookup("initializer", INITIALIZERS, name)
+    _check_kwargs("initializer", name, fn, kwargs, 3)
+    if not kwargs:
+        return fn
+    bound = functools.partial(fn, **kwargs)
+    bound.__name__ = fn.__name__
+    return bound
+
+
+def get_loss(name: str, **kwargs):
+    """A new loss: cross_entropy(l2, from_logits), bce_with_logits(l2), mse(l2)."""
+    from .losses import LOSSES
+
+    cls = _lookup("loss", LOSSES, name)
+    _check_kwargs("loss", name, cls.__init__, kwargs, 1)
+    return cls(**kwargs)
+
+
+_ALIASES = {
+    # Plain names for common SGD variants, as used in study configs.
+    "momentum": ("sgd", {"momentum": 0.9}),
+    "nesterov": ("sgd", {"momentum": 0.9, "nesterov": True}),
+}
+
+
+def get_optimizer(name: str, params, **kwargs):
+    """A new optimizer over ``params``: sgd, rmsprop, adam, adamw (torch.optim signatures),
+    and the aliases momentum (sgd, momentum=0.9) and nesterov (sgd, momentum=0.9,
+    nesterov=True); explicit kwargs override an alias's defaults."""
+    from .optim import OPTIMIZERS
+
+    key = name.lower() if isinstance(name, str) else name
+    if key in _ALIASES:
+        key, defaults = _ALIASES[key]
+        kwargs = {**defaults, **kwargs}
+    cls = _lookup("optimizer", {**OPTIMIZERS, **dict.fromkeys(_ALIASES)}, key)
+    _check_kwargs("optimizer", name, cls.__init__, kwargs, 2)
+    return cls(params, **kwargs)
+
+
+def get_schedule(name: str, **kwargs):
+    """A new lr schedule: constant(lr), step(lr, step_size, gamma), exponential(lr, gamma),
+    cosine(lr, epochs, warmup_epochs, min_lr). ``epochs`` is accepted (and ignored) by all,
+    so callers can pass the fit's length uniformly."""
+    from .schedules import SCHEDULES
+
+    cls = _lookup("schedule", SCHEDULES, name)
+    if "epochs" not in inspect.signature(cls.__init__).parameters:
+        kwargs = {k: v for k, v in kwargs.items() if k != "epochs"}
+    _check_kwargs("schedule", name, cls.__init__, kwargs, 1)
+    return cls(**kwargs)

@@ -1,0 +1,94 @@
+"""save_model / load_model: one ``.npz`` with the architecture as JSON and the weights.
+
+Layout: ``format`` ("nnlib-model"), ``version``, ``config`` (JSON string from
+``Module.get_config``) and ``param_0 ... param_{k-1}`` in ``parameters()`` order. Files are
+written atomically and read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+FORMAT, VERSION = "nnlib-model", 1
+
+
+def atomic_savez(path, arrays: dict) -> None:
+    """Write an uncompressed npz via a temporary file in the same folder and os.replace,
+    so readers never see a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def module_from_config(config: dict):
+    """Rebuild a Module (with fresh parameters) from ``get_config()`` output."""
+    from . import activations, layers
+
+    kind = config.get("type")
+    args = {k: v for k, v in config.items() if k != "type"}
+    if kind in ("MLP", "Dense"):
+        # Weights are loaded afterwards: build with zeros, keep the recorded init name.
+        module = getattr(layers, kind)(**{**args, "init": "zeros"})
+        module.init = args.get("init", "zeros")
+        return module
+    if kind == "Sequential":
+        return layers.Sequential(*(module_from_config(c) for c in args["modules"]))
+    if kind == "Residual":
+        return layers.Residual(module_from_config(args["module"]))
+    if kind == "Dropout":
+        return layers.Dropout(**args)
+    cls = getattr(activations, str(kind), None)
+    if isinstance(cls, type) and issubclass(cls, activations._Activation):
+        return cls(**args)
+    raise ValueError(f"unknown module type {kind!r} in model config")
+
+
+def model_arrays(model) -> dict:
+    arrays = {
+        "format": np.array(FORMAT),
+        "version": np.array(VERSION),
+        "config": np.array(json.dumps(model.get_config(), sort_keys=True)),
+    }
+    arrays.update({f"param_{i}": p.data for i, p in enumerate(model.parameters())})
+    return arrays
+
+
+def load_params(model, arrays, prefix: str = "param_") -> None:
+    """Copy ``prefix{i}`` arrays into the model's parameters (shapes must match)."""
+    params = model.parameters()
+    n_saved = sum(1 for k in arrays if k.startswith(prefix))
+    if n_saved != len(params):
+        raise ValueError(f"file holds {n_saved} parameter arrays, model has {len(params)}")
+    for i, p in enumerate(params):
+        a = arrays[f"{prefix}{i}"]
+        if a.shape != p.data.shape:
+            raise ValueError(f"parameter {i}: saved shape {a.shape} != model shape {p.data.shape}")
+        p.data[...] = a
+
+
+def save_model(model, path) -> None:
+    """Write ``model`` (architecture + weights) to ``path`` (.npz), atomically."""
+    atomic_savez(path, model_arrays(model))
+
+
+def load_model(path):
+    """Read a model written by ``save_model``; raises ValueError for files that are not one."""
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    if arrays.get("format", np.array("")).item() != FORMAT:
+        raise ValueError(f"{path} is not an nnlib model file")
+    model = module_from_config(json.loads(arrays["config"].item()))
+    load_params(model, arrays)
+    return model
