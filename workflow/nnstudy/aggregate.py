@@ -1,0 +1,198 @@
+"""Collect run folders into tidy tables and write the statistics tables.
+
+Input: the experiment-membership table (experiment, dataset, run_id, ...) and the run folders
+``<runs_root>/<dataset>/<run_id>/{config.json,metrics.json,history.csv}``.
+Output (``write_tables``): ``runs.csv`` (one row per run), ``histories.csv`` (one row per run and
+epoch), ``variants.csv``, ``main_effects.csv``, ``interaction.csv``, ``ranking.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from nnstudy import stats
+
+MAIN_FACTORS = ("optimizer", "activation", "initializer")
+METRIC = "test_accuracy"
+METRIC_KEYS = (
+    "test_accuracy",
+    "test_loss",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "train_seconds",
+    "epochs_run",
+)
+# Config keys that identify a run but are not a setting of the variant.
+NOT_SETTINGS = ("run_id", "seed", "dataset")
+HISTORY_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "lr",
+    "seconds",
+    "grad_norm",
+)
+TABLES = ("runs", "histories", "variants", "main_effects", "interaction", "ranking")
+
+
+def _cell(value):
+    """Scalars stay as they are; lists/dicts become canonical JSON so they can be compared."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return value
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read JSON ({exc})") from None
+
+
+def read_membership(path: str | Path) -> pd.DataFrame:
+    """The workflow's experiment-membership table; needs experiment, dataset, run_id."""
+    table = pd.read_csv(path, dtype={"run_id": str, "experiment": str, "dataset": str})
+    missing = {"experiment", "dataset", "run_id"} - set(table.columns)
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    return table
+
+
+def _read_run(run_dir: Path, dataset: str, run_id: str) -> dict:
+    config = _read_json(run_dir / "config.json")
+    row = {"dataset": dataset, "run_id": run_id}
+    row |= {k: _cell(v) for k, v in config.items() if k not in ("run_id", "dataset")}
+    metrics_path = run_dir / "metrics.json"
+    if metrics_path.exists():
+        metrics = _read_json(metrics_path)
+        row["status"] = metrics.get("status") or "failed"
+        row["error"] = metrics.get("error")
+        row |= {k: metrics.get(k) for k in METRIC_KEYS}
+    else:
+        row |= {"status": "failed", "error": "metrics.json missing"}
+        row |= dict.fromkeys(METRIC_KEYS)
+    for key in METRIC_KEYS:
+        row[key] = math.nan if row[key] is None else float(row[key])
+    return row
+
+
+def setting_columns(runs: pd.DataFrame) -> list[str]:
+    """Config columns that define a variant (everything in config.json but seed and ids)."""
+    base = {"dataset", "run_id", "status", "error", "experiments", "variant", *METRIC_KEYS}
+    return [c for c in runs.columns if c not in base and c not in NOT_SETTINGS]
+
+
+def _varies(group: pd.DataFrame, column: str) -> bool:
+    """Whether a setting takes several values for one combination of the main factors
+    (settings that follow from the main factors, like a per-optimizer lr, do not count)."""
+    keys = [f for f in MAIN_FACTORS if f in group.columns]
+    return bool(group.groupby(keys)[column].nunique(dropna=False).max() > 1)
+
+
+def varying_factors(runs: pd.DataFrame) -> list[str]:
+    """Main factors plus any other setting that varies on its own on some dataset."""
+    extra = [
+        c
+        for c in setting_columns(runs)
+        if c not in MAIN_FACTORS and any(_varies(g, c) for _, g in runs.groupby("dataset"))
+    ]
+    return [*[f for f in MAIN_FACTORS if f in runs.columns], *extra]
+
+
+def _label_variants(runs: pd.DataFrame) -> pd.Series:
+    """Readable variant names, unique within a dataset: main factors, then varying settings."""
+    labels = pd.Series("", index=runs.index, dtype=str)
+    settings = setting_columns(runs)
+    for _, group in runs.groupby("dataset"):
+        varying = [c for c in settings if c not in MAIN_FACTORS and _varies(group, c)]
+        for i, row in group.iterrows():
+            parts = [str(row[f]) for f in MAIN_FACTORS if f in group.columns]
+            parts += [f"{c}={row[c]}" for c in varying]
+            labels[i] = " / ".join(parts)
+    return labels
+
+
+def collect_runs(membership: pd.DataFrame, runs_root: str | Path) -> pd.DataFrame:
+    """One row per run: settings, seed, status and test metrics, plus its experiments."""
+    root = Path(runs_root)
+    experiments = (
+        membership.groupby(["dataset", "run_id"])["experiment"]
+        .agg(lambda names: json.dumps(sorted(set(names))))
+        .rename("experiments")
+    )
+    rows = [_read_run(root / ds / rid, ds, rid) for ds, rid in experiments.index]
+    if not rows:
+        raise ValueError("no runs to aggregate: the membership table is empty")
+    runs = pd.DataFrame(rows)
+    runs = runs.join(experiments, on=["dataset", "run_id"])
+    for factor in MAIN_FACTORS:
+        if factor not in runs.columns:
+            raise ValueError(f"run configs lack the factor {factor!r}")
+    runs["variant"] = _label_variants(runs)
+    first = ["dataset", "variant", "seed", "run_id", *MAIN_FACTORS, "status", *METRIC_KEYS]
+    rest = [c for c in runs.columns if c not in first]
+    return runs[first + rest].sort_values(["dataset", "variant", "seed"], ignore_index=True)
+
+
+def collect_histories(runs: pd.DataFrame, runs_root: str | Path) -> pd.DataFrame:
+    """Per-epoch history of every run that wrote one, tagged with its factors and status."""
+    frames = []
+    keep = ["dataset", "run_id", "variant", "seed", "status", *varying_factors(runs)]
+    for _, run in runs.iterrows():
+        path = Path(runs_root) / run["dataset"] / run["run_id"] / "history.csv"
+        if not path.exists() or path.stat().st_size == 0:
+            continue
+        history = pd.read_csv(path)
+        for col in keep:
+            history[col] = run[col]
+        frames.append(history)
+    columns = [*keep, *HISTORY_COLUMNS]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(frames, ignore_index=True)
+    return out[[c for c in columns if c in out.columns]]
+
+
+def build_tables(runs: pd.DataFrame, histories: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """All tables the figures and the report need, keyed by name (see ``TABLES``)."""
+    factors = varying_factors(runs)
+    return {
+        "runs": runs,
+        "histories": histories,
+        "variants": stats.summarize_variants(runs, factors, METRIC),
+        "main_effects": stats.main_effects(runs, factors, METRIC),
+        "interaction": stats.interaction(runs, "optimizer", "activation", METRIC),
+        "ranking": stats.rank_against_best(runs, METRIC),
+    }
+
+
+def write_tables(tables: dict[str, pd.DataFrame], outputs: dict[str, str | Path]) -> None:
+    for name in TABLES:
+        path = Path(outputs[name])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tables[name].to_csv(path, index=False)
+
+
+def read_tables(paths: dict[str, str | Path]) -> dict[str, pd.DataFrame]:
+    tables = {name: pd.read_csv(paths[name]) for name in TABLES}
+    # CSV loses dtypes: ids are text, the tri-state flag is nullable boolean.
+    for name in ("runs", "histories"):
+        tables[name]["run_id"] = tables[name]["run_id"].astype(str)
+    rank = tables["ranking"]
+    rank["indistinguishable"] = rank["indistinguishable"].astype("boolean")
+    return tables
+
+
+def aggregate(membership_csv, runs_root, outputs) -> dict[str, pd.DataFrame]:
+    """Entry point of the `aggregate` rule."""
+    runs = collect_runs(read_membership(membership_csv), runs_root)
+    tables = build_tables(runs, collect_histories(runs, runs_root))
+    write_tables(tables, outputs)
+    return tables

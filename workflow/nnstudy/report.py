@@ -1,0 +1,621 @@
+"""The study report: context from the tables, findings from the statistics, HTML/LaTeX/PDF.
+
+``build_context`` turns the aggregate tables, the study config, the dataset cards and the
+figures into one plain dict that both templates (report/report.{html,tex}.j2) render. Every
+claim in the findings is generated from the numbers, and the wording follows the tests: a
+difference is called clear only when its 95 % CI excludes 0, and nothing is claimed when a CI
+is not available (one seed).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nnstudy import stats
+from nnstudy.aggregate import METRIC, varying_factors
+from nnstudy.figures import FIGURE_TYPES, TITLES
+from nnstudy.templating import (
+    NA,
+    Table,
+    html_env,
+    latex_env,
+    number,
+    pct,
+    pct_ci,
+    points,
+    pvalue,
+    render_table,
+    seconds,
+)
+
+PACKAGES = ("numpy", "scipy", "pandas", "matplotlib", "jinja2", "snakemake", "nnlib-study")
+TEX_ENGINES = ("latexmk", "pdflatex", "tectonic")
+CAPTIONS = {
+    **{
+        f"curves_{f}": f"Validation accuracy and training loss per epoch, mean over all runs with the same {f} (band: ±1 sd over runs); crosses mark where diverged runs stopped."
+        for f in ("optimizer", "activation", "initializer")
+    },
+    "heatmap": "Mean test accuracy (%) for each optimizer x activation cell, one panel per initializer; cells note diverged runs.",
+    "main_effects": "Marginal mean test accuracy of each factor level (averaged per seed over the other factors) with its 95 % t-CI over seeds.",
+    "time": "Test accuracy of every run against its training time; crosses are diverged runs.",
+    "confusion": "Confusion matrix of the best variant on the test split, summed over seeds and normalised by row.",
+    "weights": "Weight histograms per layer of the best variant (first seed), at the first and the last snapshot.",
+    "gradients": "Per-layer gradient norms of the best variant over training, and the distribution of the global gradient norm per epoch over all runs by optimizer.",
+}
+
+
+# ---------------------------------------------------------------- findings from the statistics
+
+
+def _half(low, high) -> float:
+    return (high - low) / 2 if np.isfinite(low) and np.isfinite(high) else math.nan
+
+
+def _verdict(c: dict) -> str:
+    if not np.isfinite(c["diff_low"]):
+        return "no CI: fewer than two seeds"
+    if c["diff_low"] > 0 or c["diff_high"] < 0:
+        return "95 % CI excludes 0"
+    return "95 % CI includes 0: not a clear difference"
+
+
+def best_variant_findings(variants: pd.DataFrame, ranking: pd.DataFrame) -> list[str]:
+    out = []
+    for dataset, rank in ranking.groupby("dataset", sort=True):
+        best = rank.sort_values("rank").iloc[0]
+        v = variants[
+            (variants["dataset"] == dataset) & (variants["variant"] == best["variant"])
+        ].iloc[0]
+        text = (
+            f"{dataset}: the best variant is {best['variant']} with {pct(v['mean'])} % test "
+            f"accuracy (95 % CI {pct_ci(v['ci_low'], v['ci_high'])}, {int(v['n'])} seed"
+            f"{'s' if v['n'] != 1 else ''})."
+        )
+        others = rank[rank["variant"] != best["variant"]]
+        tested = others["indistinguishable"].notna()
+        if others.empty:
+            text += " It is the only variant."
+        elif not tested.any():
+            text += " No variant could be tested against it (fewer than two seeds), so the ranking is not statistically supported."
+        else:
+            same = int(others["indistinguishable"].fillna(False).sum())
+            text += (
+                f" {same} of {int(tested.sum())} tested other variants are statistically "
+                f"indistinguishable from it (Holm-corrected t tests against the best, α = {stats.ALPHA})."
+            )
+            if (~tested).any():
+                text += f" {int((~tested).sum())} could not be tested (fewer than two seeds)."
+        out.append(text)
+    return out
+
+
+def factor_findings(runs: pd.DataFrame, effects: pd.DataFrame) -> list[str]:
+    """One sentence per factor: which level has the highest marginal mean, and by how much."""
+    out = []
+    for factor in dict.fromkeys(effects["factor"]):
+        eff = effects[effects["factor"] == factor]
+        per_dataset = []
+        for dataset, e in eff.groupby("dataset", sort=True):
+            if e["level"].nunique() < 2:
+                continue
+            top = e.sort_values(["mean", "level"], ascending=[False, True])
+            best, runner = top["level"].iloc[0], top["level"].iloc[1]
+            c = stats.level_contrast(runs, dataset, factor, best, runner, METRIC)
+            per_dataset.append((dataset, best, runner, c))
+        if not per_dataset:
+            continue
+        bests = {b for _, b, _, _ in per_dataset}
+        details = "; ".join(
+            f"{d}: {b} {points(c['diff'], c['diff_low'], c['diff_high'])} points over {r} ({_verdict(c)})"
+            for d, b, r, c in per_dataset
+        )
+        n = len(per_dataset)
+        if len(bests) == 1:
+            (level,) = bests
+            clear = all(c["diff_low"] > 0 for *_, c in per_dataset)
+            where = f"on all {n} datasets" if n > 1 else f"on {per_dataset[0][0]}"
+            lead = (
+                "ahead of the runner-up with a 95 % CI that excludes 0"
+                if clear
+                else "though not always by a clear margin"
+            )
+            text = (
+                f"{factor}: {level} has the highest mean test accuracy {where}, {lead} ({details})."
+            )
+            if n > 1:
+                diffs = [c["diff"] for *_, c in per_dataset]
+                text += f" Mean lead over the runner-up: {points(np.mean(diffs))} points."
+        else:
+            text = f"{factor}: the best level depends on the dataset ({details})."
+        out.append(text)
+    return out
+
+
+def status_findings(runs: pd.DataFrame) -> list[str]:
+    n_div = int(runs["status"].eq("diverged").sum())
+    n_fail = int(runs["status"].eq("failed").sum())
+    if not n_div and not n_fail:
+        return [f"All {len(runs)} runs finished without diverging or failing."]
+    return [
+        f"{n_div} of {len(runs)} runs diverged and {n_fail} failed; they are listed under "
+        "'Diverged and failed runs'. Diverged runs that produced a test accuracy count in the "
+        "statistics; failed runs do not."
+    ]
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _variant_table(dataset, variants, ranking, factors) -> Table:
+    rank = ranking[ranking["dataset"] == dataset].set_index("variant")
+    v = variants[variants["dataset"] == dataset].copy()
+    v["rank"] = v["variant"].map(rank["rank"])
+    v = v.sort_values(["rank", "variant"], na_position="last")
+    rows, marked = [], set()
+    for i, (_, r) in enumerate(v.iterrows()):
+        k = rank.loc[r["variant"]] if r["variant"] in rank.index else None
+        flag = (
+            NA
+            if k is None or pd.isna(k["indistinguishable"])
+            else ("yes" if k["indistinguishable"] else "no")
+        )
+        if k is not None and k["test"] == "best":
+            flag = "best"
+            marked.add(i)
+        rows.append(
+            [
+                NA if pd.isna(r["rank"]) else str(int(r["rank"])),
+                *[str(r[f]) for f in factors],
+                f"{int(r['n'])}/{int(r['n_runs'])}",
+                pct(r["mean"]),
+                pct(r["std"], 2),
+                pct_ci(r["ci_low"], r["ci_high"]),
+                NA if k is None else points(k["diff"]) if k["test"] != "best" else "",
+                NA if k is None else ("" if k["test"] == "best" else k["test"]),
+                NA if k is None else ("" if k["test"] == "best" else pvalue(k["p_holm"])),
+                flag,
+                str(int(r["n_diverged"])),
+            ]
+        )
+    return Table(
+        name=f"variants-{dataset}",
+        caption=f"{dataset}: test accuracy (%) per variant over seeds, ranked; each variant is tested against the best (Holm-corrected).",
+        columns=[
+            "rank",
+            *factors,
+            "seeds",
+            "mean",
+            "sd",
+            "95 % CI",
+            "diff",
+            "test",
+            "p (Holm)",
+            "≈ best",
+            "diverged",
+        ],
+        rows=rows,
+        align="r" + "l" * len(factors) + "rrrrrlrlr",
+        marked=marked,
+    )
+
+
+def _effects_table(dataset, effects) -> Table:
+    e = effects[effects["dataset"] == dataset]
+    rows = [
+        [
+            str(r["factor"]),
+            str(r["level"]),
+            str(int(r["n"])),
+            pct(r["mean"]),
+            pct_ci(r["ci_low"], r["ci_high"]),
+        ]
+        for _, r in e.iterrows()
+    ]
+    return Table(
+        name=f"effects-{dataset}",
+        caption=f"{dataset}: main effects, marginal mean test accuracy (%) per factor level with a 95 % CI over seeds.",
+        columns=["factor", "level", "seeds", "mean", "95 % CI"],
+        rows=rows,
+        align="llrrr",
+    )
+
+
+def _interaction_table(dataset, inter) -> Table:
+    e = inter[inter["dataset"] == dataset]
+    acts = sorted(e["activation"].unique(), key=str)
+    rows = []
+    for opt, g in e.groupby("optimizer", sort=True):
+        cells = g.set_index("activation")
+        rows.append(
+            [str(opt)]
+            + [
+                f"{pct(cells.loc[a, 'mean'])} [{pct_ci(cells.loc[a, 'ci_low'], cells.loc[a, 'ci_high'])}]"
+                if a in cells.index
+                else NA
+                for a in acts
+            ]
+        )
+    return Table(
+        name=f"interaction-{dataset}",
+        caption=f"{dataset}: optimizer x activation, mean test accuracy (%) [95 % CI over seeds], averaged over the other factors.",
+        columns=["optimizer", *[str(a) for a in acts]],
+        rows=rows,
+        align="l" + "r" * len(acts),
+    )
+
+
+def problems_table(runs: pd.DataFrame) -> Table:
+    bad = runs[runs["status"].isin(["diverged", "failed"])]
+    rows = [
+        [
+            str(r["dataset"]),
+            str(r["run_id"]),
+            str(r["variant"]),
+            str(r["seed"]),
+            str(r["status"]),
+            str(int(r["epochs_run"])) if pd.notna(r["epochs_run"]) else NA,
+            pct(r[METRIC]),
+            "" if pd.isna(r.get("error")) else str(r["error"]),
+        ]
+        for _, r in bad.iterrows()
+    ]
+    return Table(
+        name="problems",
+        caption="Diverged and failed runs (test accuracy where one was measured).",
+        columns=["dataset", "run", "variant", "seed", "status", "epochs", "test acc.", "error"],
+        rows=rows,
+        align="lllrlrrl",
+    )
+
+
+def runs_table(runs: pd.DataFrame) -> Table:
+    rows, marked = [], set()
+    for i, (_, r) in enumerate(runs.iterrows()):
+        if r["status"] != "ok" and r["status"] != "early_stopped":
+            marked.add(i)
+        rows.append(
+            [
+                str(r["dataset"]),
+                str(r["run_id"]),
+                ", ".join(json.loads(r["experiments"])),
+                str(r["variant"]),
+                str(r["seed"]),
+                str(r["status"]),
+                pct(r[METRIC]),
+                number(r["f1_macro"]),
+                seconds(r["train_seconds"]),
+            ]
+        )
+    return Table(
+        name="runs",
+        caption="Every run of the study (results/tables/runs.csv).",
+        columns=[
+            "dataset",
+            "run",
+            "experiments",
+            "variant",
+            "seed",
+            "status",
+            "test acc.",
+            "F1",
+            "time",
+        ],
+        rows=rows,
+        align="lllllrrrr",
+        marked=marked,
+    )
+
+
+# ---------------------------------------------------------------- methods and provenance
+
+
+def _distinct(values) -> str:
+    seen = list(
+        dict.fromkeys(str(v) for v in values if not (isinstance(v, float) and math.isnan(v)))
+    )
+    return ", ".join(seen) if seen else NA
+
+
+def methods(config: dict, runs: pd.DataFrame, cards: dict[str, dict], selected: list[str]) -> dict:
+    experiments = []
+    for name in selected:
+        exp = (config.get("experiments") or {}).get(name, {})
+        members = runs[runs["experiments"].map(lambda e, n=name: n in json.loads(e))]
+        experiments.append(
+            {
+                "name": name,
+                "datasets": _distinct(exp.get("datasets", members["dataset"].unique())),
+                "grid": [(k, _distinct(v)) for k, v in (exp.get("grid") or {}).items()],
+                "fixed": [(k, json.dumps(v)) for k, v in (exp.get("fixed") or {}).items()],
+                "seeds": _distinct(exp.get("seeds", sorted(members["seed"].unique()))),
+                "n_runs": len(members),
+            }
+        )
+    skip = {
+        "dataset",
+        "variant",
+        "run_id",
+        "status",
+        "error",
+        "experiments",
+        "seed",
+        "test_accuracy",
+        "test_loss",
+        "precision_macro",
+        "recall_macro",
+        "f1_macro",
+        "train_seconds",
+        "epochs_run",
+    }
+    settings = [(c, _distinct(runs[c].unique())) for c in runs.columns if c not in skip]
+    data = config.get("data") or {}
+    datasets = [
+        _card_summary(name, cards.get(name) or {}) for name in sorted(runs["dataset"].unique())
+    ]
+    return {
+        "experiments": experiments,
+        "settings": settings,
+        "datasets": datasets,
+        "split": f"validation fraction {data.get('val_fraction', NA)} of the training data, split seed {data.get('split_seed', NA)}; the test split is used only for the final metrics",
+        "n_runs": len(runs),
+        "n_variants": int(runs.groupby(["dataset", "variant"]).ngroups),
+    }
+
+
+def _card_summary(name: str, card: dict) -> dict:
+    """Source, shapes, normalization and checksums from a dataset card (nnlib.datasets)."""
+    sources, checksums = [], []
+    for fname, rec in (card.get("source") or {}).items():
+        if isinstance(rec, dict) and "source" in rec:
+            sources.append(f"{fname} from {rec['source']}")
+            checksums.append((f"raw {fname} (sha256)", str(rec.get("sha256", NA))))
+        else:
+            sources.append(f"{fname}: {json.dumps(rec, sort_keys=True)}")
+    checksums += [
+        (f"prepared {f} (sha256)", str(v)) for f, v in sorted((card.get("files") or {}).items())
+    ]
+    splits = card.get("splits") or {}
+    norm = card.get("normalization") or {}
+    return {
+        "name": name,
+        "source": "; ".join(sources) or NA,
+        "shapes": ", ".join(
+            f"{k} {' x '.join(map(str, v.get('shape', [])))}" for k, v in splits.items()
+        )
+        or NA,
+        "n_classes": str(card.get("n_classes", NA)),
+        "normalization": (
+            f"standardized per {norm.get('per', NA)}, {norm.get('formula', NA)}, statistics from the {norm.get('computed_on', NA)} split"
+            if norm
+            else NA
+        ),
+        "checksums": checksums,
+    }
+
+
+def _git(repo: Path, *args) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def provenance(
+    config: dict, runs: pd.DataFrame, selected: list[str], repo: Path | str = "."
+) -> dict:
+    commit = _git(Path(repo), "rev-parse", "HEAD")
+    dirty = _git(Path(repo), "status", "--porcelain", "--untracked-files=no") if commit else None
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    versions = [("python", platform.python_version())]
+    for pkg in PACKAGES:
+        try:
+            versions.append((pkg, metadata.version(pkg)))
+        except metadata.PackageNotFoundError:
+            versions.append((pkg, NA))
+    select = json.dumps(selected, separators=(",", ":"))
+    command = (
+        f"git checkout {commit or '<commit>'} && snakemake --cores all --config 'select={select}'"
+    )
+    return {
+        "commit": commit or "unknown (not a git checkout)",
+        "dirty": NA
+        if dirty is None
+        else (
+            "yes: uncommitted changes, the commit alone does not reproduce this" if dirty else "no"
+        ),
+        "config_hash": hashlib.sha256(canonical.encode()).hexdigest()[:16],
+        "packages": versions,
+        "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "command": command,
+        "compute": seconds(runs["train_seconds"].sum(min_count=1)),
+        "n_runs": len(runs),
+    }
+
+
+# ---------------------------------------------------------------- context and rendering
+
+
+def tex_engine() -> str | None:
+    """The first TeX engine found on PATH (latexmk preferred), or None."""
+    return next((e for e in TEX_ENGINES if shutil.which(e)), None)
+
+
+def figure_entries(dataset: str, figure_paths: dict, tex_dir: Path) -> list[dict]:
+    entries = []
+    for kind in FIGURE_TYPES:
+        paths = figure_paths[kind]
+        png = Path(paths["png"]).read_bytes()
+        entries.append(
+            {
+                "kind": kind,
+                "title": TITLES[kind],
+                "caption": f"{dataset}: {CAPTIONS[kind]}",
+                "data_uri": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+                "pdf": Path(
+                    os.path.relpath(Path(paths["pdf"]).resolve(), tex_dir.resolve())
+                ).as_posix(),
+            }
+        )
+    return entries
+
+
+def build_context(
+    tables: dict[str, pd.DataFrame],
+    config: dict,
+    figures: dict[str, dict],
+    cards: dict[str, dict],
+    selected: list[str],
+    tex_dir: Path | str,
+    repo: Path | str = ".",
+) -> dict:
+    """Everything the two templates render; ``figures`` maps dataset -> figure_paths()."""
+    runs, variants, ranking = tables["runs"], tables["variants"], tables["ranking"]
+    effects, inter = tables["main_effects"], tables["interaction"]
+    factors = varying_factors(runs)
+    datasets = []
+    for dataset in sorted(runs["dataset"].unique()):
+        r = runs[runs["dataset"] == dataset]
+        datasets.append(
+            {
+                "name": dataset,
+                "counts": f"{len(r)} runs, {r['variant'].nunique()} variants, seeds {_distinct(sorted(r['seed'].unique()))}; status: "
+                + ", ".join(f"{k} {v}" for k, v in r["status"].value_counts().sort_index().items()),
+                "tables": [
+                    _variant_table(dataset, variants, ranking, factors),
+                    _effects_table(dataset, effects),
+                    _interaction_table(dataset, inter),
+                ],
+                "figures": figure_entries(dataset, figures[dataset], Path(tex_dir)),
+            }
+        )
+    best = []
+    for dataset, rank in ranking.groupby("dataset", sort=True):
+        top = rank.sort_values("rank").iloc[0]
+        v = variants[
+            (variants["dataset"] == dataset) & (variants["variant"] == top["variant"])
+        ].iloc[0]
+        best.append(
+            [
+                str(dataset),
+                str(top["variant"]),
+                pct(v["mean"]),
+                pct_ci(v["ci_low"], v["ci_high"]),
+                str(int(v["n"])),
+                str(int(rank["indistinguishable"].fillna(False).sum()) - 1),
+            ]
+        )
+    engine = tex_engine()
+    return {
+        "title": "Optimizers, activations and initializers: study report",
+        "experiments": ", ".join(selected),
+        "best": Table(
+            name="best",
+            caption="Best variant per dataset: mean test accuracy (%) over seeds with its 95 % CI, and how many other variants are statistically indistinguishable from it.",
+            columns=["dataset", "best variant", "mean", "95 % CI", "seeds", "≈ best (others)"],
+            rows=best,
+            align="llrrrr",
+        ),
+        "findings": best_variant_findings(variants, ranking)
+        + factor_findings(runs, effects)
+        + status_findings(runs),
+        "methods": methods(config, runs, cards, selected),
+        "datasets": datasets,
+        "problems": problems_table(runs),
+        "runs": runs_table(runs),
+        "provenance": provenance(config, runs, selected, repo),
+        "pdf_note": (
+            f"A PDF version (report.pdf) is built with {engine}."
+            if engine
+            else "No TeX engine (latexmk, pdflatex or tectonic) was found on this machine, so only report.tex was written; install TeX Live and rerun to get report.pdf."
+        ),
+    }
+
+
+def render(context: dict, html_path, tex_path) -> None:
+    """Write report.html (self-contained) and report.tex from one context."""
+    html = html_env().get_template("report.html.j2").render(**context)
+    tex = latex_env().get_template("report.tex.j2").render(**context)
+    for path, text in ((html_path, html), (tex_path, tex)):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+
+
+def write_table_files(context: dict, outdir) -> list[Path]:
+    """Every report table also as a standalone HTML and LaTeX (booktabs) fragment."""
+    tables = [context["best"], context["problems"], context["runs"]]
+    tables += [t for d in context["datasets"] for t in d["tables"]]
+    written = []
+    for table in tables:
+        for fmt in ("html", "tex"):
+            path = Path(outdir) / f"{table.name}.{fmt}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render_table(table, fmt), encoding="utf-8")
+            written.append(path)
+    return written
+
+
+def build_pdf(tex_path, pdf_path, log_path=None) -> Path:
+    """Compile report.tex into pdf_path with the first TeX engine found; raises on failure."""
+    engine = tex_engine()
+    if engine is None:
+        raise RuntimeError("no TeX engine found (latexmk, pdflatex or tectonic)")
+    tex_path, pdf_path = Path(tex_path).resolve(), Path(pdf_path).resolve()
+    build = tex_path.parent / "build"
+    build.mkdir(exist_ok=True)
+    if engine == "latexmk":
+        cmds = [
+            [
+                "latexmk",
+                "-pdf",
+                "-interaction=nonstopmode",
+                "-halt-on-error",
+                f"-outdir={build}",
+                tex_path.name,
+            ]
+        ]
+    elif engine == "pdflatex":
+        # Twice, so references and the table of contents resolve.
+        cmds = [
+            [
+                "pdflatex",
+                "-interaction=nonstopmode",
+                "-halt-on-error",
+                f"-output-directory={build}",
+                tex_path.name,
+            ]
+        ] * 2
+    else:
+        cmds = [["tectonic", "--outdir", str(build), tex_path.name]]
+    log = []
+    for cmd in cmds:
+        res = subprocess.run(cmd, cwd=tex_path.parent, capture_output=True, text=True, timeout=600)
+        log.append(res.stdout + res.stderr)
+        if res.returncode != 0:
+            if log_path:
+                Path(log_path).write_text("\n".join(log))
+            tail = [ln for ln in (res.stdout + res.stderr).splitlines() if ln.startswith("!")][:1]
+            raise RuntimeError(
+                f"{engine} failed on {tex_path}: {tail[0] if tail else 'see the log'}"
+            )
+    if log_path:
+        Path(log_path).write_text("\n".join(log))
+    shutil.copyfile(build / (tex_path.stem + ".pdf"), pdf_path)
+    return pdf_path
+
+
+def read_cards(paths) -> dict[str, dict]:
+    """Dataset cards keyed by dataset name (the card's parent folder)."""
+    return {Path(p).parent.name: json.loads(Path(p).read_text()) for p in paths}
