@@ -12,7 +12,7 @@ from tracking_run_folder import write_run_folder
 
 RULES = Path(__file__).resolve().parents[2] / "workflow" / "rules" / "tracking.smk"
 
-# Stands in for the study's Snakefile: the run table (ROWS, from common.smk) and rule all.
+# Stands in for the study's Snakefile: the run table (ROWS, RUN_DIR from common.smk), rule all.
 SNAKEFILE = f"""
 from nnstudy.runs import Row
 
@@ -23,11 +23,13 @@ ROWS = [
     for e, r in [("core", "0123456789"), ("core", "abcdef0123"), ("extra", "0123456789")]
 ]
 
+RUN_DIR = "results/runs/{{dataset}}/{{run_id}}"
+
 include: "{RULES}"
 
 rule all:
     input:
-        wandb_targets(),
+        WANDB_TARGETS,
 """
 
 

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from nnstudy.runs import Row
 from nnstudy.tracking import (
+    batch,
+    batch_inputs,
     history_steps,
     log_runs,
     read_history,
@@ -219,6 +221,17 @@ def test_run_table_grouping_and_markers():
         "results/wandb/spirals.json",
     ]
     assert wandb_markers(["digits"], "online", "out/wb") == ["out/wb/digits.json"]
+    pairs = batch(grouped["digits"], "digits")
+    assert pairs == [
+        ("results/runs/digits/a", ["core", "extra"]),
+        ("results/runs/digits/c", ["extra"]),
+    ]
+    inputs = batch_inputs(pairs)
+    assert sorted(inputs) == ["config", "history", "metrics", "snapshots"]
+    assert inputs["metrics"] == [
+        "results/runs/digits/a/metrics.json",
+        "results/runs/digits/c/metrics.json",
+    ]
 
 
 def test_no_login_or_network_settings_leak_into_the_caller(run_folder, tmp_path, home):

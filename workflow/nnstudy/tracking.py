@@ -78,6 +78,23 @@ def runs_by_dataset(rows: Iterable[Any]) -> dict[str, dict[str, list[str]]]:
     return out
 
 
+RUN_FILES = ("config.json", "history.csv", "snapshots.npz", "metrics.json")
+
+
+def batch(
+    runs: dict[str, list[str]], dataset: str, run_dir: str = "results/runs/{dataset}/{run_id}"
+) -> list[tuple[str, list[str]]]:
+    """``(run folder, experiments)`` pairs of one dataset: the ``runs`` argument of
+    :func:`log_runs`; ``runs`` is one entry of :func:`runs_by_dataset`."""
+    return [(run_dir.format(dataset=dataset, run_id=rid), names) for rid, names in runs.items()]
+
+
+def batch_inputs(pairs: Iterable[tuple[str, list[str]]]) -> dict[str, list[str]]:
+    """The files :func:`log_runs` reads for ``pairs``, by kind (the rule's named inputs)."""
+    pairs = list(pairs)
+    return {name.split(".")[0]: [f"{folder}/{name}" for folder, _ in pairs] for name in RUN_FILES}
+
+
 @dataclass(frozen=True)
 class RunFiles:
     """The files of one finished run folder, parsed."""

@@ -1,45 +1,22 @@
 # Weights & Biases: one W&B run per training run, logged after evaluation from the run's files
 # (off the training's critical path). One job per dataset logs all its runs in one process:
-# starting wandb costs ~1.5 s, each further run ~0.04 s (benchmarks/bench_wandb.py).
-# The schema (common.smk) has already checked `wandb:` and filled its defaults.
-from nnstudy.tracking import runs_by_dataset, wandb_markers
+# starting wandb costs ~1.5 s, each further run ~0.06 s (benchmarks/bench_wandb.py).
+# Needs ROWS and RUN_DIR from common.smk, whose schema has already checked `wandb:`.
+import os
+
+from nnstudy.tracking import batch, batch_inputs, runs_by_dataset, wandb_markers
 
 WANDB = config["wandb"]
-WANDB_DIR = WANDB["dir"]
 WANDB_RUNS = runs_by_dataset(ROWS)
-
-
-def wandb_targets():
-    """What `rule all` adds for W&B: one marker per dataset, nothing when mode is disabled."""
-    return wandb_markers(WANDB_RUNS, WANDB["mode"], WANDB_DIR)
-
-
-def wandb_run_inputs(wildcards):
-    runs = WANDB_RUNS[wildcards.dataset]
-    return {
-        name: [f"results/runs/{wildcards.dataset}/{rid}/{name}.{ext}" for rid in runs]
-        for name, ext in [
-            ("config", "json"),
-            ("history", "csv"),
-            ("snapshots", "npz"),
-            ("metrics", "json"),
-        ]
-    }
-
-
-def wandb_batch(wildcards):
-    """[run folder, experiments] pairs; the first experiment is the run's W&B group."""
-    return [
-        [f"results/runs/{wildcards.dataset}/{rid}", experiments]
-        for rid, experiments in WANDB_RUNS[wildcards.dataset].items()
-    ]
+# What `rule all` adds for W&B: one marker per dataset, none when the mode is disabled.
+WANDB_TARGETS = wandb_markers(WANDB_RUNS, WANDB["mode"], WANDB["dir"])
 
 
 rule log_wandb:
     input:
-        unpack(wandb_run_inputs),
+        unpack(lambda w: batch_inputs(batch(WANDB_RUNS[w.dataset], w.dataset, RUN_DIR))),
     output:
-        f"{WANDB_DIR}/{{dataset}}.json",
+        f"{WANDB['dir']}/{{dataset}}.json",
     log:
         "results/logs/log_wandb/{dataset}.log",
     wildcard_constraints:
@@ -48,8 +25,9 @@ rule log_wandb:
     localrule: True
     threads: 1
     params:
-        runs=wandb_batch,
-        wandb_dir=WANDB_DIR,
+        # [run folder, experiments]; the first experiment is the run's W&B group.
+        runs=lambda w: batch(WANDB_RUNS[w.dataset], w.dataset, RUN_DIR),
+        wandb_dir=lambda w, output: os.path.dirname(output[0]),
         mode=WANDB["mode"],
         project=WANDB["project"],
         entity=WANDB["entity"],
