@@ -1,0 +1,67 @@
+"""Fixtures: a local HTTP server (Range, 404, cut-off transfers); no shared data dir."""
+
+from __future__ import annotations
+
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        server = self.server
+        range_header = self.headers.get("Range")
+        server.requests.append((self.path, range_header))
+        body = server.files.get(self.path)
+        if body is None:
+            self.send_error(404, "Not Found")
+            return
+        start = 0
+        if range_header:
+            start = int(re.fullmatch(r"bytes=(\d+)-", range_header)[1])
+            if start >= len(body):
+                self.send_error(416, "Range Not Satisfiable")
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        payload = body[start:]
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.path in server.cut_once:
+            # Promise the whole body, deliver half, hang up: a transfer cut mid-way.
+            server.cut_once.discard(self.path)
+            self.wfile.write(payload[: len(payload) // 2])
+            self.close_connection = True
+            return
+        self.wfile.write(payload)
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+
+@pytest.fixture
+def http_server():
+    """A server on 127.0.0.1 with an ephemeral port.
+
+    ``server.files`` maps URL paths to bytes, ``server.cut_once`` holds paths whose next
+    transfer is cut half-way, ``server.requests`` records (path, Range header) per GET,
+    ``server.url(path)`` builds a URL.
+    """
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.files, server.cut_once, server.requests = {}, set(), []
+    server.url = lambda path: f"http://127.0.0.1:{server.server_address[1]}{path}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_data_dir(monkeypatch):
+    """Tests decide their sources themselves: a user's $NNSTUDY_DATA_DIR must not leak in."""
+    monkeypatch.delenv("NNSTUDY_DATA_DIR", raising=False)
