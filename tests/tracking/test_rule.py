@@ -1,4 +1,4 @@
-"""Rule log_wandb through Snakemake's CLI, on run folders already in place."""
+"""Rule log_wandb through Snakemake's CLI with the study's common.smk, on trained run folders."""
 
 from __future__ import annotations
 
@@ -8,24 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from tracking_run_folder import write_run_folder
+import yaml
+from tracking_study import study_config
 
-RULES = Path(__file__).resolve().parents[2] / "workflow" / "rules" / "tracking.smk"
+RULES = Path(__file__).resolve().parents[2] / "workflow" / "rules"
 
-# Stands in for the study's Snakefile: the run table (ROWS, RUN_DIR from common.smk), rule all.
+# The study's Snakefile minus data/train/report (the run folders are already in place).
 SNAKEFILE = f"""
-from nnstudy.runs import Row
-
 configfile: "config.yaml"
 
-ROWS = [
-    Row(experiment=e, dataset="spirals", run_id=r, run={{}}, factors=())
-    for e, r in [("core", "0123456789"), ("core", "abcdef0123"), ("extra", "0123456789")]
-]
-
-RUN_DIR = "results/runs/{{dataset}}/{{run_id}}"
-
-include: "{RULES}"
+include: "{RULES / "common.smk"}"
+include: "{RULES / "tracking.smk"}"
 
 rule all:
     input:
@@ -43,50 +36,59 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def write_config(workdir: Path, mode: str, experiments: dict | None = None) -> None:
+    config = study_config()
+    if experiments is not None:
+        config = {"experiments": experiments, "select": list(experiments)}
+    config["wandb"] = {"mode": mode, "project": "p"}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
 @pytest.fixture
-def study(tmp_path, monkeypatch) -> Path:
+def workdir(study, tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for rid in ("0123456789", "abcdef0123"):
-        write_run_folder(tmp_path / "results" / "runs" / "spirals" / rid)
+    study.copy(tmp_path)
     (tmp_path / "Snakefile").write_text(SNAKEFILE)
     return tmp_path
 
 
-def write_config(workdir: Path, mode: str) -> None:
-    wandb = {"mode": mode, "project": "p", "entity": None, "dir": "results/wandb"}
-    (workdir / "config.yaml").write_text(json.dumps({"wandb": wandb}))
-
-
-def test_rule_logs_each_run_once_and_is_then_up_to_date(study):
-    write_config(study, "offline")
-    done = snakemake(study)
+def test_rule_logs_each_run_once_and_is_then_up_to_date(study, workdir):
+    write_config(workdir, "offline")
+    done = snakemake(workdir)
     assert done.returncode == 0, done.stderr
-    marker = json.loads((study / "results" / "wandb" / "spirals.json").read_text())
-    assert [(r["run_id"], r["experiments"]) for r in marker["runs"]] == [
-        ("0123456789", ["core", "extra"]),
-        ("abcdef0123", ["core"]),
-    ]
+    marker = json.loads((workdir / "results" / "wandb" / "spirals.json").read_text())
+    assert {r["run_id"]: r["experiments"] for r in marker["runs"]} == study.runs
     for run in marker["runs"]:
-        assert (study / run["wandb_run_dir"] / f"run-{run['run_id']}.wandb").is_file()
-    log = (study / "results" / "logs" / "log_wandb" / "spirals.log").read_text()
-    assert "0123456789 ok results/wandb/wandb/offline-run-" in log
+        assert (workdir / run["wandb_run_dir"] / f"run-{run['run_id']}.wandb").is_file()
+    log = (workdir / "results" / "logs" / "log_wandb" / "spirals.log").read_text()
+    assert f"{study.shared} ok results/wandb/wandb/offline-run-" in log
+    assert f"{study.diverged} diverged results/wandb/wandb/offline-run-" in log
 
-    again = snakemake(study, "--dry-run")
+    again = snakemake(workdir, "--dry-run")
     assert again.returncode == 0, again.stderr
     assert "Nothing to be done" in again.stdout + again.stderr
 
-    # A run that joins another experiment is logged again (its config lists the experiments).
-    snakefile = study / "Snakefile"
-    snakefile.write_text(
-        snakefile.read_text().replace('("core", "abcdef0123")', '("new", "abcdef0123")')
+    # Dropping an experiment changes which experiments the shared run belongs to: log again.
+    write_config(
+        workdir, "offline", {k: study_config()["experiments"][k] for k in ("core", "boom")}
     )
-    again = snakemake(study, "--dry-run")
+    again = snakemake(workdir, "--dry-run")
+    assert again.returncode == 0, again.stderr
     assert "log_wandb" in again.stdout + again.stderr
 
 
-def test_disabled_leaves_the_rule_out_of_the_dag(study):
-    write_config(study, "disabled")
-    done = snakemake(study)
+def test_disabled_leaves_the_rule_out_of_the_dag(workdir):
+    write_config(workdir, "disabled")
+    done = snakemake(workdir)
     assert done.returncode == 0, done.stderr
-    assert not (study / "results" / "wandb").exists()
-    assert not (study / "results" / "logs").exists()
+    assert not (workdir / "results" / "wandb").exists()
+    assert not (workdir / "results" / "logs").exists()
+
+
+def test_a_bad_mode_stops_before_any_job_with_one_line(workdir):
+    write_config(workdir, "ofline")
+    done = snakemake(workdir)
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if "ofline" in line]
+    assert len(errors) == 1 and "wandb" in errors[0] and "offline" in errors[0], done.stderr
+    assert not (workdir / "results" / "wandb").exists()

@@ -20,13 +20,9 @@ Offline by default under ``<wandb_dir>/wandb/offline-run-*`` (upload later with 
 ``online`` needs a prior ``wandb login``; ``disabled`` logs nothing (the rule is left out of the
 DAG, see :func:`wandb_markers`).
 
-``snapshots.npz`` (written by the training job, read with ``allow_pickle=False``):
-
-- ``epochs``        int   (S,)          epochs at which a snapshot was taken
-- ``layers``        str   (L,)          layer names, e.g. ``"dense0"``
-- ``weight_counts`` int   (S, L, B)     histogram counts of each layer's weights
-- ``weight_edges``  float (S, L, B + 1) histogram bin edges
-- ``grad_norms``    float (S, L)        L2 norm of each layer's gradient
+``snapshots.npz`` is written by the training job (format in :mod:`nnstudy.train_job`); this
+module reads ``epoch`` (S,), ``layer`` (L,), ``weight_counts`` (S, L, B), ``weight_edges``
+(S, L, B + 1) and ``grad_norm`` (S, L), with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -36,6 +32,7 @@ import csv
 import json
 import os
 import shutil
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +42,7 @@ import numpy as np
 
 MODES = ("offline", "online", "disabled")
 TAG_KEYS = ("dataset", "optimizer", "activation", "initializer")
-SNAPSHOT_ARRAYS = ("epochs", "layers", "weight_counts", "weight_edges", "grad_norms")
+SNAPSHOT_ARRAYS = ("epoch", "layer", "weight_counts", "weight_edges", "grad_norm")
 # W&B's own confusion-matrix chart (what wandb.plot.confusion_matrix builds from predictions).
 CONFUSION_SPEC = "wandb/confusion_matrix/v1"
 
@@ -141,27 +138,28 @@ def read_history(path: Path) -> list[dict[str, float]]:
 
 
 def read_snapshots(path: Path) -> dict[str, np.ndarray]:
-    """Arrays of ``snapshots.npz`` (format in the module docstring), shapes checked."""
+    """The arrays of ``snapshots.npz`` this module uses (see the module docstring), shapes
+    checked."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in SNAPSHOT_ARRAYS if k not in npz.files]
-            if missing:
-                raise ValueError(f"{path}: missing arrays {missing}")
-            snap = {k: npz[k] for k in SNAPSHOT_ARRAYS}
-    except (OSError, EOFError) as exc:
+            snap = {k: npz[k] for k in SNAPSHOT_ARRAYS if k in npz.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: cannot read ({exc})") from None
-    n_snap, n_layers = len(snap["epochs"]), len(snap["layers"])
+    missing = [k for k in SNAPSHOT_ARRAYS if k not in snap]
+    if missing:
+        raise ValueError(f"{path}: missing arrays {missing}")
+    n_snap, n_layers = len(snap["epoch"]), len(snap["layer"])
     counts, edges = snap["weight_counts"], snap["weight_edges"]
     if (
         counts.ndim != 3
         or counts.shape[:2] != (n_snap, n_layers)
         or edges.shape != (*counts.shape[:2], counts.shape[2] + 1)
-        or snap["grad_norms"].shape != (n_snap, n_layers)
+        or snap["grad_norm"].shape != (n_snap, n_layers)
     ):
         raise ValueError(
-            f"{path}: inconsistent shapes epochs {snap['epochs'].shape}, layers "
-            f"{snap['layers'].shape}, weight_counts {counts.shape}, weight_edges {edges.shape}, "
-            f"grad_norms {snap['grad_norms'].shape}"
+            f"{path}: inconsistent shapes: epoch {snap['epoch'].shape}, layer "
+            f"{snap['layer'].shape}, weight_counts {counts.shape}, weight_edges {edges.shape}, "
+            f"grad_norm {snap['grad_norm'].shape}"
         )
     return snap
 
@@ -194,14 +192,14 @@ def history_steps(run: RunFiles, histogram: Any, chart: Any) -> list[tuple[int, 
         steps.setdefault(row["epoch"], {}).update(row)
     snap = run.snapshots
     if snap is not None:
-        for s, epoch in enumerate(snap["epochs"].tolist()):
+        for s, epoch in enumerate(snap["epoch"].tolist()):
             values = steps.setdefault(int(epoch), {"epoch": int(epoch)})
-            for i, layer in enumerate(snap["layers"].tolist()):
-                counts, edges = snap["weight_counts"][s, i], snap["weight_edges"][s, i]
-                # An all-NaN layer (diverged run) has no finite edges to draw.
-                if np.isfinite(edges).all():
-                    values[f"weights/{layer}"] = histogram(counts, edges)
-                values[f"grad_norm/{layer}"] = float(snap["grad_norms"][s, i])
+            for i, layer in enumerate(snap["layer"].tolist()):
+                counts = snap["weight_counts"][s, i]
+                # An empty histogram (no finite weight left in a diverged run) has nothing to draw.
+                if counts.sum() > 0:
+                    values[f"weights/{layer}"] = histogram(counts, snap["weight_edges"][s, i])
+                values[f"grad_norm/{layer}"] = float(snap["grad_norm"][s, i])
     matrix = run.metrics.get("confusion_matrix")
     if matrix:
         last = max(steps, default=0)

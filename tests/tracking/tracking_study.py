@@ -1,0 +1,49 @@
+"""Real run folders for the tracking tests, made by the study's own code: config validation and
+run table (nnstudy.config/runs), training (nnstudy.train_job) and evaluation
+(nnstudy.evaluate_job) on a tiny prepared spirals set (nnlib.datasets.prepare)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from nnstudy.config import validate_config
+from nnstudy.evaluate_job import evaluate_run
+from nnstudy.runs import Row, study_rows, unique_runs
+from nnstudy.train_job import train_run
+
+from nnlib.datasets.prepare import prepare
+
+TINY = {"datasets": ["spirals"], "fixed": {"epochs": 4, "hidden": [8], "snapshot_every": 2}}
+# core and extra share the seed-0 run; boom diverges (SGD with a huge learning rate).
+EXPERIMENTS = {
+    "core": {**TINY, "seeds": [0, 1]},
+    "extra": {**TINY, "seeds": [0]},
+    "boom": {**TINY, "fixed": {**TINY["fixed"], "optimizer": "sgd", "lr": 1.0e4}, "seeds": [0]},
+}
+OUTPUTS = {
+    "config": "config.json",
+    "model": "model.npz",
+    "history": "history.csv",
+    "snapshots": "snapshots.npz",
+    "train": "train.json",
+}
+
+
+def study_config() -> dict:
+    return {"experiments": EXPERIMENTS, "select": list(EXPERIMENTS)}
+
+
+def make_study(root: Path) -> list[Row]:
+    """Train and evaluate every run of EXPERIMENTS under ``root/results/runs``; the run table."""
+    data_dir = root / "data" / "spirals"
+    prepare("spirals", data_dir, n_samples=300)
+    rows = study_rows(validate_config(study_config()))
+    for rid, run in unique_runs(rows).items():
+        folder = root / "results" / "runs" / run["dataset"] / rid
+        outputs = {key: folder / name for key, name in OUTPUTS.items()}
+        with np.errstate(all="ignore"):  # the boom run overflows, as it should
+            train_run(run, data_dir, outputs, log=io.StringIO())
+        evaluate_run(outputs["model"], outputs["train"], data_dir, folder / "metrics.json")
+    return rows
