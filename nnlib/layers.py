@@ -247,8 +247,13 @@ class MLP(Sequential):
     def forward(self, x, training=False):
         """Logits for ``x`` of shape (n, n_in). Raises ValueError for a wrong shape or NaN/inf."""
         x = self.check_input(x)
+        if not training:
+            if not np.isfinite(x).all():
+                raise ValueError("input contains NaN or inf")
+            return super().forward(x, training)
+        # Training steps are hot: NaN/inf inputs always reach the logits, so check the small
+        # output and look at the input only when it is not finite (fit validated its data).
         out = super().forward(x, training)
-        # NaN/inf inputs always reach the logits, so check the small output first.
         if not np.isfinite(out).all() and not np.isfinite(x).all():
             raise ValueError("input contains NaN or inf")
         return out

@@ -283,7 +283,6 @@ def fit(
             }
             ckpt.save(model, optimizer, {**state, **extra}, best)
 
-    flat_grad = getattr(optimizer, "flat_grad", None)
     history = state["history"]
     while state["status"] == "running" and state["epoch"] < epochs:
         epoch = state["epoch"]
@@ -291,39 +290,10 @@ def fit(
         if schedule is not None:
             optimizer.lr = float(schedule(epoch))
         order = rng.permutation(n) if shuffle else np.arange(n)
-        loss_sum, correct, norm_sum, steps, diverged = 0.0, 0.0, 0.0, 0, False
-        xbufs = {}
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            xb = xbufs.get(len(idx))
-            if xb is None:
-                xb = xbufs[len(idx)] = np.empty((len(idx), x.shape[1]), dtype)
-            np.take(x, idx, axis=0, out=xb, mode="clip")
-            yb = y[idx]
-            out = model.forward(xb, training=True)
-            value = loss.forward(out, yb, params)
-            if not math.isfinite(value):
-                diverged = True
-                break
-            model.backward(loss.backward(), input_grad=False)
-            loss.penalty_backward(params)
-            norm = (
-                math.sqrt(float(np.vdot(flat_grad, flat_grad)))
-                if flat_grad is not None
-                else global_grad_norm(params)
-            )
-            if not math.isfinite(norm):
-                diverged = True
-                break
-            if clip_norm is not None and norm > clip_norm:
-                scale = clip_norm / (norm + 1e-6)
-                for p in params:
-                    p.grad *= scale
-            optimizer.step()
-            loss_sum += value * len(idx)
-            correct += _n_correct(out, yb)
-            norm_sum += norm
-            steps += 1
+        loss_sum, correct, norm_sum, steps = _train_epoch(
+            model, loss, optimizer, x, y, order, batch_size, clip_norm
+        )
+        diverged = steps < -(-n // batch_size)
         seen = min(n, steps * batch_size)
         row = {
             "epoch": epoch + 1,
@@ -382,6 +352,47 @@ def fit(
         if hook is not None:
             hook(result)
     return result
+
+
+def _train_epoch(model, loss, optimizer, x, y, order, batch_size, clip_norm):
+    """One pass over ``x[order]``; returns (sum of batch losses * batch sizes, correct
+    predictions, sum of gradient norms, completed steps). Stops early, without applying
+    the step, at the first non-finite loss or gradient."""
+    params = model.parameters()
+    flat_grad = getattr(optimizer, "flat_grad", None)
+    loss_sum, correct, norm_sum, steps = 0.0, 0.0, 0.0, 0
+    xbufs = {}
+    # Divergence is reported through the status, not as floating-point warnings.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            xb = xbufs.get(len(idx))
+            if xb is None:
+                xb = xbufs[len(idx)] = np.empty((len(idx), x.shape[1]), x.dtype)
+            np.take(x, idx, axis=0, out=xb, mode="clip")
+            yb = y[idx]
+            out = model.forward(xb, training=True)
+            value = loss.forward(out, yb, params)
+            if not math.isfinite(value):
+                break
+            model.backward(loss.backward(), input_grad=False)
+            loss.penalty_backward(params)
+            if flat_grad is not None:
+                norm = math.sqrt(float(np.vdot(flat_grad, flat_grad)))
+            else:
+                norm = global_grad_norm(params)
+            if not math.isfinite(norm):
+                break
+            if clip_norm is not None and norm > clip_norm:
+                scale = clip_norm / (norm + 1e-6)
+                for p in params:
+                    p.grad *= scale
+            optimizer.step()
+            loss_sum += value * len(idx)
+            correct += _n_correct(out, yb)
+            norm_sum += norm
+            steps += 1
+    return loss_sum, correct, norm_sum, steps
 
 
 def _format_row(row, epochs) -> str:

@@ -1,0 +1,234 @@
+"""Optimizers against hand-derived values and an element-by-element transcription of
+torch.optim's documented algorithms (and against torch itself when it is installed)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from nnlib import SGD, Adam, AdamW, Parameter, RMSprop, clip_grad_norm, get_optimizer
+
+
+def param(values):
+    return Parameter(np.array(values, dtype=np.float64))
+
+
+def run(opt_cls, p0, grads, lrs, **kw):
+    """Apply grads[t] with learning rate lrs[t]; return the parameter after every step."""
+    p = param(p0)
+    opt = opt_cls([p], lr=lrs[0], **kw)
+    out = []
+    for g, lr in zip(grads, lrs, strict=True):
+        opt.lr = lr
+        p.grad[...] = g
+        opt.step()
+        out.append(p.data.copy())
+    return out
+
+
+# ---- hand-derived values ------------------------------------------------------------
+
+
+def test_sgd_momentum_by_hand():
+    # b1 = g = 1 -> p = 1 - 0.1; b2 = 0.9 * 1 + 1 = 1.9 -> p = 0.9 - 0.19
+    p = run(SGD, [1.0], [[1.0], [1.0]], [0.1, 0.1], momentum=0.9)
+    np.testing.assert_allclose(np.ravel(p), [0.9, 0.71], rtol=1e-15)
+
+
+def test_sgd_nesterov_by_hand():
+    # step 1: b = 1, g' = 1 + 0.9 * 1 = 1.9; step 2: b = 1.9, g' = 1 + 0.9 * 1.9 = 2.71
+    p = run(SGD, [1.0], [[1.0], [1.0]], [0.1, 0.1], momentum=0.9, nesterov=True)
+    np.testing.assert_allclose(np.ravel(p), [0.81, 0.539], rtol=1e-14)
+
+
+def test_sgd_weight_decay_and_dampening_by_hand():
+    # g' = g + 0.5 p = 1 + 0.5 = 1.5 -> p = 1 - 0.15 = 0.85;
+    # step 2: g' = 1 + 0.425 = 1.425, b = 0.9 * 1.5 + 0.5 * 1.425 = 2.0625 -> p = 0.85 - 0.20625
+    p = run(SGD, [1.0], [[1.0], [1.0]], [0.1, 0.1], momentum=0.9, dampening=0.5, weight_decay=0.5)
+    np.testing.assert_allclose(np.ravel(p), [0.85, 0.64375], rtol=1e-14)
+
+
+def test_adam_tiny_gradients_and_lr_change_by_hand():
+    # With a constant gradient g the bias-corrected moments are g and g^2, so every step
+    # moves by lr * g / (|g| + eps): lr / 1.01 for g = 1e-6 and eps = 1e-8.
+    g = [[1e-6]] * 3
+    p = run(Adam, [0.5], g, [1e-3, 1e-2, 5e-3])
+    expected = 0.5 - np.cumsum([1e-3, 1e-2, 5e-3]) / 1.01
+    np.testing.assert_allclose(np.ravel(p), expected, rtol=1e-12)
+
+
+def test_adamw_decoupled_decay_by_hand():
+    # p1 = 2 * (1 - 0.1 * 0.5) - 0.1 * 1 / (1 + 1e-8)
+    p = run(AdamW, [2.0], [[1.0]], [0.1], weight_decay=0.5)
+    assert p[0][0] == pytest.approx(2 * 0.95 - 0.1 / (1 + 1e-8), rel=1e-14)
+
+
+def test_rmsprop_by_hand():
+    # v1 = 0.01 -> step lr / (0.1 + eps); v2 = 0.99 * 0.01 + 0.01 = 0.0199
+    p = run(RMSprop, [0.0], [[1.0], [1.0]], [0.01, 0.01])
+    s1 = 0.01 / (0.1 + 1e-8)
+    s2 = 0.01 / (math.sqrt(0.0199) + 1e-8)
+    np.testing.assert_allclose(np.ravel(p), [-s1, -s1 - s2], rtol=1e-14)
+
+
+# ---- element-wise transcription of torch.optim's documented algorithms -------------
+
+
+def ref_sgd(p, grads, lrs, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    p, b, out = list(p), None, []
+    for t, (g, lr) in enumerate(zip(grads, lrs, strict=True), 1):
+        g = [gi + weight_decay * pi for gi, pi in zip(g, p, strict=True)]
+        if momentum:
+            b = (
+                list(g)
+                if t == 1
+                else [momentum * bi + (1 - dampening) * gi for bi, gi in zip(b, g, strict=True)]
+            )
+            g = [gi + momentum * bi for gi, bi in zip(g, b, strict=True)] if nesterov else b
+        p = [pi - lr * gi for pi, gi in zip(p, g, strict=True)]
+        out.append(p)
+    return out
+
+
+def ref_rmsprop(
+    p, grads, lrs, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0, centered=False
+):
+    p = list(p)
+    v, gavg, b, out = [0.0] * len(p), [0.0] * len(p), [0.0] * len(p), []
+    for g, lr in zip(grads, lrs, strict=True):
+        for i in range(len(p)):
+            gi = g[i] + weight_decay * p[i]
+            v[i] = alpha * v[i] + (1 - alpha) * gi * gi
+            if centered:
+                gavg[i] = alpha * gavg[i] + (1 - alpha) * gi
+                avg = math.sqrt(v[i] - gavg[i] ** 2) + eps
+            else:
+                avg = math.sqrt(v[i]) + eps
+            if momentum:
+                b[i] = momentum * b[i] + gi / avg
+                p[i] -= lr * b[i]
+            else:
+                p[i] -= lr * gi / avg
+        out.append(list(p))
+    return out
+
+
+def ref_adam(p, grads, lrs, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
+    (b1, b2), p = betas, list(p)
+    m, v, out = [0.0] * len(p), [0.0] * len(p), []
+    for t, (g, lr) in enumerate(zip(grads, lrs, strict=True), 1):
+        for i in range(len(p)):
+            gi = g[i]
+            if decoupled:
+                p[i] *= 1 - lr * weight_decay
+            else:
+                gi += weight_decay * p[i]
+            m[i] = b1 * m[i] + (1 - b1) * gi
+            v[i] = b2 * v[i] + (1 - b2) * gi * gi
+            mhat, vhat = m[i] / (1 - b1**t), v[i] / (1 - b2**t)
+            p[i] -= lr * mhat / (math.sqrt(vhat) + eps)
+        out.append(list(p))
+    return out
+
+
+CASES = [
+    (SGD, ref_sgd, {}),
+    (SGD, ref_sgd, {"weight_decay": 0.01}),
+    (SGD, ref_sgd, {"momentum": 0.9}),
+    (SGD, ref_sgd, {"momentum": 0.8, "dampening": 0.3, "weight_decay": 0.05}),
+    (SGD, ref_sgd, {"momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
+    (RMSprop, ref_rmsprop, {}),
+    (RMSprop, ref_rmsprop, {"momentum": 0.9, "weight_decay": 0.01}),
+    (RMSprop, ref_rmsprop, {"centered": True, "alpha": 0.9}),
+    (Adam, ref_adam, {}),
+    (Adam, ref_adam, {"betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}),
+    (AdamW, lambda *a, **k: ref_adam(*a, decoupled=True, **k), {"weight_decay": 0.1}),
+]
+
+
+def gradient_sequence(rng, steps=6, size=5):
+    g = rng.standard_normal((steps, size))
+    g[1] *= 1e-6  # tiny gradients: eps matters
+    g[3, :2] = 1e-6
+    return g
+
+
+@pytest.mark.parametrize(("cls", "ref", "kw"), CASES, ids=lambda c: getattr(c, "__name__", str(c)))
+def test_against_reference(cls, ref, kw, rng):
+    p0 = rng.standard_normal(5)
+    grads = gradient_sequence(rng)
+    lrs = [0.1, 0.1, 0.05, 0.02, 0.2, 0.01]  # the learning rate changes between steps
+    got = run(cls, p0, grads, lrs, **kw)
+    want = ref(p0.tolist(), grads.tolist(), lrs, **kw)
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(("cls", "ref", "kw"), CASES, ids=lambda c: getattr(c, "__name__", str(c)))
+def test_against_torch_when_installed(cls, ref, kw, rng):
+    torch = pytest.importorskip("torch")
+    p0, grads = rng.standard_normal(5), gradient_sequence(rng)
+    lrs = [0.1, 0.1, 0.05, 0.02, 0.2, 0.01]
+    tp = torch.tensor(p0, requires_grad=True)
+    topt = getattr(torch.optim, cls.__name__)([tp], lr=lrs[0], **kw)
+    want = []
+    for g, lr in zip(grads, lrs, strict=True):
+        for group in topt.param_groups:
+            group["lr"] = lr
+        tp.grad = torch.tensor(g)
+        topt.step()
+        want.append(tp.detach().numpy().copy())
+    got = run(cls, p0, grads, lrs, **kw)
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-12, atol=1e-15)
+
+
+def test_several_parameters_and_float32():
+    a, b = Parameter(np.ones((2, 3), np.float32)), Parameter(np.zeros(3, np.float32))
+    opt = Adam([a, b], lr=0.1)
+    a.grad[...] = 1
+    b.grad[...] = -1
+    opt.step()
+    assert a.data.dtype == np.float32 and b.data.dtype == np.float32
+    np.testing.assert_allclose(a.data, 0.9, rtol=1e-6)
+    np.testing.assert_allclose(b.data, 0.1, rtol=1e-6)
+
+
+def test_state_dict_round_trip(rng):
+    grads = gradient_sequence(rng)
+    p1, p2 = param(np.ones(5)), param(np.ones(5))
+    o1 = Adam([p1], lr=0.01)
+    for g in grads[:3]:
+        p1.grad[...] = g
+        o1.step()
+    p2.data[...] = p1.data
+    o2 = Adam([p2], lr=0.5)
+    o2.load_state_dict(o1.state_dict())
+    assert o2.lr == 0.01 and o2.step_count == 3
+    for g in grads[3:]:
+        for p, o in ((p1, o1), (p2, o2)):
+            p.grad[...] = g
+            o.step()
+    np.testing.assert_array_equal(p1.data, p2.data)
+    with pytest.raises(ValueError, match="not Adam"):
+        o2.load_state_dict(SGD([param([0.0] * 5)]).state_dict())
+
+
+def test_clip_grad_norm():
+    a, b = param([3.0, 0.0]), param([4.0])
+    a.grad[...], b.grad[...] = [3.0, 0.0], [4.0]
+    assert clip_grad_norm([a, b], 1.0) == pytest.approx(5.0)
+    total = math.sqrt(float(np.sum(a.grad**2) + np.sum(b.grad**2)))
+    assert total == pytest.approx(1.0, rel=1e-6)
+    assert clip_grad_norm([a, b], 10.0) == pytest.approx(total)
+
+
+def test_registry_aliases_and_bad_hyperparameters():
+    opt = get_optimizer("nesterov", [param([1.0])], lr=0.1)
+    assert isinstance(opt, SGD) and opt.nesterov and opt.momentum == 0.9
+    with pytest.raises(ValueError, match="valid: adam, adamw"):
+        get_optimizer("adamax", [param([1.0])])
+    with pytest.raises(ValueError, match="does not take momentum"):
+        get_optimizer("adam", [param([1.0])], momentum=0.9)
+    with pytest.raises(ValueError, match="lr must be"):
+        Adam([param([1.0])], lr=-1)
+    with pytest.raises(ValueError, match="betas"):
+        Adam([param([1.0])], betas=(0.9, 1.0))
