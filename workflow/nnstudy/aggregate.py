@@ -27,6 +27,8 @@ METRIC_KEYS = (
     "train_seconds",
     "epochs_run",
 )
+# Where a run was trained (train.json's provenance); not settings.
+PROVENANCE_KEYS = ("git_commit", "git_dirty", "host")
 # Config keys that identify a run but are not a setting of the variant.
 NOT_SETTINGS = ("run_id", "seed", "dataset")
 HISTORY_COLUMNS = (
@@ -80,12 +82,16 @@ def _read_run(run_dir: Path, dataset: str, run_id: str) -> dict:
         row |= dict.fromkeys(METRIC_KEYS)
     for key in METRIC_KEYS:
         row[key] = math.nan if row[key] is None else float(row[key])
+    train_path = run_dir / "train.json"
+    prov = _read_json(train_path).get("provenance") or {} if train_path.exists() else {}
+    row |= {k: prov.get(k) for k in PROVENANCE_KEYS}
     return row
 
 
 def setting_columns(runs: pd.DataFrame) -> list[str]:
     """Config columns that define a variant (everything in config.json but seed and ids)."""
     base = {"dataset", "run_id", "status", "error", "experiments", "variant", *METRIC_KEYS}
+    base |= set(PROVENANCE_KEYS)
     return [c for c in runs.columns if c not in base and c not in NOT_SETTINGS]
 
 
@@ -167,7 +173,14 @@ def build_tables(runs: pd.DataFrame, histories: pd.DataFrame) -> dict[str, pd.Da
         "runs": runs,
         "histories": histories,
         "variants": stats.summarize_variants(runs, factors, METRIC),
-        "main_effects": stats.main_effects(runs, factors, METRIC),
+        # Per dataset, only the settings that vary on their own there.
+        "main_effects": pd.concat(
+            [
+                stats.main_effects(group, varying_factors(group), METRIC)
+                for _, group in runs.groupby("dataset", sort=True)
+            ],
+            ignore_index=True,
+        ),
         "interaction": stats.interaction(runs, "optimizer", "activation", METRIC),
         "ranking": stats.rank_against_best(runs, METRIC),
     }

@@ -77,7 +77,8 @@ def _note(fig, runs: pd.DataFrame) -> None:
         parts.append(f"{n_div} diverged (x)")
     if n_fail:
         parts.append(f"{n_fail} failed (no metrics, not plotted)")
-    fig.text(0.01, -0.02, "; ".join(parts), fontsize=7, ha="left", va="top")
+    # Above the axes: below them it would collide with rotated tick labels.
+    fig.text(0.01, 1.0, "; ".join(parts), fontsize=7, ha="left", va="bottom")
 
 
 def _empty(ax, text: str) -> None:
@@ -128,7 +129,7 @@ def heatmap(runs, tables, dataset, **_):
     fig, axes = plt.subplots(
         1,
         len(inits),
-        figsize=(1.2 + 0.9 * len(acts) * len(inits), 0.6 + 0.5 * len(opts)),
+        figsize=(1.5 + max(2.4, 0.9 * len(acts)) * len(inits), 1.2 + 0.5 * len(opts)),
         squeeze=False,
     )
     good = runs[runs["status"] != "failed"]
@@ -164,7 +165,7 @@ def heatmap(runs, tables, dataset, **_):
         )
         ax.set_xticks(range(len(acts)), acts, rotation=30, ha="right")
         ax.set_yticks(range(len(opts)), opts)
-        ax.set_title(f"initializer: {init}")
+        ax.set_title(f"initializer: {init}", fontsize=9)
         ax.grid(False)
     fig.colorbar(image, ax=axes[0].tolist(), label="test accuracy (%)")
     _note(fig, runs)
@@ -196,14 +197,17 @@ def main_effects(runs, tables, dataset, **_):
         ax.plot(x[~has_ci], mean[~has_ci], "o", color=OKABE_ITO[3], mfc="white")
         ax.set_xticks(x, [str(v) for v in eff["level"]], rotation=30, ha="right")
         ax.set_title(factor)
+        # CIs from few seeds can reach past the possible range; the axis shows only [0, 100].
+        bounds = np.concatenate([mean, low[has_ci], high[has_ci]])
+        ax.set_ylim(max(0.0, np.nanmin(bounds) - 2), min(100.0, np.nanmax(bounds) + 2))
     axes[0][0].set_ylabel("test accuracy (%)")
     fig.text(
         0.99,
-        -0.02,
-        "error bars: 95 % CI over seeds (open marker: n/a, one seed)",
+        1.0,
+        "error bars: 95 % CI over seeds, clipped to [0, 100] (open marker: n/a, one seed)",
         fontsize=7,
         ha="right",
-        va="top",
+        va="bottom",
     )
     _note(fig, runs)
     return fig
@@ -290,8 +294,10 @@ def _best_snapshots(runs, tables, dataset, runs_root):
     best, best_runs = _best_runs(runs, tables, dataset)
     for run_id in best_runs["run_id"]:
         path = Path(runs_root) / dataset / run_id / "snapshots.npz"
-        if path.exists():
-            return best, run_id, read_snapshots(path)
+        snap = read_snapshots(path) if path.exists() else None
+        # A run that failed before its first snapshot has S = 0.
+        if snap is not None and len(snap["epoch"]):
+            return best, run_id, snap
     return best, None, None
 
 
@@ -302,9 +308,9 @@ def weights(runs, tables, dataset, runs_root, **_):
         fig, ax = plt.subplots(figsize=(4, 2))
         _empty(ax, "no weight snapshots available")
         return fig
-    layers = [str(x) for x in snap["layers"]]
+    layers = [str(x) for x in snap["layer"]]
     fig, axes = plt.subplots(1, len(layers), figsize=(2.6 * len(layers), 2.6), squeeze=False)
-    picks = sorted({0, len(snap["epochs"]) - 1})
+    picks = sorted({0, len(snap["epoch"]) - 1})
     for li, (ax, layer) in enumerate(zip(axes[0], layers, strict=True)):
         for k, s in enumerate(picks):
             edges, counts = snap["weight_edges"][s, li], snap["weight_counts"][s, li]
@@ -312,7 +318,7 @@ def weights(runs, tables, dataset, runs_root, **_):
                 counts,
                 edges,
                 color=OKABE_ITO[3 if k else 0],
-                label=f"epoch {int(snap['epochs'][s])}",
+                label=f"epoch {int(snap['epoch'][s])}",
                 fill=not k,
                 alpha=0.5 if not k else 1,
             )
@@ -332,10 +338,10 @@ def gradients(runs, histories, tables, dataset, runs_root, **_):
     if snap is None:
         _empty(left, "no gradient snapshots available")
     else:
-        for li, layer in enumerate(snap["layers"]):
+        for li, layer in enumerate(snap["layer"]):
             left.plot(
-                snap["epochs"],
-                snap["grad_norms"][:, li],
+                snap["epoch"],
+                snap["grad_norm"][:, li],
                 marker=MARKERS[li % len(MARKERS)],
                 ms=3,
                 label=str(layer),
@@ -345,7 +351,10 @@ def gradients(runs, histories, tables, dataset, runs_root, **_):
         left.set_ylabel("layer gradient norm")
         left.set_title(f"{best} (run {run_id})", fontsize=8)
         left.legend()
-    norms = histories[["optimizer", "grad_norm"]].replace([np.inf, -np.inf], np.nan).dropna()
+    # Diverged runs' exploding norms would squash the scale; the legend counts them.
+    finished = histories[histories["status"] != "diverged"]
+    n_div = histories.loc[histories["status"] == "diverged", "run_id"].nunique()
+    norms = finished[["optimizer", "grad_norm"]].replace([np.inf, -np.inf], np.nan).dropna()
     norms = norms[norms["grad_norm"] > 0]
     if norms.empty:
         _empty(right, "no gradient norms recorded")
@@ -358,6 +367,8 @@ def gradients(runs, histories, tables, dataset, runs_root, **_):
             )
         right.set_xlabel("log10 gradient norm (per epoch, all runs)")
         right.set_ylabel("epochs")
+        if n_div:
+            right.plot([], [], **DIVERGED, label=f"{n_div} diverged runs not shown")
         right.legend()
     _note(fig, runs)
     return fig

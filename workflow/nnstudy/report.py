@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 from importlib import metadata
@@ -24,10 +25,12 @@ import numpy as np
 import pandas as pd
 
 from nnstudy import stats
-from nnstudy.aggregate import METRIC, varying_factors
-from nnstudy.figures import FIGURE_TYPES, TITLES
+from nnstudy.aggregate import METRIC, read_tables, setting_columns, varying_factors
+from nnstudy.figures import FIGURE_TYPES, TITLES, figure_paths
+from nnstudy.provenance import git_state
 from nnstudy.templating import (
     NA,
+    TEMPLATE_DIR,
     Table,
     html_env,
     latex_env,
@@ -42,18 +45,6 @@ from nnstudy.templating import (
 
 PACKAGES = ("numpy", "scipy", "pandas", "matplotlib", "jinja2", "snakemake", "nnlib-study")
 TEX_ENGINES = ("latexmk", "pdflatex", "tectonic")
-CAPTIONS = {
-    **{
-        f"curves_{f}": f"Validation accuracy and training loss per epoch, mean over all runs with the same {f} (band: ±1 sd over runs); crosses mark where diverged runs stopped."
-        for f in ("optimizer", "activation", "initializer")
-    },
-    "heatmap": "Mean test accuracy (%) for each optimizer x activation cell, one panel per initializer; cells note diverged runs.",
-    "main_effects": "Marginal mean test accuracy of each factor level (averaged per seed over the other factors) with its 95 % t-CI over seeds.",
-    "time": "Test accuracy of every run against its training time; crosses are diverged runs.",
-    "confusion": "Confusion matrix of the best variant on the test split, summed over seeds and normalised by row.",
-    "weights": "Weight histograms per layer of the best variant (first seed), at the first and the last snapshot.",
-    "gradients": "Per-layer gradient norms of the best variant over training, and the distribution of the global gradient norm per epoch over all runs by optimizer.",
-}
 
 
 # ---------------------------------------------------------------- findings from the statistics
@@ -343,23 +334,7 @@ def methods(config: dict, runs: pd.DataFrame, cards: dict[str, dict], selected: 
                 "n_runs": len(members),
             }
         )
-    skip = {
-        "dataset",
-        "variant",
-        "run_id",
-        "status",
-        "error",
-        "experiments",
-        "seed",
-        "test_accuracy",
-        "test_loss",
-        "precision_macro",
-        "recall_macro",
-        "f1_macro",
-        "train_seconds",
-        "epochs_run",
-    }
-    settings = [(c, _distinct(runs[c].unique())) for c in runs.columns if c not in skip]
+    settings = [(c, _distinct(runs[c].unique())) for c in setting_columns(runs)]
     data = config.get("data") or {}
     datasets = [
         _card_summary(name, cards.get(name) or {}) for name in sorted(runs["dataset"].unique())
@@ -405,20 +380,27 @@ def _card_summary(name: str, card: dict) -> dict:
     }
 
 
-def _git(repo: Path, *args) -> str | None:
-    try:
-        out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
+def _run_commits(runs: pd.DataFrame) -> str:
+    """The commits the runs were trained at (from their train.json), with dirty counts."""
+    if "git_commit" not in runs.columns or runs["git_commit"].isna().all():
+        return NA
+    parts = []
+    for commit, group in runs.groupby(runs["git_commit"].fillna("unknown"), sort=True):
+        dirty = int(group["git_dirty"].fillna(False).astype(bool).sum())
+        parts.append(
+            f"{commit} ({len(group)} runs{f', {dirty} with uncommitted changes' if dirty else ''})"
+        )
+    return "; ".join(parts)
 
 
-def provenance(
-    config: dict, runs: pd.DataFrame, selected: list[str], repo: Path | str = "."
-) -> dict:
-    commit = _git(Path(repo), "rev-parse", "HEAD")
-    dirty = _git(Path(repo), "status", "--porcelain", "--untracked-files=no") if commit else None
+def config_hash(config: dict) -> str:
+    """SHA-256 (first 16 hex digits) of the config's canonical JSON."""
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def provenance(cfg_hash: str, runs: pd.DataFrame, selected: list[str], repo=".") -> dict:
+    commit, dirty = git_state(str(Path(repo).resolve()))
     versions = [("python", platform.python_version())]
     for pkg in PACKAGES:
         try:
@@ -427,7 +409,8 @@ def provenance(
             versions.append((pkg, NA))
     select = json.dumps(selected, separators=(",", ":"))
     command = (
-        f"git checkout {commit or '<commit>'} && snakemake --cores all --config 'select={select}'"
+        f"git checkout {commit or '<commit>'} && "
+        f"snakemake --cores all --config {shlex.quote(f'select={select}')}"
     )
     return {
         "commit": commit or "unknown (not a git checkout)",
@@ -436,7 +419,8 @@ def provenance(
         else (
             "yes: uncommitted changes, the commit alone does not reproduce this" if dirty else "no"
         ),
-        "config_hash": hashlib.sha256(canonical.encode()).hexdigest()[:16],
+        "run_commits": _run_commits(runs),
+        "config_hash": cfg_hash,
         "packages": versions,
         "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
         "command": command,
@@ -453,6 +437,11 @@ def tex_engine() -> str | None:
     return next((e for e in TEX_ENGINES if shutil.which(e)), None)
 
 
+def caption(kind: str) -> str:
+    """A figure's caption: the text of report/fig_<kind>.rst, also used by `snakemake --report`."""
+    return " ".join((TEMPLATE_DIR / f"fig_{kind}.rst").read_text(encoding="utf-8").split())
+
+
 def figure_entries(dataset: str, figure_paths: dict, tex_dir: Path) -> list[dict]:
     entries = []
     for kind in FIGURE_TYPES:
@@ -462,7 +451,7 @@ def figure_entries(dataset: str, figure_paths: dict, tex_dir: Path) -> list[dict
             {
                 "kind": kind,
                 "title": TITLES[kind],
-                "caption": f"{dataset}: {CAPTIONS[kind]}",
+                "caption": f"{dataset}: {caption(kind)}",
                 "data_uri": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
                 "pdf": Path(
                     os.path.relpath(Path(paths["pdf"]).resolve(), tex_dir.resolve())
@@ -479,6 +468,7 @@ def build_context(
     cards: dict[str, dict],
     selected: list[str],
     tex_dir: Path | str,
+    cfg_hash: str,
     repo: Path | str = ".",
 ) -> dict:
     """Everything the two templates render; ``figures`` maps dataset -> figure_paths()."""
@@ -535,7 +525,7 @@ def build_context(
         "datasets": datasets,
         "problems": problems_table(runs),
         "runs": runs_table(runs),
-        "provenance": provenance(config, runs, selected, repo),
+        "provenance": provenance(cfg_hash, runs, selected, repo),
         "pdf_note": (
             f"A PDF version (report.pdf) is built with {engine}."
             if engine
@@ -619,3 +609,27 @@ def build_pdf(tex_path, pdf_path, log_path=None) -> Path:
 def read_cards(paths) -> dict[str, dict]:
     """Dataset cards keyed by dataset name (the card's parent folder)."""
     return {Path(p).parent.name: json.loads(Path(p).read_text()) for p in paths}
+
+
+def write_report(
+    table_paths: dict,
+    figures_dir,
+    card_paths,
+    config: dict,
+    selected: list[str],
+    cfg_hash: str,
+    html,
+    tex,
+    fragments,
+    repo=".",
+) -> dict:
+    """Entry point of the `report` rule: report.html, report.tex and the table fragments."""
+    tables = read_tables(table_paths)
+    datasets = sorted(tables["runs"]["dataset"].unique())
+    figs = {ds: figure_paths(figures_dir, ds) for ds in datasets}
+    context = build_context(
+        tables, config, figs, read_cards(card_paths), selected, Path(tex).parent, cfg_hash, repo
+    )
+    render(context, html, tex)
+    write_table_files(context, fragments)
+    return context

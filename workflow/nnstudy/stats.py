@@ -210,6 +210,8 @@ def level_contrast(
 ) -> dict:
     """Difference of two levels' per-seed marginal means on one dataset (see ``compare``)."""
     seeds = _per_seed_means(runs[runs["dataset"] == dataset], [factor], metric)
-    a = seeds[seeds[factor] == better].set_index("seed")[metric]
-    b = seeds[seeds[factor] == worse].set_index("seed")[metric]
+    # Levels may come back from CSV as text (mixed columns), so compare as text.
+    levels = seeds[factor].astype(str)
+    a = seeds[levels == str(better)].set_index("seed")[metric]
+    b = seeds[levels == str(worse)].set_index("seed")[metric]
     return compare(a, b)

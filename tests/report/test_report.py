@@ -1,0 +1,250 @@
+"""Aggregate -> figures -> report on a tiny real study (nnlib runs), plus the browser and PDF
+checks and hostile names in both templates."""
+
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from nnstudy import aggregate, figures, report
+from nnstudy.templating import latex_escape
+
+sys.path.insert(0, str(Path(__file__).parent))
+from study import HOSTILE, make_study  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HAS_CHROMIUM = Path(CHROMIUM).exists()
+HOSTILE_HTML = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; 100%_\\x"
+HOSTILE_TEX = r"\textless{}script\textgreater{}alert(1)\textless{}/script\textgreater{} \& 100\%\_\textbackslash{}x"
+
+
+def build(root: Path, seeds=(0, 1)) -> dict:
+    """The three rules' work, in order, on a freshly trained tiny study under root."""
+    study = make_study(root, seeds=seeds)
+    tables_dir = root / "results" / "tables"
+    paths = {name: tables_dir / f"{name}.csv" for name in aggregate.TABLES}
+    aggregate.aggregate(study["membership"], study["runs_root"], paths)
+    tables = aggregate.read_tables(paths)
+    for dataset in sorted(tables["runs"]["dataset"].unique()):
+        figures.make_figures(tables, dataset, study["runs_root"], root / "results" / "figures")
+    out = root / "results" / "report"
+    context = report.write_report(
+        paths,
+        root / "results" / "figures",
+        study["cards"],
+        study["config"],
+        study["config"]["select"],
+        report.config_hash(study["config"]),
+        out / "report.html",
+        out / "report.tex",
+        root / "results" / "tables" / "fragments",
+        repo=root,
+    )
+    return study | {"tables": tables, "context": context, "out": out, "paths": paths}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("study"))
+
+
+@pytest.fixture(scope="module")
+def html(built):
+    return (built["out"] / "report.html").read_text()
+
+
+@pytest.fixture(scope="module")
+def tex(built):
+    return (built["out"] / "report.tex").read_text()
+
+
+def test_latex_escape_every_special_character():
+    assert latex_escape(HOSTILE) == HOSTILE_TEX
+    assert latex_escape("a#b$c^d~e{f}g|h[i]") == (
+        r"a\#b\$c\textasciicircum{}d\textasciitilde{}e\{f\}g\textbar{}h{[}i{]}"
+    )
+    assert latex_escape("tab\tnull\x00ok") == "tab null ok"
+    assert latex_escape("±≈ é 中") == r"\ensuremath{\pm}\ensuremath{\approx} é ?"
+
+
+def test_tables_cover_every_run(built):
+    runs = built["tables"]["runs"]
+    run_dirs = {p.name for p in Path(built["runs_root"]).glob("*/*") if p.is_dir()}
+    assert set(runs["run_id"]) == run_dirs
+    assert set(runs["status"]) == {"ok", "diverged", "failed"}
+    hostile_runs = runs[runs["experiments"].map(lambda e: HOSTILE in json.loads(e))]
+    assert set(hostile_runs["optimizer"]) == {"adam"}
+
+
+def test_every_run_appears_in_both_reports(built, html, tex):
+    for run_id in built["tables"]["runs"]["run_id"]:
+        assert run_id in html
+        assert run_id in tex
+
+
+def test_best_variant_and_ci_match_the_tables(built, html):
+    variants, ranking = built["tables"]["variants"], built["tables"]["ranking"]
+    for dataset, rank in ranking.groupby("dataset"):
+        best = rank.loc[rank["rank"] == 1, "variant"].item()
+        v = variants[(variants["dataset"] == dataset) & (variants["variant"] == best)].iloc[0]
+        assert v["mean"] == rank["mean"].max()
+        ci = f"{100 * v['ci_low']:.1f}–{100 * v['ci_high']:.1f}"
+        row = re.search(
+            rf"<tr><td class=\"l\">{dataset}</td><td class=\"l\">(.*?)</tr>", html
+        ).group(1)
+        assert best in row and f"{100 * v['mean']:.1f}" in row and ci in row
+
+
+def test_hostile_names_are_escaped_in_html(built, html):
+    assert HOSTILE_HTML in html
+    assert "<script" not in html.lower()
+    fragment = (Path(built["root"]) / "results/tables/fragments/runs.html").read_text()
+    assert HOSTILE_HTML in fragment and "<script" not in fragment
+
+
+def test_hostile_names_are_escaped_in_latex(built, tex):
+    assert HOSTILE_TEX in tex
+    assert HOSTILE not in tex
+    fragment = (Path(built["root"]) / "results/tables/fragments/runs.tex").read_text()
+    assert HOSTILE_TEX in fragment and r"\toprule" in fragment and r"\bottomrule" in fragment
+
+
+def test_diverged_and_failed_runs_are_listed(built):
+    runs = built["tables"]["runs"]
+    problems = built["context"]["problems"]
+    listed = {row[1] for row in problems.rows}
+    assert listed == set(runs.loc[runs["status"].isin(["diverged", "failed"]), "run_id"])
+    assert any(row[4] == "failed" and "Error" in row[7] for row in problems.rows)
+    assert any(row[4] == "diverged" for row in problems.rows)
+
+
+def test_figures_exist_for_every_dataset(built):
+    for dataset in ("gmm", "spirals"):
+        for kind, paths in figures.figure_paths(built["root"] / "results/figures", dataset).items():
+            assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", kind
+            assert paths["pdf"].read_bytes()[:5] == b"%PDF-", kind
+
+
+def test_findings_are_generated_from_the_statistics(built):
+    findings = built["context"]["findings"]
+    assert any(f.startswith("gmm: the best variant is") for f in findings)
+    assert any(f.startswith("optimizer:") for f in findings)
+    # Claims of a clear difference only with a CI that excludes 0.
+    for f in findings:
+        for m in re.finditer(
+            r"([+-]\d+\.\d) ± (\d+\.\d) points over \S+ \(95 % CI excludes 0\)", f
+        ):
+            assert abs(float(m.group(1))) > float(m.group(2))
+
+
+def test_one_seed_shows_not_available(tmp_path):
+    built = build(tmp_path, seeds=(0,))
+    variants = built["tables"]["variants"]
+    assert variants["ci_low"].isna().all() and variants["std"].isna().all()
+    html = (built["out"] / "report.html").read_text()
+    best = built["context"]["best"]
+    assert all(row[3] == "n/a" for row in best.rows)
+    assert "no CI: fewer than two seeds" in html
+    assert "0.0–0.0" not in html
+    assert "ranking is not statistically supported" in html
+
+
+def test_bad_membership_table_is_one_line_error(tmp_path):
+    path = tmp_path / "experiments.csv"
+    path.write_text("experiment,run_id\ncore,abc\n")
+    with pytest.raises(ValueError, match="missing column") as err:
+        aggregate.read_membership(path)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.system
+@pytest.mark.skipif(not HAS_CHROMIUM, reason="chromium is not installed (.ci/run installs it)")
+def test_report_loads_in_headless_chromium(built, html):
+    """Every image decodes and no script runs or errors (checked from an injected script)."""
+    check = """<script>
+window.__errors = [];
+window.onerror = (msg) => { window.__errors.push(String(msg)); };
+window.alert = (msg) => { window.__errors.push('alert: ' + msg); };
+window.addEventListener('load', () => {
+  const imgs = Array.from(document.images);
+  const out = document.createElement('pre');
+  out.id = '__check';
+  out.textContent = JSON.stringify({
+    images: imgs.length,
+    broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt),
+    scripts: document.scripts.length,
+    errors: window.__errors,
+  });
+  document.body.appendChild(out);
+});
+</script>"""
+    # The report's CSP forbids every script, ours included; the copy drops it and adds ours.
+    page = re.sub(r"<meta http-equiv=\"Content-Security-Policy\"[^>]*>", "", html)
+    page = page.replace("<head>", "<head>" + check, 1)
+    tmp = Path(tempfile.mkdtemp(prefix="report-chromium-"))
+    (tmp / "check.html").write_text(page)
+    args = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp / 'profile'}",
+        "--virtual-time-budget=5000",
+    ]
+    dom = subprocess.run(
+        [*args, "--dump-dom", (tmp / "check.html").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    result = json.loads(
+        re.search(r'<pre id="__check">(.*?)</pre>', dom, re.S).group(1).replace("&quot;", '"')
+    )
+    n_figures = len(figures.FIGURE_TYPES) * 2
+    assert result == {"images": n_figures, "broken": [], "scripts": 1, "errors": []}
+    shot = built["out"] / "report-screenshot.png"
+    subprocess.run(
+        [
+            *args,
+            "--window-size=1280,2000",
+            f"--screenshot={shot}",
+            (built["out"] / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.system
+@pytest.mark.skipif(
+    report.tex_engine() is None,
+    reason="no TeX engine (latexmk/pdflatex/tectonic); .ci/run installs TeX Live",
+)
+def test_pdf_builds_with_figures_tables_and_hostile_names(built):
+    pdf = report.build_pdf(
+        built["out"] / "report.tex", built["out"] / "report.pdf", built["out"] / "pdf.log"
+    )
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    build_dir = built["out"] / "build"
+    log = (build_dir / "report.log").read_text(errors="replace")
+    assert re.search(r"Output written on .*report\.pdf \(\d+ pages", log)
+    for dataset in ("gmm", "spirals"):
+        for kind in figures.FIGURE_TYPES:
+            assert f"figures/{dataset}/{kind}.pdf" in log, (dataset, kind)
+    aux = (build_dir / "report.aux").read_text()
+    for name in ("best", "problems", "runs", "variants-gmm", "effects-spirals", "interaction-gmm"):
+        assert f"{{tab:{name}}}" in aux, name
+    assert not math.isnan(pd.read_csv(built["paths"]["variants"])["mean"].iloc[0])

@@ -1,0 +1,13 @@
+"""Rule aggregate: see nnstudy.aggregate."""
+
+from contextlib import redirect_stderr, redirect_stdout
+
+from nnstudy.aggregate import TABLES, aggregate
+
+# Warnings and messages go to the rule's log.
+with open(snakemake.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+    aggregate(
+        snakemake.input.membership,
+        snakemake.params.runs_root,
+        {name: snakemake.output[name] for name in TABLES},
+    )

@@ -1,0 +1,15 @@
+"""Rule figures: see nnstudy.figures."""
+
+from contextlib import redirect_stderr, redirect_stdout
+
+from nnstudy.aggregate import TABLES, read_tables
+from nnstudy.figures import make_figures
+
+# Warnings and messages go to the rule's log.
+with open(snakemake.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+    make_figures(
+        read_tables({name: snakemake.input[name] for name in TABLES}),
+        snakemake.wildcards.dataset,
+        snakemake.params.runs_root,
+        snakemake.params.figures_dir,
+    )

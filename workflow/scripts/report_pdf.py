@@ -1,0 +1,5 @@
+"""Rule report_pdf: see nnstudy.report.build_pdf (it writes the TeX log to the rule's log)."""
+
+from nnstudy.report import build_pdf
+
+build_pdf(snakemake.input.tex, snakemake.output.pdf, snakemake.log[0])
