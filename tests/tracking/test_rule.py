@@ -52,6 +52,7 @@ def workdir(study, tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_rule_logs_each_run_once_and_is_then_up_to_date(study, workdir):
     write_config(workdir, "offline")
     done = snakemake(workdir)

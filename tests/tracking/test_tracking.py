@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -229,3 +230,31 @@ def test_no_wandb_settings_leak_into_the_caller(study, tmp_path, home):
     keys = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
     log_runs(study.copy(tmp_path)[:1], wandb_dir=tmp_path / "wandb")
     assert {k: v for k, v in os.environ.items() if k.startswith("WANDB_")} == keys
+
+
+@pytest.mark.system
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (Debian package strace)")
+def test_offline_reads_no_login_and_opens_no_network_socket(study, tmp_path):
+    """wandb-core reads ~/.netrc and resolves its server at exit unless told otherwise."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".netrc").write_text("machine api.wandb.ai login user password not-a-key\n")
+    pairs = study.copy(tmp_path)[:1]
+    code = (
+        "from nnstudy.tracking import log_runs; "
+        f"log_runs({pairs!r}, wandb_dir={str(tmp_path / 'wandb')!r})"
+    )
+    trace = tmp_path / "trace"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")} | {"HOME": str(home)}
+    subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=openat,connect", "-o", str(trace)]
+        + [sys.executable, "-c", code],
+        check=True,
+        env=env,
+        timeout=120,
+    )
+    calls = trace.read_text().splitlines()
+    assert offline_runs(tmp_path / "wandb")
+    assert not [c for c in calls if ".netrc" in c]
+    assert not [c for c in calls if "connect(" in c and "AF_INET" in c]
+    assert sorted(p.name for p in home.iterdir()) == [".netrc"]

@@ -256,9 +256,11 @@ def _histogram(counts: np.ndarray, edges: np.ndarray) -> Any:
 def _environment(wandb_dir: Path, mode: str) -> Iterator[None]:
     """Keep W&B's files under ``wandb_dir`` and its hands off the network when offline.
 
-    WANDB_ERROR_REPORTING=false: without it wandb-core reads ~/.netrc and resolves the W&B host at
-    exit even in offline mode (seen with strace, wandb 0.31). Offline also gets a private config
-    dir so a user's global W&B settings cannot change the run; online keeps the user's login.
+    With the mode passed only to wandb.init, wandb-core still read ~/.netrc and resolved the W&B
+    host at exit of an offline run (strace, wandb 0.31); WANDB_MODE in its environment, or
+    WANDB_ERROR_REPORTING=false, each stopped that (both set; tests/tracking checks with strace).
+    Offline also gets a private config dir so a user's global W&B settings cannot change the run;
+    online keeps the user's login.
     """
     env = {
         "WANDB_MODE": mode,
