@@ -1,65 +1,30 @@
 # Aggregate all runs -> figures per dataset -> report (HTML + LaTeX) -> PDF when TeX exists.
-# The Snakefile adds REPORT_TARGETS to `rule all`. Logic lives in nnstudy.{aggregate,figures,report}.
-from nnstudy.aggregate import TABLES
+# `rule all` takes report_targets(). Logic lives in nnstudy.{aggregate,figures,report}.
+from pathlib import Path
+
 from nnstudy.config import selected
-from nnstudy.figures import FIGURE_TYPES, TITLES, figure_paths
-from nnstudy.report import config_hash, tex_engine
+from nnstudy.report import config_hash
+from nnstudy.reportrules import (
+    HTML,
+    PDF,
+    TEX,
+    dataset_run_files,
+    document_output,
+    figure_outputs,
+    report_targets,
+    table_outputs,
+)
 
 
 report: "../../report/workflow.rst"
 
 
 REPORT_DATASETS = sorted({run["dataset"] for run in RUNS.values()})
-TEX_ENGINE = tex_engine()
-REPORT_TARGETS = ["results/report/report.html", "results/report/report.tex"]
-if TEX_ENGINE:
-    REPORT_TARGETS.append("results/report/report.pdf")
-else:
+if PDF not in report_targets():
     logger.warning(
         "No TeX engine (latexmk, pdflatex, tectonic) found: the report is built as HTML and "
-        "LaTeX only (results/report/report.tex); install TeX Live for report.pdf."
+        f"LaTeX only ({TEX}); install TeX Live to get {PDF}."
     )
-
-
-def table_outputs():
-    return {
-        name: report(
-            f"results/tables/{name}.csv",
-            caption="../../report/tables.rst",
-            category="Tables",
-            labels={"table": name},
-        )
-        for name in TABLES
-    }
-
-
-def figure_outputs():
-    """PNG (flagged for `snakemake --report`) and PDF of every figure type of one dataset."""
-    out = {}
-    for kind, paths in figure_paths("results/figures", "{dataset}").items():
-        factor = kind.removeprefix("curves_") if kind.startswith("curves_") else "all"
-        out[f"{kind}_png"] = report(
-            str(paths["png"]),
-            caption=f"../../report/fig_{kind}.rst",
-            category="{dataset}",
-            subcategory=TITLES[kind],
-            labels={"dataset": "{dataset}", "figure": kind, "factor": factor},
-        )
-        out[f"{kind}_pdf"] = str(paths["pdf"])
-    return out
-
-
-def dataset_run_files(name):
-    """Input function: one file of every run of the job's dataset."""
-
-    def files(wildcards):
-        return [
-            f"results/runs/{wildcards.dataset}/{rid}/{name}"
-            for rid, run in RUNS.items()
-            if run["dataset"] == wildcards.dataset
-        ]
-
-    return files
 
 
 rule aggregate:
@@ -72,7 +37,7 @@ rule aggregate:
     log:
         "results/logs/aggregate.log",
     params:
-        runs_root="results/runs",
+        runs_root=lambda wildcards, input: str(Path(input.membership).parent),
     script:
         "../scripts/aggregate.py"
 
@@ -80,7 +45,7 @@ rule aggregate:
 rule figures:
     input:
         **rules.aggregate.output,
-        snapshots=dataset_run_files("snapshots.npz"),
+        snapshots=dataset_run_files(RUNS, "snapshots.npz"),
     output:
         **figure_outputs(),
     log:
@@ -88,8 +53,9 @@ rule figures:
     wildcard_constraints:
         dataset="|".join(REPORT_DATASETS),
     params:
-        runs_root="results/runs",
-        figures_dir="results/figures",
+        # results/runs/<dataset>/<run>/snapshots.npz and results/figures/<dataset>/<fig>.png
+        runs_root=lambda wildcards, input: str(Path(input.snapshots[0]).parents[2]),
+        figures_dir=lambda wildcards, output: str(Path(output[0]).parents[1]),
     script:
         "../scripts/figures.py"
 
@@ -100,18 +66,13 @@ rule report:
         figures=expand(rules.figures.output, dataset=REPORT_DATASETS),
         cards=expand("data/processed/{dataset}/card.json", dataset=REPORT_DATASETS),
     output:
-        html=report(
-            "results/report/report.html",
-            caption="../../report/report_html.rst",
-            category="Report",
-            labels={"file": "report.html"},
-        ),
-        tex="results/report/report.tex",
+        html=document_output(HTML, "report.html"),
+        tex=TEX,
         fragments=directory("results/tables/fragments"),
     log:
         "results/logs/report.log",
     params:
-        figures_dir="results/figures",
+        figures_dir=lambda wildcards, input: str(Path(input.figures[0]).parents[1]),
         study={
             "data": config.get("data", {}),
             "experiments": {n: config["experiments"][n] for n in selected(config)},
@@ -125,14 +86,13 @@ rule report:
 rule report_pdf:
     input:
         tex=rules.report.output.tex,
-        figures=expand(rules.figures.output, dataset=REPORT_DATASETS),
+        figures=[
+            f
+            for f in expand(rules.figures.output, dataset=REPORT_DATASETS)
+            if f.endswith(".pdf")
+        ],
     output:
-        pdf=report(
-            "results/report/report.pdf",
-            caption="../../report/report_html.rst",
-            category="Report",
-            labels={"file": "report.pdf"},
-        ),
+        pdf=document_output(PDF, "report.pdf"),
     log:
         "results/logs/report_pdf.log",
     script:

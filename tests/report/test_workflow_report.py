@@ -1,0 +1,89 @@
+"""The report rules in the real workflow: a tiny study end to end, `snakemake --report`
+(HTML and zip), and what reruns when an experiment is added."""
+
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from nnstudy.report import tex_engine
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+# Until the Snakefile includes report.smk (and puts report_targets() in `rule all`), the
+# wrapper includes it; afterwards it only names the report's targets.
+WRAPPER = f"""\
+include: "{REPO}/Snakefile"
+
+
+if "report" not in [r.name for r in workflow.rules]:
+
+    include: "{REPO}/workflow/rules/report.smk"
+
+
+rule report_all:
+    input:
+        report_targets(),
+"""
+EXPERIMENT = {
+    "datasets": ["spirals"],
+    "grid": {"optimizer": ["sgd", "adam"]},
+    "fixed": {"hidden": [8], "epochs": 2, "snapshot_every": 1},
+    "seeds": [0, 1],
+}
+
+
+def _config(path: Path, experiments: dict) -> Path:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["experiments"] = experiments
+    config["select"] = list(experiments)
+    config["data"]["synthetic"]["n_samples"] = 300
+    config["wandb"]["mode"] = "disabled"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _snakemake(workdir: Path, configfile: Path, *args) -> str:
+    cmd = [SNAKEMAKE, "-s", "Snakefile", "--configfile", str(configfile), "--cores", "2", *args]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    res = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout + res.stderr
+
+
+@pytest.mark.slow
+def test_report_rules_end_to_end(tmp_path):
+    (tmp_path / "Snakefile").write_text(WRAPPER)
+    config = _config(tmp_path / "tiny.yaml", {"tiny": EXPERIMENT})
+    _snakemake(tmp_path, config, "report_all")
+    out = tmp_path / "results" / "report"
+    html = (out / "report.html").read_text()
+    runs = (tmp_path / "results/tables/runs.csv").read_text().splitlines()
+    assert len(runs) == 1 + 4
+    for line in runs[1:]:
+        assert line.split(",")[3] in html  # run id column
+    assert (out / "report.tex").exists()
+    assert (out / "report.pdf").exists() == (tex_engine() is not None)
+
+    _snakemake(tmp_path, config, "report_all", "--report", "smk.html")
+    _snakemake(tmp_path, config, "report_all", "--report", "smk.zip")
+    assert (tmp_path / "smk.html").stat().st_size > 0
+    names = zipfile.ZipFile(tmp_path / "smk.zip").namelist()
+    assert any(n.endswith("/heatmap.png") for n in names)
+    assert any(n.endswith("/report.html") for n in names)
+
+    # A new experiment: only its runs train; then aggregate, figures and report rerun.
+    extra = {**EXPERIMENT, "grid": {"optimizer": ["rmsprop"]}}
+    config2 = _config(tmp_path / "tiny2.yaml", {"tiny": EXPERIMENT, "extra": extra})
+    plan = _snakemake(tmp_path, config2, "report_all", "-n")
+    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.split("Job stats:")[1], re.M))
+    expected = {"train": "2", "evaluate": "2", "aggregate": "1", "figures": "1", "report": "1"}
+    expected["report_all"] = "1"
+    if tex_engine():
+        expected["report_pdf"] = "1"
+    expected["total"] = str(sum(map(int, expected.values())))
+    assert stats == expected
