@@ -22,24 +22,17 @@ rule download:
         dataset="|".join(DOWNLOADED),
     threads: 1
     params:
-        raw_dir=RAW_DIR,
-        local_dirs=DATA.get("local_dirs", ["/usr/share/datasets"]),
+        local_dirs=DATA.get("local_dirs", []),
     script:
         "../scripts/download.py"
 
 
-def prepare_input(wildcards):
-    """Downloaded sets start from the fetched files; built-in sets need no input."""
-    if DATASETS[wildcards.dataset].downloaded:
-        return {
-            "source": rules.download.output.source.format(dataset=wildcards.dataset)
-        }
-    return {}
-
-
 rule prepare:
     input:
-        unpack(prepare_input),
+        # Downloaded sets start from the fetched files; built-in sets need no input.
+        source=branch(
+            lambda w: DATASETS[w.dataset].downloaded, then=rules.download.output.source
+        ),
     output:
         train=f"{PROCESSED_DIR}/{{dataset}}/train.npz",
         val=f"{PROCESSED_DIR}/{{dataset}}/val.npz",

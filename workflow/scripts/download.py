@@ -1,6 +1,7 @@
 """Snakemake `download` rule: find or fetch a dataset's raw files (nnlib.datasets.fetch)."""
 
 import sys
+from pathlib import Path
 
 from nnlib.datasets import FetchError, fetch
 
@@ -8,7 +9,9 @@ with open(snakemake.log[0], "w") as log:
     try:
         manifest = fetch(
             snakemake.wildcards.dataset,
-            snakemake.params.raw_dir,
+            Path(snakemake.output.source).parents[
+                1
+            ],  # fetch writes <raw_dir>/<dataset>/source.json
             snakemake.params.local_dirs,
         )
     except (FetchError, ValueError) as exc:

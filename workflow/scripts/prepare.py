@@ -12,7 +12,7 @@ with open(snakemake.log[0], "w") as log:
         card = prepare(
             snakemake.wildcards.dataset,
             Path(snakemake.output.train).parent,
-            manifest=snakemake.input.get("source"),
+            manifest=snakemake.input.get("source") or None,  # empty for built-in sets
             val_fraction=params.val_fraction,
             test_fraction=params.test_fraction,
             split_seed=params.split_seed,
