@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -14,6 +15,15 @@ class _Handler(BaseHTTPRequestHandler):
         server = self.server
         range_header = self.headers.get("Range")
         server.requests.append((self.path, range_header))
+        if self.path in server.unavailable_once:
+            server.unavailable_once.discard(self.path)
+            self.send_error(503, "Service Unavailable")
+            return
+        if self.path in server.stall_once:
+            # Answer nothing for longer than the client's timeout.
+            server.stall_once.discard(self.path)
+            time.sleep(server.stall_seconds)
+            return
         body = server.files.get(self.path)
         if body is None:
             self.send_error(404, "Not Found")
@@ -48,11 +58,13 @@ def http_server():
     """A server on 127.0.0.1 with an ephemeral port.
 
     ``server.files`` maps URL paths to bytes, ``server.cut_once`` holds paths whose next
-    transfer is cut half-way, ``server.requests`` records (path, Range header) per GET,
+    transfer is cut half-way, ``unavailable_once`` paths answer 503 once, ``stall_once``
+    paths answer nothing for ``stall_seconds`` once, ``server.requests`` records (path, Range header) per GET,
     ``server.url(path)`` builds a URL.
     """
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.files, server.cut_once, server.requests = {}, set(), []
+    server.unavailable_once, server.stall_once, server.stall_seconds = set(), set(), 1.0
     server.url = lambda path: f"http://127.0.0.1:{server.server_address[1]}{path}"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()

@@ -74,6 +74,28 @@ def test_leftover_part_file_is_resumed(http_server, contents, tmp_path):
     assert http_server.requests == [("/a/" + name, "bytes=100-")]
 
 
+@pytest.mark.parametrize("fault", ["unavailable_once", "stall_once"])
+def test_server_error_and_timeout_are_retried(fault, http_server, contents, tmp_path):
+    url = serve(http_server, contents)
+    name = IDX_NAMES[1]
+    getattr(http_server, fault).add("/a/" + name)
+    options = {**FAST, "timeout": 0.3}
+    dest = download(
+        url + name, tmp_path / name, sha256=hashlib.sha256(contents[name]).hexdigest(), **options
+    )
+    assert dest.read_bytes() == gz(contents[name])
+    assert [p for p, _ in http_server.requests] == ["/a/" + name] * 2
+
+
+def test_retries_give_up_with_the_last_reason(http_server, contents, tmp_path):
+    url = serve(http_server, contents)
+    name = IDX_NAMES[1]
+    http_server.stall_once.add("/a/" + name)
+    with pytest.raises(DownloadError, match=r"timed out \(after 1 attempts\)"):
+        download(url + name, tmp_path / name, **{**FAST, "timeout": 0.3, "retries": 0})
+    assert not (tmp_path / name).exists()
+
+
 def test_404_on_first_mirror_then_second(http_server, contents, tmp_path):
     good = serve(http_server, contents, prefix="/good/")
     spec = idx_spec(contents, [http_server.url("/missing/"), good])
