@@ -30,12 +30,12 @@ RUN_FILES = ("config", "model", "history", "snapshots", "train")
 SUFFIX = {"config": "json", "model": "npz", "history": "csv", "snapshots": "npz", "train": "json"}
 
 
-def _config(seeds) -> dict:
+def _config(seeds, datasets) -> dict:
     with open(REPO / "config.yaml") as f:
         config = yaml.safe_load(f)
     config["experiments"] = {
         "core": {
-            "datasets": list(DATASETS),
+            "datasets": list(datasets),
             "grid": {
                 "optimizer": ["sgd", "adam"],
                 "activation": ["relu", "tanh"],
@@ -62,12 +62,12 @@ def _run(run: dict, data_dir: Path, runs_root: Path, train_dir: Path | None = No
     evaluate_run(outputs["model"], outputs["train"], data_dir, out / "metrics.json")
 
 
-def make_study(root: Path, seeds=(0, 1)) -> dict:
+def make_study(root: Path, seeds=(0, 1), datasets=DATASETS) -> dict:
     """Prepare, train and evaluate the tiny study under ``root``; returns what the report
     rules get: runs root, membership table, the config (with the hostile experiment)."""
-    config = _config(seeds)
+    config = _config(seeds, datasets)
     data = root / "data" / "processed"
-    for name in DATASETS:
+    for name in datasets:
         prepare(name, data / name, n_samples=300, val_fraction=0.2, test_fraction=0.2)
     runs_root = root / "results" / "runs"
     rows = study_rows(config)
@@ -87,7 +87,7 @@ def make_study(root: Path, seeds=(0, 1)) -> dict:
         writer.writerow(["core", failed["dataset"], failed["run_id"]])
     report_config = copy.deepcopy(config)
     report_config["experiments"][HOSTILE] = {
-        "datasets": list(DATASETS),
+        "datasets": list(datasets),
         "grid": {"optimizer": ["adam"]},
     }
     report_config["select"] = [*config["select"], HOSTILE]
@@ -96,5 +96,5 @@ def make_study(root: Path, seeds=(0, 1)) -> dict:
         "runs_root": runs_root,
         "membership": membership,
         "config": report_config,
-        "cards": [data / name / "card.json" for name in DATASETS],
+        "cards": [data / name / "card.json" for name in datasets],
     }

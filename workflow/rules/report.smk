@@ -64,7 +64,7 @@ rule report:
     input:
         **rules.aggregate.output,
         figures=expand(rules.figures.output, dataset=REPORT_DATASETS),
-        cards=expand("data/processed/{dataset}/card.json", dataset=REPORT_DATASETS),
+        cards=expand(f"{PROCESSED_DIR}/{{dataset}}/card.json", dataset=REPORT_DATASETS),
     output:
         html=document_output(HTML, "report.html"),
         tex=TEX,
