@@ -100,12 +100,11 @@ def file_checksums(directory: Path, names) -> dict[str, str]:
 def verify_prepared(directory: str | Path) -> None:
     """Raise ValueError if a prepared file differs from the checksum its card recorded."""
     directory = Path(directory)
-    card = json.loads((directory / CARD).read_text())
-    recorded = card["files"]
     try:
+        recorded = json.loads((directory / CARD).read_text())["files"]
         actual = file_checksums(directory, recorded)
-    except OSError as exc:
-        raise ValueError(f"{directory}: {exc}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{directory}: cannot verify prepared files ({exc!r})") from None
     bad = [n for n in recorded if actual[n] != recorded[n]]
     if bad:
         raise ValueError(

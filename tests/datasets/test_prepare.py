@@ -53,6 +53,9 @@ def test_card_checksums_detect_a_changed_file(digits, tmp_path):
         f.write(b"\xff\xff\xff")
     with pytest.raises(ValueError, match="val.npz changed since prepared"):
         verify_prepared(tmp_path)
+    (tmp_path / "test.npz").unlink()
+    with pytest.raises(ValueError, match="cannot verify prepared files"):
+        verify_prepared(tmp_path)
 
 
 @pytest.mark.parametrize("name", ["spirals", "gmm", "peaks"])
