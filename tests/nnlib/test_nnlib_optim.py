@@ -232,3 +232,20 @@ def test_registry_aliases_and_bad_hyperparameters():
         Adam([param([1.0])], lr=-1)
     with pytest.raises(ValueError, match="betas"):
         Adam([param([1.0])], betas=(0.9, 1.0))
+
+
+@pytest.mark.parametrize("name", ["sgd", "nesterov", "rmsprop", "adam", "adamw"])
+def test_updates_are_in_place_and_keep_views(name):
+    layer_w, layer_b = Parameter(np.ones((3, 2), np.float32)), Parameter(np.ones(2, np.float32))
+    opt = get_optimizer(name, [layer_w, layer_b], lr=0.1)
+    data, grad = layer_w.data, layer_w.grad
+    for _ in range(3):
+        layer_w.grad[...] = 0.5
+        layer_b.grad[...] = -0.5
+        opt.step()
+    assert layer_w.data is data and layer_w.grad is grad
+    assert np.shares_memory(layer_w.data, opt.flat) and np.shares_memory(
+        layer_b.grad, opt.flat_grad
+    )
+    assert (layer_w.data < 1).all() and (layer_b.data > 1).all()
+    assert layer_w.data.dtype == np.float32
