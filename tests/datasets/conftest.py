@@ -29,7 +29,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(404, "Not Found")
             return
         start = 0
-        if range_header:
+        if range_header and self.path not in server.ignore_range:
             start = int(re.fullmatch(r"bytes=(\d+)-", range_header)[1])
             if start >= len(body):
                 self.send_error(416, "Range Not Satisfiable")
@@ -59,12 +59,14 @@ def http_server():
 
     ``server.files`` maps URL paths to bytes, ``server.cut_once`` holds paths whose next
     transfer is cut half-way, ``unavailable_once`` paths answer 503 once, ``stall_once``
-    paths answer nothing for ``stall_seconds`` once, ``server.requests`` records (path, Range header) per GET,
+    paths answer nothing for ``stall_seconds`` once, ``ignore_range`` paths always send
+    the whole file, ``server.requests`` records (path, Range header) per GET,
     ``server.url(path)`` builds a URL.
     """
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.files, server.cut_once, server.requests = {}, set(), []
     server.unavailable_once, server.stall_once, server.stall_seconds = set(), set(), 1.0
+    server.ignore_range = set()
     server.url = lambda path: f"http://127.0.0.1:{server.server_address[1]}{path}"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()

@@ -74,6 +74,26 @@ def test_leftover_part_file_is_resumed(http_server, contents, tmp_path):
     assert http_server.requests == [("/a/" + name, "bytes=100-")]
 
 
+def test_server_without_range_support_restarts_cleanly(http_server, contents, tmp_path):
+    url = serve(http_server, contents)
+    name = IDX_NAMES[0]
+    body = gz(contents[name])
+    http_server.ignore_range.add("/a/" + name)
+    (tmp_path / (name + ".part")).write_bytes(b"stale bytes from elsewhere")
+    download(url + name, tmp_path / name, md5=hashlib.md5(body).hexdigest(), **FAST)
+    assert (tmp_path / name).read_bytes() == body
+
+
+def test_part_file_already_complete_is_verified_not_refetched(http_server, contents, tmp_path):
+    url = serve(http_server, contents)
+    name = IDX_NAMES[0]
+    body = gz(contents[name])
+    (tmp_path / (name + ".part")).write_bytes(body)
+    download(url + name, tmp_path / name, md5=hashlib.md5(body).hexdigest(), **FAST)
+    assert (tmp_path / name).read_bytes() == body
+    assert http_server.requests == [("/a/" + name, f"bytes={len(body)}-")]  # answered 416
+
+
 @pytest.mark.parametrize("fault", ["unavailable_once", "stall_once"])
 def test_server_error_and_timeout_are_retried(fault, http_server, contents, tmp_path):
     url = serve(http_server, contents)
