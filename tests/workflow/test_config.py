@@ -191,11 +191,11 @@ BAD = [
         ["experiments.t.search.space.lr", "low (0.1) must be <= high (0.01)"],
     ),
     (
-        _set("experiments.t.fixed.schedule", {"name": "constant", "gamma": 0.5}),
+        _set("experiments.t.fixed.schedule", {"name": "constant", "warmup_epochs": 1}),
         [
             "experiments.t.schedule",
-            "'gamma' does not apply to schedule 'constant'",
-            "valid keys: name, warmup_epochs",
+            "'warmup_epochs' does not apply to schedule 'constant'",
+            "valid keys: name",
         ],
     ),
     (

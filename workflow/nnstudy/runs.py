@@ -61,9 +61,9 @@ TABLE_SETTINGS = (
 
 # The keys each learning-rate schedule takes, with their defaults (besides `name`).
 SCHEDULE_PARAMS = {
-    "constant": {"warmup_epochs": 0},
-    "step": {"warmup_epochs": 0, "step_size": 10, "gamma": 0.5},
-    "exponential": {"warmup_epochs": 0, "gamma": 0.95},
+    "constant": {},
+    "step": {"step_size": 10, "gamma": 0.5},
+    "exponential": {"gamma": 0.95},
     "cosine": {"warmup_epochs": 0, "min_lr": 0.0},
 }
 
@@ -147,6 +147,16 @@ def resolve_run(
     run["lr"] = float(lr)
     for key in INT_SETTINGS:
         run[key] = _int(settings[key])
+    sched = run["schedule"]
+    if sched.get("warmup_epochs", 0) >= run["epochs"]:
+        raise ConfigError(
+            f"config: {where}.schedule.warmup_epochs: {sched['warmup_epochs']} must be < epochs "
+            f"({run['epochs']})"
+        )
+    if sched.get("min_lr", 0.0) > run["lr"]:
+        raise ConfigError(
+            f"config: {where}.schedule.min_lr: {sched['min_lr']} must be <= lr ({run['lr']})"
+        )
     return run
 
 

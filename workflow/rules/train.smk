@@ -3,9 +3,9 @@
 
 rule train:
     input:
-        train="data/processed/{dataset}/train.npz",
-        val="data/processed/{dataset}/val.npz",
-        card="data/processed/{dataset}/card.json",
+        train=rules.prepare.output.train,
+        val=rules.prepare.output.val,
+        card=rules.prepare.output.card,
     output:
         config=f"{RUN_DIR}/config.json",
         model=f"{RUN_DIR}/model.npz",
@@ -14,6 +14,8 @@ rule train:
         train=f"{RUN_DIR}/train.json",
     log:
         "results/logs/train/{dataset}/{run_id}.log",
+    conda:
+        "../envs/study.yaml"
     threads: 1
     params:
         run=run_config,
@@ -27,12 +29,14 @@ rule evaluate:
     input:
         model=rules.train.output.model,
         train=rules.train.output.train,
-        test="data/processed/{dataset}/test.npz",
-        card="data/processed/{dataset}/card.json",
+        test=rules.prepare.output.test,
+        card=rules.prepare.output.card,
     output:
         metrics=f"{RUN_DIR}/metrics.json",
     log:
         "results/logs/evaluate/{dataset}/{run_id}.log",
+    conda:
+        "../envs/study.yaml"
     threads: 1
     script:
         "../scripts/evaluate.py"

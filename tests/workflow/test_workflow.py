@@ -1,0 +1,327 @@
+"""The real study DAG, run with Snakemake's CLI on tiny configs in temporary directories."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+PROFILE = ROOT / "workflow" / "profiles" / "default"
+
+# Tiny runs: spirals, small net, few epochs; W&B off (tests/tracking covers it).
+DEFAULTS = {"hidden": [8], "epochs": 2, "batch_size": 64, "snapshot_every": 1}
+STUDY = {
+    "defaults": DEFAULTS,
+    "experiments": {
+        "t": {"datasets": ["spirals"], "grid": {"optimizer": ["sgd", "adam"]}},
+        "u": {"datasets": ["spirals"], "grid": {"optimizer": ["adam", "rmsprop"]}},
+        # A learning rate this large makes the loss overflow: a result, not a crash.
+        "wild": {"datasets": ["spirals"], "fixed": {"optimizer": "sgd", "lr": 1.0e12}},
+    },
+    "select": ["t", "u", "wild"],
+    "wandb": {"mode": "disabled"},
+}
+
+
+def snakemake(workdir: Path, *args: str, profile: bool = True) -> subprocess.CompletedProcess:
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--workflow-profile",
+        str(PROFILE) if profile else "none",
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Snakemake's "Job stats" table (from a run or a dry run) as {rule: count}."""
+    counts = {}
+    if "Job stats:" in output:
+        table = output.split("Job stats:", 1)[1]
+        for line in table.splitlines()[3:]:
+            match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+            if not match:
+                break
+            counts[match[1]] = int(match[2])
+    return counts
+
+
+def setup(workdir: Path, config: dict, data: Path | None = None) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    if data is not None:  # reuse prepared data: tests time training, not data generation
+        (workdir / "data").symlink_to(data)
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    workdir = setup(tmp_path_factory.mktemp("data"), STUDY)
+    done = snakemake(workdir, "data/processed/spirals/card.json")
+    assert done.returncode == 0, done.stderr
+    return workdir / "data"
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, data):
+    workdir = setup(tmp_path_factory.mktemp("study"), STUDY, data)
+    done = snakemake(workdir)
+    return workdir, done
+
+
+def run_dirs(workdir: Path) -> dict[str, Path]:
+    return {p.name: p for p in (workdir / "results" / "runs" / "spirals").iterdir()}
+
+
+def table(workdir: Path) -> list[dict]:
+    with open(workdir / "results" / "runs" / "experiments.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_study_writes_every_output_and_trains_shared_run_once(study):
+    workdir, done = study
+    assert done.returncode == 0, done.stderr
+    rows = table(workdir)
+    assert [(r["experiment"], r["optimizer"]) for r in rows] == [
+        ("t", "sgd"),
+        ("t", "adam"),
+        ("u", "adam"),
+        ("u", "rmsprop"),
+        ("wild", "sgd"),
+    ]
+    runs = run_dirs(workdir)
+    assert set(runs) == {r["run_id"] for r in rows}
+    assert len(runs) == 4  # adam is in t and u
+    assert job_counts(done.stderr)["train"] == 4
+    for run_id, folder in runs.items():
+        config = json.loads((folder / "config.json").read_text())
+        assert config["run_id"] == run_id
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["run_id"] == run_id
+        with open(folder / "history.csv") as fh:
+            history = list(csv.DictReader(fh))
+        assert len(history) == metrics["epochs_run"]
+        snaps = np.load(folder / "snapshots.npz", allow_pickle=False)
+        assert snaps["weight_counts"].shape[:2] == (len(snaps["epoch"]), 2)
+        if metrics["status"] == "ok":
+            assert list(snaps["epoch"]) == [0, 1, 2]
+            assert 0 <= metrics["test_accuracy"] <= 1
+            assert np.array(metrics["confusion_matrix"]).sum() == 600
+            assert len(metrics["per_class"]["f1"]) == len(metrics["class_names"]) == 3
+            assert (snaps["grad_norm"] > 0).all()
+
+
+def test_diverging_run_is_a_result(study):
+    workdir, done = study
+    assert done.returncode == 0, done.stderr
+    wild = next(r["run_id"] for r in table(workdir) if r["experiment"] == "wild")
+    metrics = json.loads((run_dirs(workdir)[wild] / "metrics.json").read_text())
+    assert metrics["status"] == "diverged"
+    assert metrics["error"] is None
+    statuses = {
+        json.loads((d / "metrics.json").read_text())["status"] for d in run_dirs(workdir).values()
+    }
+    assert statuses == {"ok", "diverged"}
+
+
+def test_second_run_has_nothing_to_do(study):
+    workdir, done = study
+    assert done.returncode == 0, done.stderr
+    table_mtime = (workdir / "results/runs/experiments.csv").stat().st_mtime_ns
+    again = snakemake(workdir, "--dry-run")
+    assert again.returncode == 0, again.stderr
+    assert "Nothing to be done" in again.stdout + again.stderr
+    assert (workdir / "results/runs/experiments.csv").stat().st_mtime_ns == table_mtime
+
+
+def test_adding_an_experiment_schedules_only_its_new_runs(study):
+    workdir, done = study
+    assert done.returncode == 0, done.stderr
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    # sgd is already trained (in t); momentum and sgd with seed 1 are new.
+    config["experiments"]["v"] = {
+        "datasets": ["spirals"],
+        "grid": {"optimizer": ["sgd", "momentum"]},
+        "seeds": [0, 1],
+    }
+    config["select"].append("v")
+    path = workdir / "config.yaml"
+    original = path.read_text()
+    path.write_text(yaml.safe_dump(config))
+    try:
+        dry = snakemake(workdir, "--dry-run")
+    finally:
+        path.write_text(original)
+    assert dry.returncode == 0, dry.stderr
+    counts = job_counts(dry.stdout + dry.stderr)
+    assert counts["train"] == 3
+    assert counts["evaluate"] == 3
+
+
+BAD = [
+    (
+        {"experiments": {"t": {"datasets": ["spirals"], "grid": {"optimizer": ["adma"]}}}},
+        "experiments.t.grid.optimizer[0]",
+        "valid choices: sgd, momentum, rmsprop, adam, adamw",
+    ),
+    (
+        {"experiments": {"t": {"datasets": ["mnist2"]}}},
+        "experiments.t.datasets[0]",
+        "valid choices: digits, spirals",
+    ),
+    (
+        {"experiments": {"t": {"datasets": ["spirals"], "grid": {"activation": []}}}},
+        "experiments.t.grid.activation",
+        "must not be empty",
+    ),
+    (
+        {"experiments": {"t": {"datasets": ["spirals"], "sedes": [1]}}},
+        "unknown key 'sedes'",
+        "valid keys: datasets, description",
+    ),
+    (
+        {"defaults": {"epochs": "ten"}, "experiments": {"t": {"datasets": ["spirals"]}}},
+        "defaults.epochs",
+        "not of type integer",
+    ),
+    (
+        {"experiments": {"t": {"datasets": ["spirals"]}}, "select": ["paper"]},
+        "select: unknown experiment 'paper'",
+        "valid choices: t",
+    ),
+]
+
+
+@pytest.mark.parametrize(("config", "key", "choices"), BAD, ids=[b[1] for b in BAD])
+def test_bad_config_stops_before_any_job_with_one_line(tmp_path, config, key, choices):
+    done = snakemake(setup(tmp_path, config), profile=False)  # the profile adds a stderr line
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert key in lines[0] and choices in lines[0]
+    assert not (tmp_path / "results").exists()
+    assert not (tmp_path / "data").exists()
+
+
+def _checkpoint_epoch(path: Path) -> int | None:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return json.loads(f["state"].item())["epoch"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _without_timing(folder: Path) -> dict:
+    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics.pop("train_seconds")
+    with open(folder / "history.csv") as fh:
+        history = [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(fh)]
+    arrays = {}
+    for name in ("model.npz", "snapshots.npz"):
+        with np.load(folder / name, allow_pickle=False) as f:
+            arrays.update({f"{name}:{k}": f[k] for k in f.files})
+    return {"metrics": metrics, "history": history, "arrays": arrays}
+
+
+def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, data):
+    epochs = 150
+    config = {
+        "defaults": {
+            "hidden": [32, 32],
+            "epochs": epochs,
+            "batch_size": 16,
+            "snapshot_every": 7,
+            "dropout": 0.1,
+        },
+        "experiments": {"k": {"datasets": ["spirals"]}},
+        "select": ["k"],
+        "wandb": {"mode": "disabled"},
+    }
+    reference = setup(tmp_path / "reference", config, data)
+    done = snakemake(reference)
+    assert done.returncode == 0, done.stderr
+    (run_id,) = run_dirs(reference)
+
+    killed = setup(tmp_path / "killed", config, data)
+    checkpoint = killed / f"results/checkpoints/spirals/{run_id}.npz"
+    cmd = [
+        SNAKEMAKE,
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--workflow-profile",
+        str(PROFILE),
+        "--cores",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=killed,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    epoch = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        epoch = _checkpoint_epoch(checkpoint)
+        if epoch is not None and epoch >= 5:
+            break
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert epoch is not None and 5 <= epoch < epochs, f"not killed mid-training (epoch {epoch})"
+    assert not (killed / f"results/runs/spirals/{run_id}/metrics.json").exists()
+
+    assert snakemake(killed, "--unlock").returncode == 0
+    resumed = snakemake(killed)
+    assert resumed.returncode == 0, resumed.stderr
+    log = (killed / f"results/logs/train/spirals/{run_id}.log").read_text()
+    assert f"epoch {epoch + 1}/{epochs}" in log and "epoch 1/" not in log  # it did resume
+    assert not checkpoint.exists()
+    got, want = (
+        _without_timing(killed / f"results/runs/spirals/{run_id}"),
+        _without_timing(reference / f"results/runs/spirals/{run_id}"),
+    )
+    assert got["metrics"] == want["metrics"]
+    assert got["history"] == want["history"]
+    assert got["arrays"].keys() == want["arrays"].keys()
+    for key, value in want["arrays"].items():
+        np.testing.assert_array_equal(got["arrays"][key], value, err_msg=key)
+
+
+def test_lint_and_snakefmt_are_clean():
+    lint = subprocess.run(
+        [SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    snakefmt = str(Path(sys.executable).parent / "snakefmt")
+    files = [
+        ROOT / "Snakefile",
+        ROOT / "workflow/rules/common.smk",
+        ROOT / "workflow/rules/train.smk",
+    ]
+    fmt = subprocess.run(
+        [snakefmt, "--check", *map(str, files)], capture_output=True, text=True, timeout=60
+    )
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr

@@ -1,0 +1,105 @@
+"""Evaluate one trained run on its test split (the ``evaluate`` rule) -> ``metrics.json``.
+
+``metrics.json``::
+
+    {run_id, status, error, test_loss, test_accuracy, precision_macro, recall_macro, f1_macro,
+     per_class: {precision: [...], recall: [...], f1: [...], support: [...]},
+     confusion_matrix: [[...]] (row = true class, column = predicted),
+     class_names: [...], train_seconds, epochs_run}
+
+``status`` and ``error`` come from train.json (``ok``, ``early_stopped``, ``diverged``,
+``failed``). A ``diverged`` run is still evaluated (its weights as they were when training
+stopped); a test loss that is not finite is written as null. A ``failed`` run has null
+``test_loss``, ``test_accuracy``, macro scores, ``per_class`` and ``confusion_matrix``.
+``test_loss`` is the mean cross-entropy without the L2 penalty.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BATCH = 4096
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def test_metrics(model, x, y, n_classes: int) -> dict[str, Any]:
+    """Loss, accuracy, macro and per-class precision/recall/F1 and the confusion matrix."""
+    from nnlib import get_loss, metrics
+
+    loss = get_loss("cross_entropy")
+    total, preds = 0.0, []
+    with np.errstate(all="ignore"):  # a diverged model may produce inf/NaN logits
+        for i in range(0, len(x), BATCH):
+            xb, yb = np.asarray(x[i : i + BATCH]), np.asarray(y[i : i + BATCH])
+            logits = model.forward(xb, training=False)
+            total += loss.forward(logits, yb) * len(xb)
+            preds.append(np.nan_to_num(logits, nan=-np.inf).argmax(axis=1))
+    pred = np.concatenate(preds)
+    y = np.asarray(y)
+    prf = metrics.precision_recall_f1(y, pred, n_classes)
+    return {
+        "test_loss": _finite(total / len(x)),
+        "test_accuracy": metrics.accuracy(y, pred),
+        "precision_macro": prf["precision_macro"],
+        "recall_macro": prf["recall_macro"],
+        "f1_macro": prf["f1_macro"],
+        "per_class": {k: prf[k].tolist() for k in ("precision", "recall", "f1", "support")},
+        "confusion_matrix": metrics.confusion_matrix(y, pred, n_classes).tolist(),
+    }
+
+
+def evaluate_run(
+    model_path: str | os.PathLike,
+    train_json: str | os.PathLike,
+    data_dir: str | os.PathLike,
+    out_path: str | os.PathLike,
+) -> dict[str, Any]:
+    from nnlib import load_model
+    from nnlib.datasets import load_split
+
+    info = json.loads(Path(train_json).read_text())
+    card = json.loads((Path(data_dir) / "card.json").read_text())
+    result: dict[str, Any] = {
+        "run_id": info["run_id"],
+        "status": info["status"],
+        "error": info["error"],
+        "test_loss": None,
+        "test_accuracy": None,
+        "precision_macro": None,
+        "recall_macro": None,
+        "f1_macro": None,
+        "per_class": None,
+        "confusion_matrix": None,
+        "class_names": list(card["class_names"]),
+        "train_seconds": info["train_seconds"],
+        "epochs_run": info["epochs_run"],
+    }
+    if info["status"] != "failed":
+        x, y = load_split(data_dir, "test")
+        result.update(test_metrics(load_model(model_path), x, y, int(card["n_classes"])))
+    Path(out_path).write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
+    return result
+
+
+def main(smk) -> None:
+    """Entry point for ``script:`` (``smk`` is the ``snakemake`` object)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=smk.threads):
+        result = evaluate_run(
+            smk.input.model, smk.input.train, Path(smk.input.test).parent, smk.output.metrics
+        )
+    with open(smk.log[0], "w") as log:
+        print(
+            f"{result['run_id']}: {result['status']} test_accuracy={result['test_accuracy']}",
+            file=log,
+        )

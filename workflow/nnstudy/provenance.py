@@ -1,0 +1,70 @@
+"""Where a result came from: code version, packages, data, machine (stored in train.json).
+
+``provenance(data_dir)`` returns ``{git_commit, git_dirty, python, packages: {numpy, nnlib-study,
+...}, data: {card_sha256, source}, host, platform, finished_utc}``; a field that cannot be
+determined (e.g. not a git checkout) is null.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("nnlib-study", "numpy", "scipy", "threadpoolctl", "snakemake")
+
+
+@cache
+def git_state(cwd: str = ".") -> tuple[str | None, bool | None]:
+    """(commit, has uncommitted changes to tracked files) of the checkout at ``cwd``."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None, None
+    return commit, bool(dirty)
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def data_provenance(data_dir: str | Path) -> dict:
+    """Hash of the prepared data's card (it holds the raw files' checksums and the split)."""
+    card = Path(data_dir) / "card.json"
+    if not card.exists():
+        return {"card_sha256": None, "source": None}
+    text = card.read_bytes()
+    source = json.loads(text).get("source")
+    return {"card_sha256": hashlib.sha256(text).hexdigest(), "source": source}
+
+
+def provenance(data_dir: str | Path) -> dict:
+    commit, dirty = git_state(str(Path(__file__).resolve().parent))
+    return {
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "python": sys.version.split()[0],
+        "packages": {name: _version(name) for name in PACKAGES},
+        "data": data_provenance(data_dir),
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+    }

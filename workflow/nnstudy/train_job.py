@@ -1,0 +1,368 @@
+"""Train one run (the ``train`` rule): a resolved run config in, the run's files out.
+
+Files written to ``results/runs/<dataset>/<run_id>/`` (all of them, whatever the outcome):
+
+``config.json``
+    The resolved run config (see :mod:`nnstudy.runs`) plus ``run_id``.
+``model.npz``
+    ``nnlib.save_model`` of the final weights (also for ``diverged``: the weights as they were
+    when the loss stopped being finite). For ``failed`` it is the model as far as it got, or an
+    npz with no arrays if the model could not even be built -- check the status first.
+``history.csv``
+    One row per epoch: ``epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,
+    grad_norm`` (nnlib's ``fit`` history; a non-finite loss is written as ``nan``/``inf``).
+    For ``failed`` it holds the epochs finished before the error (possibly none: header only).
+``snapshots.npz`` (no pickle; ``np.load(path)`` works), with S snapshots and L dense layers:
+    ``epoch``          (S,) int64, epochs after which the snapshot was taken; 0 = the
+                       initial weights, then every ``snapshot_every`` epochs and the last one.
+    ``layer``          (L,) str, ``dense0`` .. ``dense{L-1}`` (the last is the output layer).
+    ``weight_counts``  (S, L, BINS) int64, histogram of each layer's weight matrix.
+    ``weight_edges``   (S, L, BINS+1) float64, its bin edges (min..max of that layer then;
+                       non-finite weights are left out of the histogram).
+    ``weight_mean``, ``weight_std`` (S, L) float64.
+    ``grad_norm``      (S, L) float64, L2 norm of the gradient of the mean cross-entropy
+                       (without the L2 penalty, dropout off) w.r.t. the layer's weight and
+                       bias, on a fixed probe batch: the first PROBE training examples.
+                       Computing it changes neither the weights nor any random state.
+    A failed run has the snapshots taken before the error (S may be 0).
+``train.json``
+    ``{run_id, status, error, epochs_run, best_epoch, train_seconds, wall_seconds, provenance}`` -- status is ``ok``,
+    ``early_stopped``, ``diverged`` or ``failed``; ``error`` is the exception's one-line
+    ``Type: message`` for ``failed``, else null; ``provenance`` see :mod:`nnstudy.provenance`.
+
+An exception during training does not fail the job: it is recorded (status ``failed``) so the
+study and the report complete; the traceback goes to the job's log. To retry such a run,
+delete its folder (or ``snakemake --forcerun results/runs/<dataset>/<run_id>/train.json``).
+
+Resuming: ``fit`` checkpoints after every epoch to ``<checkpoint>.npz`` and the snapshots so
+far go to ``<checkpoint>.snapshots.npz``; both live outside the declared outputs (Snakemake
+does not delete them when a job is killed). A rerun continues from the last finished epoch
+and ends with the same files an uninterrupted run writes; they are removed on success.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from nnstudy.provenance import provenance
+
+BINS = 30
+PROBE = 512
+HISTORY_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "lr",
+    "seconds",
+    "grad_norm",
+)
+# The study's initializer names -> nnlib's.
+INITIALIZERS = {
+    "normal": "normal",
+    "uniform": "uniform",
+    "xavier": "xavier_normal",
+    "xavier_uniform": "xavier_uniform",
+    "he": "he_normal",
+    "he_uniform": "he_uniform",
+}
+
+
+def build(run: dict[str, Any], n_features: int, n_classes: int):
+    """(model, loss, optimizer, schedule) for a run config, seeded by its seed."""
+    from nnlib import MLP, get_loss, get_optimizer, get_schedule
+
+    model = MLP(
+        [n_features, *run["hidden"], n_classes],
+        activation=run["activation"],
+        init=INITIALIZERS[run["initializer"]],
+        dropout=run["dropout"],
+        dtype=np.dtype(run["dtype"]),
+        rng=np.random.default_rng(run["seed"]),
+    )
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in run["optimizer_params"].items()}
+    optimizer = get_optimizer(run["optimizer"], model.parameters(), lr=run["lr"], **params)
+    loss = get_loss("cross_entropy", l2=run["l2"])
+    sched = dict(run["schedule"])
+    schedule = get_schedule(sched.pop("name"), lr=run["lr"], epochs=run["epochs"], **sched)
+    return model, loss, optimizer, schedule
+
+
+def dense_layers(model) -> list:
+    return [m for m in model.modules() if type(m).__name__ == "Dense"]
+
+
+def layer_grad_norms(model, x, y) -> np.ndarray:
+    """Per-layer gradient norms on (x, y) with dropout off; weights, gradients and random
+    state are left as they were."""
+    from nnlib import get_loss
+
+    drops = [m for m in model.modules() if type(m).__name__ == "Dropout"]
+    saved_p = [d.p for d in drops]
+    params = model.parameters()
+    saved_grads = [p.grad.copy() for p in params]
+    try:
+        for d in drops:
+            d.p = 0.0  # p == 0 draws no random numbers
+        loss = get_loss("cross_entropy")
+        with np.errstate(all="ignore"):  # a diverged model may overflow
+            loss.forward(model.forward(x, training=True), y)
+            model.backward(loss.backward(), input_grad=False)
+        return np.array(
+            [
+                math.sqrt(
+                    sum(
+                        float(np.sum(np.square(p.grad, dtype=np.float64)))
+                        for p in layer.own_parameters()
+                    )
+                )
+                for layer in dense_layers(model)
+            ]
+        )
+    finally:
+        for d, p in zip(drops, saved_p, strict=True):
+            d.p = p
+        for p, g in zip(params, saved_grads, strict=True):
+            p.grad[...] = g
+
+
+def weight_stats(model) -> dict[str, np.ndarray]:
+    counts, edges, means, stds = [], [], [], []
+    for layer in dense_layers(model):
+        w = layer.weight.data.astype(np.float64).ravel()
+        finite = w[np.isfinite(w)]
+        c, e = (
+            np.histogram(finite, bins=BINS)
+            if finite.size
+            else (np.zeros(BINS, np.int64), np.zeros(BINS + 1))
+        )
+        counts.append(c.astype(np.int64))
+        edges.append(e)
+        means.append(float(np.mean(w)))
+        stds.append(float(np.std(w)))
+    return {
+        "weight_counts": np.array(counts),
+        "weight_edges": np.array(edges),
+        "weight_mean": np.array(means),
+        "weight_std": np.array(stds),
+    }
+
+
+class Snapshots:
+    """Collects snapshots keyed by epoch; persisted to ``path`` after each so a resumed run
+    keeps the ones taken before it was killed."""
+
+    def __init__(self, model, x_probe, y_probe, every: int, last_epoch: int, path: Path | None):
+        self.model, self.x, self.y = model, x_probe, y_probe
+        self.every, self.last_epoch, self.path = every, last_epoch, path
+        self.taken: dict[int, dict[str, np.ndarray]] = {}
+        if path is not None and path.exists():
+            saved = np.load(path, allow_pickle=False)
+            for i, epoch in enumerate(saved["epoch"]):
+                self.taken[int(epoch)] = {
+                    k: saved[k][i] for k in saved.files if k not in ("epoch", "layer")
+                }
+
+    def take(self, epoch: int) -> None:
+        self.taken[epoch] = {
+            **weight_stats(self.model),
+            "grad_norm": layer_grad_norms(self.model, self.x, self.y),
+        }
+        if self.path is not None:
+            _savez(self.path, self.arrays())
+
+    def on_epoch_end(self, epoch, row, model, optimizer) -> None:
+        epoch = int(row["epoch"])
+        if epoch % self.every == 0 or epoch == self.last_epoch:
+            self.take(epoch)
+
+    def on_fit_end(self, result) -> None:
+        # Early stopping and divergence end before the last planned epoch.
+        if result.epochs_run not in self.taken:
+            self.take(int(result.epochs_run))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        epochs = sorted(self.taken)
+        names = np.array([f"dense{i}" for i in range(len(dense_layers(self.model)))], dtype=str)
+        out = {"epoch": np.array(epochs, dtype=np.int64), "layer": names}
+        keys = ("weight_counts", "weight_edges", "weight_mean", "weight_std", "grad_norm")
+        n_layers = len(names)
+        for key in keys:
+            if epochs:
+                out[key] = np.stack([self.taken[e][key] for e in epochs])
+            else:
+                shape = {
+                    "weight_counts": (0, n_layers, BINS),
+                    "weight_edges": (0, n_layers, BINS + 1),
+                }
+                out[key] = np.zeros(shape.get(key, (0, n_layers)))
+        return out
+
+
+class Progress:
+    """Per-epoch lines on the terminal and in the job's log; keeps the rows it saw."""
+
+    def __init__(self, tag: str, epochs: int, streams: list[TextIO]):
+        self.tag, self.epochs, self.streams = tag, epochs, streams
+        self.rows: list[dict] = []
+
+    def say(self, text: str) -> None:
+        for s in self.streams:
+            print(text, file=s, flush=True)
+
+    def on_epoch_end(self, epoch, row, model, optimizer) -> None:
+        self.rows.append(dict(row))
+        self.say(
+            f"[{self.tag}] epoch {int(row['epoch'])}/{self.epochs} "
+            f"loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f} "
+            f"val_loss {row['val_loss']:.4f} val_acc {row['val_accuracy']:.4f} "
+            f"lr {row['lr']:.3g} ({row['seconds']:.2f} s)"
+        )
+
+
+def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    from nnlib.serialize import atomic_savez
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_savez(path, arrays)
+
+
+def write_history(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(HISTORY_COLUMNS)
+        for row in rows:
+            writer.writerow([_num(row.get(c)) for c in HISTORY_COLUMNS])
+
+
+def _num(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return repr(float(value))
+
+
+def write_json(path: Path, obj: Any) -> None:
+    Path(path).write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+def train_run(
+    run: dict[str, Any],
+    data_dir: str | os.PathLike,
+    outputs: dict[str, str | os.PathLike],
+    checkpoint: str | os.PathLike | None = None,
+    log: TextIO | None = None,
+) -> dict[str, Any]:
+    """Train ``run`` on ``data_dir`` (train/val npz + card.json); write every file of
+    ``outputs`` (keys config, model, history, snapshots, train). Returns train.json's content."""
+    from nnlib import fit, save_model
+    from nnlib.datasets import load_split
+
+    out = {k: Path(v) for k, v in outputs.items()}
+    for path in out.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(out["config"], run)
+    ckpt = Path(f"{checkpoint}.npz") if checkpoint else None
+    snap_path = Path(f"{checkpoint}.snapshots.npz") if checkpoint else None
+    streams = [sys.stdout] + ([log] if log is not None else [])
+    progress = Progress(f"{run['dataset']}/{run['run_id']}", run["epochs"], streams)
+    model = snapshots = result = None
+    status, error = "failed", None
+    started = time.time()
+    try:
+        card = json.loads((Path(data_dir) / "card.json").read_text())
+        x_train, y_train = load_split(data_dir, "train")
+        x_val, y_val = load_split(data_dir, "val")
+        model, loss, optimizer, schedule = build(run, x_train.shape[1], int(card["n_classes"]))
+        probe = np.asarray(x_train[:PROBE]), np.asarray(y_train[:PROBE])
+        snapshots = Snapshots(model, *probe, run["snapshot_every"], run["epochs"], snap_path)
+        if 0 not in snapshots.taken:
+            snapshots.take(0)
+        if ckpt is not None:
+            ckpt.parent.mkdir(parents=True, exist_ok=True)
+        result = fit(
+            model,
+            loss,
+            optimizer,
+            x_train,
+            y_train,
+            epochs=run["epochs"],
+            batch_size=run["batch_size"],
+            validation_data=(x_val, y_val),
+            schedule=schedule,
+            early_stopping=run["early_stopping"],
+            clip_norm=run["clip_norm"],
+            callbacks=[progress, snapshots],
+            seed=run["seed"],
+            checkpoint=str(ckpt) if ckpt is not None else None,
+            verbose=False,
+        )
+        status = result.status
+    except Exception as exc:  # a failed run is a result: record it, keep the study going
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        for s in streams[1:] or [sys.stderr]:
+            traceback.print_exc(file=s)
+        progress.say(f"[{progress.tag}] failed: {error}")
+    history = result.history if result is not None else progress.rows
+    if model is not None:
+        save_model(model, out["model"])
+    else:
+        np.savez(out["model"])
+    write_history(out["history"], history)
+    _savez(out["snapshots"], snapshots.arrays() if snapshots is not None else _no_snapshots())
+    info = {
+        "run_id": run["run_id"],
+        "status": status,
+        "error": error,
+        "epochs_run": len(history),
+        "best_epoch": result.best_epoch if result is not None else None,
+        # Sum of epoch times, so a resumed run counts the epochs before the interruption.
+        "train_seconds": float(sum(r["seconds"] for r in history)),
+        "wall_seconds": time.time() - started,
+        "provenance": provenance(data_dir),
+    }
+    write_json(out["train"], info)
+    progress.say(f"[{progress.tag}] {status} after {info['epochs_run']} epochs")
+    if status != "failed":
+        for path in (ckpt, snap_path):
+            if path is not None:
+                path.unlink(missing_ok=True)
+    return info
+
+
+def _no_snapshots() -> dict[str, np.ndarray]:
+    return {
+        "epoch": np.zeros(0, np.int64),
+        "layer": np.zeros(0, dtype=str),
+        "weight_counts": np.zeros((0, 0, BINS), np.int64),
+        "weight_edges": np.zeros((0, 0, BINS + 1)),
+        "weight_mean": np.zeros((0, 0)),
+        "weight_std": np.zeros((0, 0)),
+        "grad_norm": np.zeros((0, 0)),
+    }
+
+
+def main(smk) -> None:
+    """Entry point for ``script:`` (``smk`` is the ``snakemake`` object)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=smk.threads), open(smk.log[0], "w") as log:
+        train_run(
+            smk.params.run,
+            Path(smk.input.train).parent,
+            {k: smk.output[k] for k in ("config", "model", "history", "snapshots", "train")},
+            checkpoint=smk.params.checkpoint,
+            log=log,
+        )

@@ -1,0 +1,5 @@
+"""Rule train: see nnstudy.train_job."""
+
+from nnstudy.train_job import main
+
+main(snakemake)
