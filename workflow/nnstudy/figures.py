@@ -148,9 +148,9 @@ def heatmap(runs, tables, dataset, **_):
                 text = "n/a" if np.isnan(grid[i, j]) else f"{100 * grid[i, j]:.1f}"
                 if diverged.get((init, o, a), 0):
                     text += f"\n{diverged[(init, o, a)]}x div."
-                dark = np.isnan(grid[i, j]) or grid[i, j] < 0.5 * (
-                    np.nanmax(cells) + np.nanmin(cells)
-                )
+                # viridis is light at its top end only: dark text there, white elsewhere.
+                span = max(np.nanmax(cells) - np.nanmin(cells), 1e-12)
+                dark = np.isnan(grid[i, j]) or (grid[i, j] - np.nanmin(cells)) / span < 0.6
                 ax.text(
                     j,
                     i,
@@ -164,7 +164,8 @@ def heatmap(runs, tables, dataset, **_):
             100 * grid, vmin=100 * np.nanmin(cells), vmax=100 * np.nanmax(cells), aspect="auto"
         )
         ax.set_xticks(range(len(acts)), acts, rotation=30, ha="right")
-        ax.set_yticks(range(len(opts)), opts)
+        # Optimizer names only on the first panel: they would run into the panel to the left.
+        ax.set_yticks(range(len(opts)), opts if ax is axes[0][0] else [])
         ax.set_title(f"initializer: {init}", fontsize=9)
         ax.grid(False)
     fig.colorbar(image, ax=axes[0].tolist(), label="test accuracy (%)")

@@ -194,7 +194,7 @@ def _variant_table(dataset, variants, ranking, factors) -> Table:
             "test",
             "p (Holm)",
             "≈ best",
-            "diverged",
+            "div.",
         ],
         rows=rows,
         align="r" + "l" * len(factors) + "rrrrrlrlr",
@@ -267,7 +267,7 @@ def problems_table(runs: pd.DataFrame) -> Table:
         caption="Diverged and failed runs (test accuracy where one was measured).",
         columns=["dataset", "run", "variant", "seed", "status", "epochs", "test acc.", "error"],
         rows=rows,
-        align="lllrlrrl",
+        align="llXrlrrX",
     )
 
 
@@ -304,7 +304,7 @@ def runs_table(runs: pd.DataFrame) -> Table:
             "time",
         ],
         rows=rows,
-        align="lllllrrrr",
+        align="llXXlrrrr",
         marked=marked,
     )
 

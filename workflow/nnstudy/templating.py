@@ -81,6 +81,13 @@ def latex_key(text) -> LatexSafe:
     return LatexSafe(re.sub(r"[^A-Za-z0-9:-]", "-", str(text)))
 
 
+def latex_colspec(align: str) -> LatexSafe:
+    """Table.align -> a tabular spec: l and r as they are, X a wrapping paragraph column."""
+    if not re.fullmatch(r"[lrX]*", align):
+        raise ValueError(f"column alignment {align!r}: use l, r or X")
+    return LatexSafe(align.replace("X", r">{\raggedright\arraybackslash}p{0.2\linewidth}"))
+
+
 def html_env(template_dir: Path = TEMPLATE_DIR) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir)),
@@ -109,6 +116,7 @@ def latex_env(template_dir: Path = TEMPLATE_DIR) -> jinja2.Environment:
     )
     env.filters["path"] = latex_path
     env.filters["key"] = latex_key
+    env.filters["colspec"] = latex_colspec
     return env
 
 
@@ -170,7 +178,7 @@ class Table:
     caption: str
     columns: list[str]
     rows: list[list[str]]
-    # "l" for text, "r" for numbers, one per column.
+    # "l" for text, "r" for numbers, "X" for long text that wraps; one per column.
     align: str = ""
     # Row indices to highlight (best variant, diverged runs...).
     marked: set[int] = field(default_factory=set)
