@@ -248,3 +248,31 @@ def test_pdf_builds_with_figures_tables_and_hostile_names(built):
     for name in ("best", "problems", "runs", "variants-gmm", "effects-spirals", "interaction-gmm"):
         assert f"{{tab:{name}}}" in aux, name
     assert not math.isnan(pd.read_csv(built["paths"]["variants"])["mean"].iloc[0])
+
+
+def _factor_runs(gap: float) -> pd.DataFrame:
+    """Known inputs: adam is `gap` ahead of sgd on every seed, with seed-to-seed noise."""
+    rows = []
+    for dataset in ("d1", "d2"):
+        for seed, noise in enumerate([0.0, 0.01, -0.01]):
+            for opt, acc in (("adam", 0.8 + gap), ("sgd", 0.8)):
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "optimizer": opt,
+                        "seed": seed,
+                        "status": "ok",
+                        "test_accuracy": acc + noise + (0.004 * seed if opt == "adam" else 0.0),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(("gap", "claim"), [(0.05, "excludes 0"), (0.0, "is not clear")])
+def test_factor_findings_claim_only_what_the_ci_supports(gap, claim):
+    from nnstudy import stats
+
+    runs = _factor_runs(gap)
+    (text,) = report.factor_findings(runs, stats.main_effects(runs, ["optimizer"]))
+    assert text.startswith("optimizer: adam has the highest mean test accuracy on all 2 datasets")
+    assert claim in text

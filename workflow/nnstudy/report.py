@@ -115,13 +115,14 @@ def factor_findings(runs: pd.DataFrame, effects: pd.DataFrame) -> list[str]:
         n = len(per_dataset)
         if len(bests) == 1:
             (level,) = bests
-            clear = all(c["diff_low"] > 0 for *_, c in per_dataset)
+            n_clear = sum(bool(c["diff_low"] > 0) for *_, c in per_dataset)
             where = f"on all {n} datasets" if n > 1 else f"on {per_dataset[0][0]}"
-            lead = (
-                "ahead of the runner-up with a 95 % CI that excludes 0"
-                if clear
-                else "though not always by a clear margin"
-            )
+            if n_clear == n:
+                lead = "ahead of the runner-up by a margin whose 95 % CI excludes 0"
+            elif n_clear == 0:
+                lead = "but its lead over the runner-up is not clear (no CI that excludes 0)"
+            else:
+                lead = f"with a lead whose 95 % CI excludes 0 on {n_clear} of {n} datasets"
             text = (
                 f"{factor}: {level} has the highest mean test accuracy {where}, {lead} ({details})."
             )
