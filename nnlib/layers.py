@@ -36,6 +36,7 @@ class Dense(Module):
         w = init_fn((self.in_features, self.out_features), as_generator(rng), self.dtype)
         self.weight = Parameter(np.asarray(w, dtype=self.dtype), "weight")
         self.bias = Parameter(np.zeros(self.out_features, self.dtype), "bias") if bias else None
+        self._ones: dict[int, np.ndarray] = {}
 
     def own_parameters(self):
         return [self.weight] if self.bias is None else [self.weight, self.bias]
@@ -54,7 +55,12 @@ class Dense(Module):
     def backward(self, grad_out, input_grad=True):
         np.matmul(self._x.T, grad_out, out=self.weight.grad)
         if self.bias is not None:
-            np.sum(grad_out, axis=0, out=self.bias.grad)
+            # ones @ grad_out: a BLAS gemv, faster than a column-wise sum reduction
+            n = grad_out.shape[0]
+            ones = self._ones.get(n)
+            if ones is None:
+                ones = self._ones[n] = np.ones(n, self.dtype)
+            np.matmul(ones, grad_out, out=self.bias.grad)
         if not input_grad:
             return None
         grad_in = self._buffer("grad", self._x.shape, self.dtype)

@@ -2,9 +2,9 @@
 
 All optimizers take a list of Parameters sharing one dtype. On construction they move the
 parameters' ``data`` and ``grad`` into one contiguous buffer each (the Parameters keep views
-into it), so a step is a handful of in-place operations over one array whatever the number
-of layers; ``y += a * x`` and ``y *= a`` use BLAS axpy/scal (one pass over memory instead of
-two for the equivalent ufuncs). ``lr`` is a plain attribute and may change between steps (schedules do that).
+into it), so a step is a handful of in-place ufunc calls over one array whatever the number
+of layers. (BLAS axpy/scal would save a few passes at one thread, but OpenBLAS threads them
+at two, which costs far more on a busy machine.) ``lr`` is a plain attribute and may change between steps (schedules do that).
 
 ``state_dict()`` returns ``{"name", "step", "hyper": {...}, "state": {name: ndarray}}``;
 ``load_state_dict`` restores it exactly (used for checkpoints).
@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.linalg import get_blas_funcs
 
 from .core import Parameter
 
@@ -57,8 +56,6 @@ class Optimizer:
             p.grad = self.flat_grad[i : i + n].reshape(p.grad.shape)
             i += n
         self._tmp = np.empty(total, dtype)
-        # in place: axpy(x, y, a=a) does y += a * x, scal(a, y) does y *= a
-        self._axpy, self._scal = get_blas_funcs(("axpy", "scal"), (self.flat,))
         self.state = {name: np.zeros(total, dtype) for name in self.state_names}
 
     def zero_grad(self) -> None:
@@ -133,16 +130,17 @@ class SGD(Optimizer):
             if t == 1:
                 np.copyto(b, g)
             else:
-                self._scal(self.momentum, b)
-                self._axpy(g, b, a=1 - self.dampening)
-            if self.nesterov:
-                if g is not self._tmp:
-                    np.copyto(self._tmp, g)
-                    g = self._tmp
-                self._axpy(b, g, a=self.momentum)
-            else:
-                g = b
-        self._axpy(g, self.flat, a=-self.lr)
+                b *= self.momentum
+                if self.dampening == 0:
+                    b += g
+                else:
+                    b += (1 - self.dampening) * g
+            g = np.add(g, self.momentum * b, out=self._tmp) if self.nesterov else b
+        if g is self._tmp:
+            g *= -self.lr
+            self.flat += g
+        else:
+            self.flat -= np.multiply(g, self.lr, out=self._tmp)
 
 
 class RMSprop(Optimizer):
@@ -170,26 +168,30 @@ class RMSprop(Optimizer):
     def _update(self, t):
         g = self._grad_with_decay(self.weight_decay)
         v, avg = self.state["square_avg"], self._avg
-        self._scal(self.alpha, v)
+        v *= self.alpha
         np.multiply(g, g, out=avg)
-        self._axpy(avg, v, a=1 - self.alpha)
+        avg *= 1 - self.alpha
+        v += avg
         if self.centered:
             ga = self.state["grad_avg"]
-            self._scal(self.alpha, ga)
-            self._axpy(g, ga, a=1 - self.alpha)
+            ga *= self.alpha
+            ga += (1 - self.alpha) * g
             np.multiply(ga, ga, out=avg)
             np.subtract(v, avg, out=avg)
             np.sqrt(avg, out=avg)
         else:
             np.sqrt(v, out=avg)
         avg += self.eps
-        np.divide(g, avg, out=avg)
         if self.momentum > 0:
             b = self.state["momentum_buffer"]
-            self._scal(self.momentum, b)
-            self._axpy(avg, b, a=1.0)
-            avg = b
-        self._axpy(avg, self.flat, a=-self.lr)
+            b *= self.momentum
+            np.divide(g, avg, out=avg)
+            b += avg
+            np.multiply(b, self.lr, out=avg)
+        else:
+            np.divide(g, avg, out=avg)
+            avg *= self.lr
+        self.flat -= avg
 
 
 class Adam(Optimizer):
@@ -216,21 +218,25 @@ class Adam(Optimizer):
         b1, b2 = self.betas
         if self.decoupled:
             if self.weight_decay:
-                self._scal(1 - self.lr * self.weight_decay, self.flat)
+                self.flat *= 1 - self.lr * self.weight_decay
             g = self.flat_grad
         else:
             g = self._grad_with_decay(self.weight_decay)
         m, v, den = self.state["exp_avg"], self.state["exp_avg_sq"], self._den
-        self._scal(b1, m)
-        self._axpy(g, m, a=1 - b1)
-        self._scal(b2, v)
+        m *= b1
+        np.multiply(g, 1 - b1, out=den)
+        m += den
+        v *= b2
         np.multiply(g, g, out=den)
-        self._axpy(den, v, a=1 - b2)
+        den *= 1 - b2
+        v += den
+        step_size = self.lr / (1 - b1**t)
         np.sqrt(v, out=den)
         den /= math.sqrt(1 - b2**t)
         den += self.eps
         np.divide(m, den, out=den)
-        self._axpy(den, self.flat, a=-self.lr / (1 - b1**t))
+        den *= step_size
+        self.flat -= den
 
 
 class AdamW(Adam):
