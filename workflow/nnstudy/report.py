@@ -344,10 +344,27 @@ def methods(config: dict, runs: pd.DataFrame, cards: dict[str, dict], selected: 
         "experiments": experiments,
         "settings": settings,
         "datasets": datasets,
-        "split": f"validation fraction {data.get('val_fraction', NA)} of the training data, split seed {data.get('split_seed', NA)}; the test split is used only for the final metrics",
+        "split": (
+            f"configured validation fraction {data.get('val_fraction', NA)}, split seed "
+            f"{data.get('split_seed', NA)} (per dataset below, from its card); the validation "
+            "split drives early stopping and the learning curves, the test split is used only "
+            "for the final metrics"
+        ),
         "n_runs": len(runs),
         "n_variants": int(runs.groupby(["dataset", "variant"]).ngroups),
     }
+
+
+def _split_text(split: dict) -> str:
+    if not split:
+        return NA
+    test = split.get("test_fraction")
+    return (
+        f"{'stratified, ' if split.get('stratified') else ''}validation "
+        f"{split.get('val_fraction', NA)} of train, "
+        f"{'official test split' if test is None else f'test {test} held out'}, "
+        f"seed {split.get('seed', NA)}"
+    )
 
 
 def _card_summary(name: str, card: dict) -> dict:
@@ -372,6 +389,7 @@ def _card_summary(name: str, card: dict) -> dict:
         )
         or NA,
         "n_classes": str(card.get("n_classes", NA)),
+        "split": _split_text(card.get("split") or {}),
         "normalization": (
             f"standardized per {norm.get('per', NA)}, {norm.get('formula', NA)}, statistics from the {norm.get('computed_on', NA)} split"
             if norm
