@@ -258,3 +258,11 @@ def test_offline_reads_no_login_and_opens_no_network_socket(study, tmp_path):
     assert not [c for c in calls if ".netrc" in c]
     assert not [c for c in calls if "connect(" in c and "AF_INET" in c]
     assert sorted(p.name for p in home.iterdir()) == [".netrc"]
+
+
+def test_online_without_a_login_is_a_one_line_error(study, tmp_path, home):
+    marker = tmp_path / "spirals.json"
+    with pytest.raises(RuntimeError, match="wandb login") as exc:
+        log_runs(study.copy(tmp_path), wandb_dir=tmp_path / "wandb", mode="online", marker=marker)
+    assert "\n" not in str(exc.value)
+    assert not marker.exists()

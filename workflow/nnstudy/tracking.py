@@ -296,27 +296,31 @@ def _log_one(
     if init["mode"] == "offline":
         for old in (root / "wandb").glob(f"offline-run-*-{run.run_id}"):
             shutil.rmtree(old)
-    wb = wandb.init(
-        dir=str(root),
-        id=run.run_id,
-        name=run.run_id,
-        group=experiments[0],
-        job_type="train",
-        tags=_tags(run.config),
-        config={**run.config, "experiments": list(experiments)},
-        resume="allow" if init["mode"] == "online" else None,
-        settings=wandb.Settings(
-            console="off",
-            save_code=False,
-            disable_git=True,
-            disable_job_creation=True,
-            x_disable_stats=True,
-            x_save_requirements=False,
-            symlink=False,  # parallel jobs would race on wandb/latest-run
-            silent=True,
-        ),
-        **init,
+    settings = wandb.Settings(
+        console="off",
+        save_code=False,
+        disable_git=True,
+        disable_job_creation=True,
+        x_disable_stats=True,
+        x_save_requirements=False,
+        symlink=False,  # parallel jobs would race on wandb/latest-run
+        silent=True,
     )
+    try:
+        wb = wandb.init(
+            dir=str(root),
+            id=run.run_id,
+            name=run.run_id,
+            group=experiments[0],
+            job_type="train",
+            tags=_tags(run.config),
+            config={**run.config, "experiments": list(experiments)},
+            resume="allow" if init["mode"] == "online" else None,
+            settings=settings,
+            **init,
+        )
+    except wandb.errors.Error as exc:  # e.g. online without `wandb login`
+        raise RuntimeError(f"W&B {init['mode']} run {run.run_id}: {exc}".splitlines()[0]) from None
     try:
         for step, values in history_steps(run, _histogram, _confusion_chart):
             wb.log(values, step=step)

@@ -1,17 +1,22 @@
 """Snakemake `script:` for rule log_wandb: log one dataset's finished runs to W&B."""
 
 import contextlib
+import sys
 
 from nnstudy.tracking import log_runs
 
 with open(snakemake.log[0], "w") as log, contextlib.redirect_stdout(log):
-    record = log_runs(
-        snakemake.params.runs,
-        wandb_dir=snakemake.params.wandb_dir,
-        mode=snakemake.params.mode,
-        project=snakemake.params.project,
-        entity=snakemake.params.entity,
-        marker=snakemake.output[0],
-    )
+    try:
+        record = log_runs(
+            snakemake.params.runs,
+            wandb_dir=snakemake.params.wandb_dir,
+            mode=snakemake.params.mode,
+            project=snakemake.params.project,
+            entity=snakemake.params.entity,
+            marker=snakemake.output[0],
+        )
+    except (ValueError, RuntimeError) as error:  # one line, not a traceback
+        print(error)
+        sys.exit(f"log_wandb: {error}")
     for run in record["runs"]:
         print(run["run_id"], run["status"], run["wandb_run_dir"])
