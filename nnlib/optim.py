@@ -3,8 +3,10 @@
 All optimizers take a list of Parameters sharing one dtype. On construction they move the
 parameters' ``data`` and ``grad`` into one contiguous buffer each (the Parameters keep views
 into it), so a step is a handful of in-place ufunc calls over one array whatever the number
-of layers. (BLAS axpy/scal would save a few passes at one thread, but OpenBLAS threads them
-at two, which costs far more on a busy machine.) ``lr`` is a plain attribute and may change between steps (schedules do that).
+of layers, split over ``threads`` threads (``fit`` matches the BLAS thread limit). BLAS
+axpy/scal would save a few passes at one thread, but OpenBLAS threads them itself, which
+costs far more on a busy machine. ``lr`` is a plain attribute and may change between steps
+(schedules do that).
 
 ``state_dict()`` returns ``{"name", "step", "hyper": {...}, "state": {name: ndarray}}``;
 ``load_state_dict`` restores it exactly (used for checkpoints).
@@ -13,6 +15,7 @@ at two, which costs far more on a busy machine.) ``lr`` is a plain attribute and
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -28,8 +31,16 @@ def _check(name, value, low, high=math.inf, low_open=False):
 
 
 class Optimizer:
+    """Base class: flat buffers, chunked (optionally threaded) in-place updates, state I/O.
+
+    Subclasses call ``_init_state(state_names, n_scratch)`` and implement
+    ``_kernel(t, p, g, state, scratch)``, which updates the views ``p`` (parameters),
+    ``state`` (dict of per-element arrays) using ``g`` (gradients, read-only) and the
+    ``scratch`` arrays, element-wise. The same kernel runs on ``threads`` contiguous chunks
+    in parallel (NumPy releases the GIL in ufunc loops); results do not depend on it.
+    """
+
     hyper_names: tuple[str, ...] = ()
-    state_names: tuple[str, ...] = ()
 
     def __init__(self, params, lr: float):
         params = list(params)
@@ -55,26 +66,66 @@ class Optimizer:
             p.data = self.flat[i : i + n].reshape(p.data.shape)
             p.grad = self.flat_grad[i : i + n].reshape(p.grad.shape)
             i += n
-        self._tmp = np.empty(total, dtype)
-        self.state = {name: np.zeros(total, dtype) for name in self.state_names}
+        self._threads, self._chunks, self._pool = 1, None, None
+        self._init_state((), 0)
+
+    def _init_state(self, names, n_scratch: int) -> None:
+        self.state = {name: np.zeros_like(self.flat) for name in names}
+        self._scratch = [np.empty_like(self.flat) for _ in range(n_scratch)]
+        self._chunks = None
+
+    @property
+    def threads(self) -> int:
+        """Threads sharing the element-wise update (``fit`` sets it to the BLAS limit)."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, n: int) -> None:
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"threads must be a positive int, got {n!r}")
+        self._threads, self._chunks = int(n), None
+
+    def _build_chunks(self):
+        # Below ~16k elements per thread the hand-off costs more than it saves.
+        k = max(1, min(self._threads, self.flat.size // 16384))
+        bounds = [(self.flat.size * i // k) // 64 * 64 for i in range(k)] + [self.flat.size]
+        self._chunks = [
+            (
+                self.flat[a:b],
+                self.flat_grad[a:b],
+                {name: v[a:b] for name, v in self.state.items()},
+                [v[a:b] for v in self._scratch],
+            )
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+        if k > 1 and (self._pool is None or self._pool._max_workers != k - 1):
+            self._pool = ThreadPoolExecutor(k - 1, thread_name_prefix="nnlib-optim")
 
     def zero_grad(self) -> None:
         self.flat_grad.fill(0)
 
-    def _grad_with_decay(self, weight_decay) -> np.ndarray:
-        """g + weight_decay * p (in the scratch buffer), or g itself; p.grad is not modified."""
-        if weight_decay == 0:
-            return self.flat_grad
-        g = np.multiply(self.flat, weight_decay, out=self._tmp)
-        g += self.flat_grad
-        return g
-
     def step(self) -> None:
         self.step_count += 1
-        self._update(self.step_count)
+        t = self.step_count
+        if self._chunks is None:
+            self._build_chunks()
+        first, *rest = self._chunks
+        futures = [self._pool.submit(self._kernel, t, *chunk) for chunk in rest]
+        self._kernel(t, *first)
+        for f in futures:
+            f.result()
 
-    def _update(self, t: int) -> None:
+    def _kernel(self, t, p, g, state, scratch) -> None:
         raise NotImplementedError
+
+    @staticmethod
+    def _with_decay(p, g, weight_decay, out):
+        """g + weight_decay * p written to ``out``, or g itself when there is no decay."""
+        if weight_decay == 0:
+            return g
+        np.multiply(p, weight_decay, out=out)
+        out += g
+        return out
 
     @property
     def hyper(self) -> dict:
@@ -120,13 +171,13 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("nesterov momentum requires momentum > 0 and dampening = 0")
-        if self.momentum > 0:
-            self.state = {"momentum_buffer": np.zeros_like(self.flat)}
+        self._init_state(("momentum_buffer",) if self.momentum > 0 else (), 2)
 
-    def _update(self, t):
-        g = self._grad_with_decay(self.weight_decay)
+    def _kernel(self, t, p, g, state, scratch):
+        g = self._with_decay(p, g, self.weight_decay, scratch[0])
+        step = scratch[1]
         if self.momentum > 0:
-            b = self.state["momentum_buffer"]
+            b = state["momentum_buffer"]
             if t == 1:
                 np.copyto(b, g)
             else:
@@ -134,13 +185,16 @@ class SGD(Optimizer):
                 if self.dampening == 0:
                     b += g
                 else:
-                    b += (1 - self.dampening) * g
-            g = np.add(g, self.momentum * b, out=self._tmp) if self.nesterov else b
-        if g is self._tmp:
-            g *= -self.lr
-            self.flat += g
-        else:
-            self.flat -= np.multiply(g, self.lr, out=self._tmp)
+                    np.multiply(g, 1 - self.dampening, out=step)
+                    b += step
+            if self.nesterov:
+                np.multiply(b, self.momentum, out=step)
+                step += g
+                g = step
+            else:
+                g = b
+        np.multiply(g, self.lr, out=step)
+        p -= step
 
 
 class RMSprop(Optimizer):
@@ -162,36 +216,35 @@ class RMSprop(Optimizer):
         names = ["square_avg"]
         names += ["momentum_buffer"] if self.momentum > 0 else []
         names += ["grad_avg"] if self.centered else []
-        self.state = {k: np.zeros_like(self.flat) for k in names}
-        self._avg = np.empty_like(self.flat)
+        self._init_state(names, 2)
 
-    def _update(self, t):
-        g = self._grad_with_decay(self.weight_decay)
-        v, avg = self.state["square_avg"], self._avg
+    def _kernel(self, t, p, g, state, scratch):
+        g = self._with_decay(p, g, self.weight_decay, scratch[0])
+        v, avg = state["square_avg"], scratch[1]
         v *= self.alpha
         np.multiply(g, g, out=avg)
         avg *= 1 - self.alpha
         v += avg
         if self.centered:
-            ga = self.state["grad_avg"]
+            ga = state["grad_avg"]
             ga *= self.alpha
-            ga += (1 - self.alpha) * g
+            np.multiply(g, 1 - self.alpha, out=avg)
+            ga += avg
             np.multiply(ga, ga, out=avg)
             np.subtract(v, avg, out=avg)
             np.sqrt(avg, out=avg)
         else:
             np.sqrt(v, out=avg)
         avg += self.eps
+        np.divide(g, avg, out=avg)
         if self.momentum > 0:
-            b = self.state["momentum_buffer"]
+            b = state["momentum_buffer"]
             b *= self.momentum
-            np.divide(g, avg, out=avg)
             b += avg
             np.multiply(b, self.lr, out=avg)
         else:
-            np.divide(g, avg, out=avg)
             avg *= self.lr
-        self.flat -= avg
+        p -= avg
 
 
 class Adam(Optimizer):
@@ -199,7 +252,6 @@ class Adam(Optimizer):
     p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
 
     hyper_names = ("betas", "eps", "weight_decay")
-    state_names = ("exp_avg", "exp_avg_sq")
     decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
@@ -212,17 +264,16 @@ class Adam(Optimizer):
         )
         self.eps = _check("eps", eps, 0.0)
         self.weight_decay = _check("weight_decay", weight_decay, 0.0)
-        self._den = np.empty_like(self.flat)
+        self._init_state(("exp_avg", "exp_avg_sq"), 2)
 
-    def _update(self, t):
+    def _kernel(self, t, p, g, state, scratch):
         b1, b2 = self.betas
         if self.decoupled:
             if self.weight_decay:
-                self.flat *= 1 - self.lr * self.weight_decay
-            g = self.flat_grad
+                p *= 1 - self.lr * self.weight_decay
         else:
-            g = self._grad_with_decay(self.weight_decay)
-        m, v, den = self.state["exp_avg"], self.state["exp_avg_sq"], self._den
+            g = self._with_decay(p, g, self.weight_decay, scratch[0])
+        m, v, den = state["exp_avg"], state["exp_avg_sq"], scratch[1]
         m *= b1
         np.multiply(g, 1 - b1, out=den)
         m += den
@@ -230,13 +281,12 @@ class Adam(Optimizer):
         np.multiply(g, g, out=den)
         den *= 1 - b2
         v += den
-        step_size = self.lr / (1 - b1**t)
         np.sqrt(v, out=den)
         den /= math.sqrt(1 - b2**t)
         den += self.eps
         np.divide(m, den, out=den)
-        den *= step_size
-        self.flat -= den
+        den *= self.lr / (1 - b1**t)
+        p -= den
 
 
 class AdamW(Adam):
@@ -246,6 +296,16 @@ class AdamW(Adam):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
         super().__init__(params, lr, betas, eps, weight_decay)
+
+
+def blas_threads() -> int:
+    """The thread limit of NumPy's BLAS (via threadpoolctl when installed), else 1."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return 1
+    counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+    return max(1, min(counts)) if counts else 1
 
 
 def global_grad_norm(params) -> float:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .core import as_generator
 from .losses import CrossEntropyLoss
-from .optim import global_grad_norm
+from .optim import blas_threads, global_grad_norm
 from .serialize import atomic_savez, load_params
 
 HISTORY_KEYS = (
@@ -196,6 +196,7 @@ def fit(
     checkpoint=None,
     verbose: bool = False,
     shuffle: bool = True,
+    threads: int | None = None,
 ) -> FitResult:
     """Train ``model`` on (x, y) and return a ``FitResult``.
 
@@ -217,6 +218,10 @@ def fit(
             states). If it exists when fit starts, training resumes from it and ends
             bit-identical to an uninterrupted fit; a checkpoint from other settings raises.
         verbose: print one line per epoch.
+        shuffle: reshuffle every epoch (else keep the order of x).
+        threads: threads for the optimizer's element-wise update; None matches the BLAS
+            thread limit (threadpoolctl), so one setting governs the whole step. Results do
+            not depend on it.
 
     Bad inputs raise a one-line ValueError before anything is trained or written. A
     non-finite loss or gradient ends the fit with status "diverged" (no exception).
@@ -241,6 +246,8 @@ def fit(
             raise ValueError("validation_data must be a pair (x_val, y_val)")
         xv = _check_array("x_val", validation_data[0], x.shape[1]).astype(dtype, copy=False)
         yv = _check_targets("y_val", validation_data[1], len(xv), n_out, loss)
+    if hasattr(optimizer, "threads"):
+        optimizer.threads = threads if threads is not None else blas_threads()
     rng = as_generator(seed)
     gens = _module_generators(model)
     callbacks = list(callbacks or [])

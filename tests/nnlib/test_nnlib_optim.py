@@ -249,3 +249,29 @@ def test_updates_are_in_place_and_keep_views(name):
     )
     assert (layer_w.data < 1).all() and (layer_b.data > 1).all()
     assert layer_w.data.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [
+        ("sgd", {"momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}),
+        ("nesterov", {}),
+        ("rmsprop", {"momentum": 0.5, "centered": True, "weight_decay": 0.01}),
+        ("adam", {"weight_decay": 0.01}),
+        ("adamw", {}),
+    ],
+)
+def test_threaded_update_is_bit_identical(name, kw):
+    rng = np.random.default_rng(0)
+    init, grads = rng.standard_normal(70_001), rng.standard_normal((3, 70_001)).astype(np.float32)
+    results = []
+    for threads in (1, 3):
+        p = Parameter(init.astype(np.float32))
+        opt = get_optimizer(name, [p], lr=0.01, **kw)
+        opt.threads = threads
+        for g in grads:
+            p.grad[...] = g
+            opt.step()
+        results.append(p.data.copy())
+    assert len(opt._chunks) == 3
+    np.testing.assert_array_equal(results[0], results[1])
