@@ -62,6 +62,9 @@ class Module:
     sets the gradients of the module's parameters and returns dL/dx (or None when
     ``input_grad`` is False, which saves the work for the first layer of a network).
 
+    Training-mode forward keeps references (not copies) to what backward needs, so do not
+    modify its input before calling backward.
+
     In training mode outputs and input gradients live in per-module buffers keyed by shape
     (no allocation in the training loop); they are overwritten by the next call with the
     same batch shape, so copy them if you keep them. Evaluation-mode outputs are fresh arrays.

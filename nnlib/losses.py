@@ -47,10 +47,10 @@ class Loss:
         """Add the penalty's gradient ``l2 * W`` to each weight's ``grad``."""
         if self.l2 == 0:
             return
-        for p in params:
+        for i, p in enumerate(params):
             if p.data.ndim >= 2:
-                tmp = np.multiply(p.data, self.l2)
-                p.grad += tmp
+                tmp = self._buf(("l2", i), p.data.shape, p.data.dtype)
+                p.grad += np.multiply(p.data, self.l2, out=tmp)
 
     def get_config(self) -> dict:
         return {"type": type(self).__name__, "l2": self.l2}

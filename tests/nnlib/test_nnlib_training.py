@@ -250,3 +250,19 @@ def test_float64_training_keeps_dtype():
     fit(model, get_loss("cross_entropy"), opt, x, y, epochs=1, batch_size=32)
     assert all(p.data.dtype == np.float64 for p in model.parameters())
     assert model.forward(x).dtype == np.float64
+
+
+def test_save_load_of_composed_modules(tmp_path):
+    from nnlib import GELU, Dense, LeakyReLU, Residual, Sequential
+
+    model = Sequential(
+        Dense(3, 4, rng=1),
+        LeakyReLU(0.2),
+        Residual(Sequential(Dense(4, 4, init="xavier_normal", rng=2), GELU("tanh"))),
+        Dense(4, 2, bias=False, rng=3),
+    )
+    save_model(model, tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
+    assert loaded.get_config() == model.get_config()
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.forward(x), model.forward(x))
