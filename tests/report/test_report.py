@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from nnstudy import aggregate, figures, report
+from nnstudy import aggregate, figures, report, stats
 from nnstudy.templating import latex_escape
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -270,9 +270,24 @@ def _factor_runs(gap: float) -> pd.DataFrame:
 
 @pytest.mark.parametrize(("gap", "claim"), [(0.05, "excludes 0"), (0.0, "is not clear")])
 def test_factor_findings_claim_only_what_the_ci_supports(gap, claim):
-    from nnstudy import stats
-
     runs = _factor_runs(gap)
     (text,) = report.factor_findings(runs, stats.main_effects(runs, ["optimizer"]))
     assert text.startswith("optimizer: adam has the highest mean test accuracy on all 2 datasets")
     assert claim in text
+
+
+def test_dataset_where_every_run_failed_still_reports(built, tmp_path):
+    runs = built["tables"]["runs"].copy()
+    spirals = runs["dataset"] == "spirals"
+    runs.loc[spirals, "status"] = "failed"
+    runs.loc[spirals, "test_accuracy"] = math.nan
+    tables = aggregate.build_tables(runs, built["tables"]["histories"])
+    paths = figures.make_figures(tables, "spirals", built["runs_root"], tmp_path)
+    assert all(p["png"].stat().st_size > 0 for p in paths.values())
+    figs = {ds: figures.figure_paths(tmp_path, ds) for ds in ("gmm", "spirals")}
+    figures.make_figures(tables, "gmm", built["runs_root"], tmp_path)
+    context = report.build_context(
+        tables, built["config"], figs, {}, ["core"], tmp_path, "hash", repo=tmp_path
+    )
+    assert [row[0] for row in context["best"].rows] == ["gmm"]
+    assert len([r for r in context["problems"].rows if r[0] == "spirals"]) == spirals.sum()

@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from nnstudy.aggregate import MAIN_FACTORS, METRIC  # noqa: E402
+from nnstudy.stats import usable  # noqa: E402
 from nnstudy.tracking import read_snapshots  # noqa: E402
 
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442", "#000000"]
@@ -386,6 +387,13 @@ BUILDERS: dict[str, Callable] = {
 }
 
 
+def _placeholder(runs):
+    fig, ax = plt.subplots(figsize=(4, 2))
+    _empty(ax, "no run of this dataset produced a test accuracy")
+    _note(fig, runs)
+    return fig
+
+
 def figure_paths(outdir, dataset: str) -> dict[str, dict[str, Path]]:
     """{figure type: {"png": path, "pdf": path}} for one dataset."""
     base = Path(outdir) / dataset
@@ -402,9 +410,11 @@ def make_figures(tables: dict[str, pd.DataFrame], dataset: str, runs_root, outdi
     kwargs = dict(
         runs=runs, histories=histories, tables=tables, dataset=dataset, runs_root=runs_root
     )
+    # Without a single test accuracy (every run failed) each figure says so instead.
+    no_metrics = usable(runs, METRIC).empty
     with plt.rc_context(STYLE):
         for kind, builder in BUILDERS.items():
-            fig = builder(**kwargs)
+            fig = _placeholder(runs) if no_metrics else builder(**kwargs)
             paths[kind]["png"].parent.mkdir(parents=True, exist_ok=True)
             fig.savefig(paths[kind]["png"], dpi=110)
             # No timestamp in the PDF, so reruns give identical files.
