@@ -342,8 +342,8 @@ def log_runs(
     """Log finished run folders, one W&B run each, in one process; return the marker record.
 
     ``runs`` holds ``(run_dir, experiments)`` pairs, ``experiments`` in config order (the first is
-    the W&B group). Logging many runs in one process matters: importing wandb and starting its
-    service costs ~1.5 s, each further run ~0.04 s (benchmarks/bench_wandb.py). Every folder is
+    the W&B group). Logging many runs in one process matters: a fresh process pays 1.5-3 s for
+    wandb per run, a batch ~0.1 s per further run (benchmarks/bench_wandb.py). Every folder is
     parsed before anything is logged, so a bad folder stops the batch with one line and no output.
     ``mode="disabled"`` imports nothing, writes nothing and returns None. In offline mode older
     offline folders of the same run id are removed, so re-logging leaves exactly one per run.

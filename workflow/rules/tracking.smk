@@ -1,6 +1,6 @@
 # Weights & Biases: one W&B run per training run, logged after evaluation from the run's files
 # (off the training's critical path). One job per dataset logs all its runs in one process:
-# starting wandb costs ~1.5 s, each further run ~0.06 s (benchmarks/bench_wandb.py).
+# a fresh process pays 1.5-3 s for wandb, a batch ~0.1 s per further run (bench_wandb.py).
 # Needs ROWS and RUN_DIR from common.smk, whose schema has already checked `wandb:`.
 import os
 
