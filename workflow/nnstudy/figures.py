@@ -199,9 +199,9 @@ def main_effects(runs, tables, dataset, **_):
         ax.plot(x[~has_ci], mean[~has_ci], "o", color=OKABE_ITO[3], mfc="white")
         ax.set_xticks(x, [str(v) for v in eff["level"]], rotation=30, ha="right")
         ax.set_title(factor)
-        # CIs from few seeds can reach past the possible range; the axis shows only [0, 100].
-        bounds = np.concatenate([mean, low[has_ci], high[has_ci]])
-        ax.set_ylim(max(0.0, np.nanmin(bounds) - 2), min(100.0, np.nanmax(bounds) + 2))
+    # CIs from few seeds can reach past the possible range; the (shared) axis shows [0, 100].
+    values = 100 * effects[["mean", "ci_low", "ci_high"]].to_numpy(float)
+    axes[0][0].set_ylim(max(0.0, np.nanmin(values) - 2), min(100.0, np.nanmax(values) + 2))
     axes[0][0].set_ylabel("test accuracy (%)")
     fig.text(
         0.99,
@@ -328,7 +328,7 @@ def weights(runs, tables, dataset, runs_root, **_):
         ax.set_xlabel("weight")
     axes[0][0].set_ylabel("count")
     axes[0][0].legend()
-    fig.suptitle(f"{best} (run {run_id})", fontsize=8)
+    fig.suptitle(f"{best} (run {run_id})", fontsize=8, y=1.04)
     return fig
 
 
