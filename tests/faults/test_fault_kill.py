@@ -1,0 +1,63 @@
+"""SIGKILL of the whole Snakemake process group at random moments, then a rerun."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from faultstudy import (
+    incomplete_jobs,
+    kill_group,
+    results,
+    snakemake,
+    start,
+    write_study,
+)
+
+KILLS = 20
+
+pytestmark = pytest.mark.slow
+
+
+def kill_and_rerun(folder, moment: float, reference) -> str:
+    """Kill a fresh study ``moment`` seconds in, rerun it; what differs from the reference."""
+    write_study(folder)
+    proc = start(folder, "--cores", "1", log=folder / "killed.log")
+    time.sleep(moment)
+    if proc.poll() is None:
+        kill_group(proc)
+    else:  # the study beat the clock: an undisturbed sample, still checked below
+        proc.log.close()
+    # What a user does after a crash: Snakemake's lock outlives a SIGKILL, --unlock clears it.
+    unlock = snakemake(folder, "--unlock")
+    assert unlock.returncode == 0, unlock.stderr[-2000:]
+    rerun = snakemake(folder, "--cores", "1")
+    assert rerun.returncode == 0, f"kill at {moment:.2f} s: {rerun.stderr[-3000:]}"
+    # Snakemake finished every job it had started again (none still marked incomplete)...
+    assert not incomplete_jobs(folder), f"kill at {moment:.2f} s: {incomplete_jobs(folder)}"
+    # ...and every result equals the undisturbed study's.
+    got = results(folder, reference.runs)
+    return ", ".join(
+        f"{rid}/{part}"
+        for rid in got
+        for part in got[rid]
+        if got[rid][part] != reference.results[rid][part]
+    )
+
+
+def test_sigkill_at_20_random_moments_costs_time_not_results(tmp_path, reference):
+    rng = np.random.default_rng(20261123)
+    # Anywhere from Snakemake's start-up (parsing the workflow) to the study's last job.
+    moments = rng.uniform(0.2, reference.seconds, size=KILLS)
+    # Two studies at a time (one core each), in their own folders.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        differ = list(
+            pool.map(
+                lambda i: kill_and_rerun(tmp_path / f"kill{i:02d}", moments[i], reference),
+                range(KILLS),
+            )
+        )
+    bad = {f"{moments[i]:.2f} s": d for i, d in enumerate(differ) if d}
+    assert not bad, f"results differ from the undisturbed study after a kill at: {bad}"
