@@ -23,6 +23,8 @@ rule log_wandb:
         dataset="[^/]+",
     # Light work; runs where `wandb login` and the network are (the submit host on a cluster).
     localrule: True
+    conda:
+        "../envs/study.yaml"
     threads: 1
     params:
         # [run folder, experiments]; the first experiment is the run's W&B group.
