@@ -50,10 +50,6 @@ TEX_ENGINES = ("latexmk", "pdflatex", "tectonic")
 # ---------------------------------------------------------------- findings from the statistics
 
 
-def _half(low, high) -> float:
-    return (high - low) / 2 if np.isfinite(low) and np.isfinite(high) else math.nan
-
-
 def _verdict(c: dict) -> str:
     if not np.isfinite(c["diff_low"]):
         return "no CI: fewer than two seeds"
