@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -165,7 +164,7 @@ def test_bad_membership_table_is_one_line_error(tmp_path):
 
 @pytest.mark.system
 @pytest.mark.skipif(not HAS_CHROMIUM, reason="chromium is not installed (.ci/run installs it)")
-def test_report_loads_in_headless_chromium(built, html):
+def test_report_loads_in_headless_chromium(built, html, tmp_path):
     """Every image decodes and no script runs or errors (checked from an injected script)."""
     check = """<script>
 window.__errors = [];
@@ -187,7 +186,7 @@ window.addEventListener('load', () => {
     # The report's CSP forbids every script, ours included; the copy drops it and adds ours.
     page = re.sub(r"<meta http-equiv=\"Content-Security-Policy\"[^>]*>", "", html)
     page = page.replace("<head>", "<head>" + check, 1)
-    tmp = Path(tempfile.mkdtemp(prefix="report-chromium-"))
+    tmp = tmp_path
     (tmp / "check.html").write_text(page)
     args = [
         CHROMIUM,
