@@ -120,9 +120,10 @@ def _fingerprint(model, loss, optimizer, schedule, n, epochs, batch_size, shuffl
             "model": model.get_config(),
             "loss": loss.get_config(),
             "optimizer": [type(optimizer).__name__, hyper],
+            # a plain function is identified by name (its repr holds a memory address)
             "schedule": schedule.get_config()
             if hasattr(schedule, "get_config")
-            else repr(schedule),
+            else getattr(schedule, "__qualname__", type(schedule).__name__),
             "n_samples": n,
             "epochs": epochs,
             "batch_size": batch_size,
