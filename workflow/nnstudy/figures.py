@@ -265,11 +265,13 @@ def confusion(runs, tables, dataset, runs_root, **_):
     norm = total / np.maximum(total.sum(axis=1, keepdims=True), 1)
     image = ax.imshow(norm, vmin=0, vmax=1)
     ticks = range(len(names))
+    # Slanted when the names would not fit side by side.
+    slant = len(names) * max(len(str(n)) for n in names) > 24
     ax.set_xticks(
         ticks,
         [str(n) for n in names],
-        rotation=45 if len(names) > 4 else 0,
-        ha="right" if len(names) > 4 else "center",
+        rotation=45 if slant else 0,
+        ha="right" if slant else "center",
     )
     ax.set_yticks(ticks, [str(n) for n in names])
     if len(names) <= 12:
