@@ -290,3 +290,19 @@ def test_dataset_where_every_run_failed_still_reports(built, tmp_path):
     )
     assert [row[0] for row in context["best"].rows] == ["gmm"]
     assert len([r for r in context["problems"].rows if r[0] == "spirals"]) == spirals.sum()
+
+
+@pytest.mark.system
+@pytest.mark.skipif(
+    report.tex_engine() is None or shutil.which("pdftotext") is None,
+    reason="needs a TeX engine and pdftotext (poppler-utils) to read the PDF's text",
+)
+def test_pdf_text_shows_hostile_name_literally_and_every_run(built, tmp_path):
+    pdf = report.build_pdf(built["out"] / "report.tex", tmp_path / "report.pdf")
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert HOSTILE in text
+    assert text.count("Figure") >= 2 * len(figures.FIGURE_TYPES)
+    for run_id in built["tables"]["runs"]["run_id"]:
+        assert run_id in text
