@@ -36,6 +36,8 @@ rule aggregate:
         **table_outputs(),
     log:
         "results/logs/aggregate.log",
+    conda:
+        "../envs/study.yaml"
     params:
         runs_root=lambda wildcards, input: str(Path(input.membership).parent),
     script:
@@ -52,6 +54,8 @@ rule figures:
         "results/logs/figures/{dataset}.log",
     wildcard_constraints:
         dataset="|".join(REPORT_DATASETS),
+    conda:
+        "../envs/study.yaml"
     params:
         # results/runs/<dataset>/<run>/snapshots.npz and results/figures/<dataset>/<fig>.png
         runs_root=lambda wildcards, input: str(Path(input.snapshots[0]).parents[2]),
@@ -71,6 +75,8 @@ rule report:
         fragments=directory("results/tables/fragments"),
     log:
         "results/logs/report.log",
+    conda:
+        "../envs/study.yaml"
     params:
         figures_dir=lambda wildcards, input: str(Path(input.figures[0]).parents[1]),
         study={
@@ -95,5 +101,7 @@ rule report_pdf:
         pdf=document_output(PDF, "report.pdf"),
     log:
         "results/logs/report_pdf.log",
+    conda:
+        "../envs/study.yaml"
     script:
         "../scripts/report_pdf.py"
