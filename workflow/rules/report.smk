@@ -75,6 +75,8 @@ rule report:
         fragments=directory("results/tables/fragments"),
     log:
         "results/logs/report.log",
+    # Where the checkout (git state) and the TeX engine found at parse time are: the submit host.
+    localrule: True
     conda:
         "../envs/study.yaml"
     params:
@@ -101,6 +103,7 @@ rule report_pdf:
         pdf=document_output(PDF, "report.pdf"),
     log:
         "results/logs/report_pdf.log",
+    localrule: True
     conda:
         "../envs/study.yaml"
     script:
