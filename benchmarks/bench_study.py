@@ -1,0 +1,101 @@
+"""Wall time of the default study, of a no-op rerun, and the speed-up of --cores 2 over 1.
+
+Runs the shipped config.yaml (W&B mode forced to ``disabled`` unless --wandb, so the numbers
+are about training) in fresh temporary directories with the repository's Snakefile and
+workflow profile, data preparation included:
+
+    .venv/bin/python benchmarks/bench_study.py            # 2 cores, no-op rerun, 1 core
+    .venv/bin/python benchmarks/bench_study.py --no-serial  # skip the --cores 1 run
+
+Targets: no-op rerun < 3 s, speed-up >= 1.8x. Timings on a shared machine are noisy: the
+load average before each run is printed with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+
+
+def snakemake(workdir: Path, cores: int, *args: str) -> tuple[float, str]:
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--workflow-profile",
+        str(ROOT / "workflow" / "profiles" / "default"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        *args,
+    ]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"snakemake failed in {workdir}:\n{done.stderr[-3000:]}")
+    return seconds, done.stdout + done.stderr
+
+
+def fresh(base: Path, name: str, config: dict) -> Path:
+    workdir = base / name
+    workdir.mkdir()
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return workdir
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-serial", action="store_true", help="skip the --cores 1 run")
+    parser.add_argument("--wandb", action="store_true", help="keep the config's W&B mode")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    args = parser.parse_args()
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    if not args.wandb:
+        config["wandb"] = {**config.get("wandb", {}), "mode": "disabled"}
+    base = Path(tempfile.mkdtemp(prefix="bench_study_"))
+    try:
+        parallel = fresh(base, "cores2", config)
+        before = load()
+        t2, log = snakemake(parallel, 2)
+        n_runs = len(list((parallel / "results" / "runs").glob("*/*/metrics.json")))
+        print(f"default study, {n_runs} runs, --cores 2: {t2:.1f} s ({before})")
+
+        before = load()
+        t_noop, log = snakemake(parallel, 2)
+        assert "Nothing to be done" in log, "the rerun was not a no-op"
+        print(f"no-op rerun: {t_noop:.2f} s (target < 3 s; {before})")
+
+        if not args.no_serial:
+            serial = fresh(base, "cores1", config)
+            before = load()
+            t1, _ = snakemake(serial, 1)
+            print(f"default study, --cores 1: {t1:.1f} s ({before})")
+            print(f"speed-up of --cores 2 over --cores 1: {t1 / t2:.2f}x (target >= 1.8x)")
+    finally:
+        if args.keep:
+            print(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

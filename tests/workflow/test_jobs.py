@@ -1,0 +1,106 @@
+"""The train and evaluate jobs called directly (the workflow tests run them through Snakemake)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from nnstudy.config import validate_config
+from nnstudy.evaluate_job import evaluate_run
+from nnstudy.runs import study_rows
+from nnstudy.train_job import INITIALIZERS, train_run
+
+from nnlib.datasets import prepare
+
+FILES = {"config": "config.json", "model": "model.npz", "history": "history.csv"}
+FILES.update(snapshots="snapshots.npz", train="train.json")
+
+
+@pytest.fixture(scope="module")
+def spirals(tmp_path_factory):
+    out = tmp_path_factory.mktemp("spirals")
+    prepare("spirals", out, n_samples=600)
+    return out
+
+
+def run_config(**defaults) -> dict:
+    config = {
+        "defaults": {"hidden": [8], "epochs": 3, "batch_size": 32, **defaults},
+        "experiments": {"t": {"datasets": ["spirals"]}},
+        "select": ["t"],
+    }
+    validate_config(config)
+    (row,) = study_rows(config)
+    return {**row.run, "run_id": row.run_id}
+
+
+def train(run, data_dir, folder):
+    outputs = {k: folder / name for k, name in FILES.items()}
+    info = train_run(run, data_dir, outputs)
+    return info, outputs
+
+
+def test_snapshots_do_not_change_training(spirals, tmp_path):
+    models = []
+    for every in (1, 100):
+        run = run_config(snapshot_every=every, dropout=0.2)
+        info, out = train(run, spirals, tmp_path / str(every))
+        assert info["status"] == "ok"
+        with np.load(out["model"], allow_pickle=False) as f:
+            models.append({k: f[k] for k in f.files})
+        snaps = np.load(out["snapshots"], allow_pickle=False)
+        assert list(snaps["epoch"]) == ([0, 1, 2, 3] if every == 1 else [0, 3])
+        assert list(snaps["layer"]) == ["dense0", "dense1"]
+        assert snaps["weight_counts"].sum(axis=2)[0].tolist() == [2 * 8, 8 * 3]
+    assert models[0].keys() == models[1].keys()
+    for key in models[0]:
+        np.testing.assert_array_equal(models[0][key], models[1][key])
+
+
+def test_an_exception_is_recorded_as_failed(tmp_path):
+    run = run_config()
+    info, out = train(run, tmp_path / "no-such-data", tmp_path / "run")
+    assert info["status"] == "failed"
+    assert info["error"].startswith("FileNotFoundError: ")
+    assert "\n" not in info["error"]
+    assert all(path.exists() for path in out.values())
+    with open(out["history"]) as fh:
+        assert list(csv.reader(fh)) == [
+            [
+                "epoch",
+                "train_loss",
+                "train_accuracy",
+                "val_loss",
+                "val_accuracy",
+                "lr",
+                "seconds",
+                "grad_norm",
+            ]
+        ]
+    card = tmp_path / "card"
+    card.mkdir()
+    (card / "card.json").write_text(json.dumps({"class_names": ["a", "b", "c"], "n_classes": 3}))
+    metrics = evaluate_run(out["model"], out["train"], card, tmp_path / "metrics.json")
+    assert metrics["status"] == "failed" and metrics["error"] == info["error"]
+    assert metrics["test_accuracy"] is None and metrics["confusion_matrix"] is None
+
+
+def test_evaluation_matches_its_own_confusion_matrix(spirals, tmp_path):
+    run = run_config(epochs=5, optimizer="adam")
+    info, out = train(run, spirals, tmp_path)
+    metrics = evaluate_run(out["model"], out["train"], spirals, tmp_path / "metrics.json")
+    cm = np.array(metrics["confusion_matrix"])
+    assert metrics["test_accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
+    recall = np.diag(cm) / cm.sum(axis=1)
+    np.testing.assert_allclose(metrics["per_class"]["recall"], recall)
+    assert metrics["recall_macro"] == pytest.approx(recall.mean())
+    assert metrics["epochs_run"] == 5 and metrics["status"] == "ok"
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+
+
+def test_initializer_names_exist_in_nnlib():
+    import nnlib.init
+
+    assert set(INITIALIZERS.values()) <= set(nnlib.init.INITIALIZERS)
