@@ -20,6 +20,8 @@ rule download:
         "results/logs/download/{dataset}.log",
     wildcard_constraints:
         dataset="|".join(DOWNLOADED),
+    conda:
+        "../envs/study.yaml"
     threads: 1
     params:
         local_dirs=DATA.get("local_dirs", []),
@@ -42,6 +44,8 @@ rule prepare:
         "results/logs/prepare/{dataset}.log",
     wildcard_constraints:
         dataset="|".join(DATASETS),
+    conda:
+        "../envs/study.yaml"
     threads: 1
     resources:
         mem_mb=2000,
