@@ -61,23 +61,29 @@ def run_ids(config: dict) -> dict[str, dict]:
     return unique_runs(study_rows(config))
 
 
-def command(*args: str, profile: str = "default") -> list[str]:
+def command(*args: str, profile: str = "default", until: str | None = "evaluate") -> list[str]:
+    """The Snakemake command line for a study (up to rule ``until``; None: the whole study)."""
     return [
         SNAKEMAKE,
         "--snakefile",
         str(SNAKEFILE),
         "--workflow-profile",
         str(PROFILES / profile),
-        "--until",
-        "evaluate",
+        *(["--until", until] if until else []),
         *args,
     ]
 
 
-def snakemake(folder: Path, *args: str, profile: str = "default", timeout: float = 300):
+def snakemake(
+    folder: Path,
+    *args: str,
+    profile: str = "default",
+    until: str | None = "evaluate",
+    timeout: float = 300,
+):
     """Run Snakemake in ``folder`` to the end; the CompletedProcess (text output)."""
     return subprocess.run(
-        command(*args, profile=profile),
+        command(*args, profile=profile, until=until),
         cwd=folder,
         capture_output=True,
         text=True,
