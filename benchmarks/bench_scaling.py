@@ -1,0 +1,132 @@
+"""How the study scales: wall time as the grid grows, and Snakemake's planning time.
+
+Study wall time: the real Snakefile run (``--until evaluate``: prepare, train, evaluate; the
+report is a fixed cost on top) in a fresh folder, for grids of 36, 108 and 324 runs of the tiny
+setting (spirals, 200 points, hidden [8], 2 epochs, batch 32; optimizer x activation x
+initializer = 4 x 3 x 3, times 1, 3 or 9 seeds), with ``--cores 1`` and ``--cores 2``. A tiny
+run trains in milliseconds, so these times are Snakemake's and the jobs' start-up costs: what a
+grid of short runs pays per run, whatever the network.
+
+Planning time: ``snakemake --dry-run`` of the whole study (every rule up to the report) for a
+10,000-run grid (4 optimizers x 5 activations x 5 initializers x 100 seeds), from the command
+to the printed plan. Target: < 30 s.
+
+Usage: python benchmarks/bench_scaling.py [--sizes 36 108 324] [--cores 1 2] [--plan-runs 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+PLAN_TARGET_S = 30.0
+GRID = {
+    "optimizer": ["sgd", "momentum", "rmsprop", "adam"],
+    "activation": ["relu", "tanh", "sigmoid"],
+    "initializer": ["normal", "xavier", "he"],
+}
+PLAN_GRID = {**GRID, "activation": [*GRID["activation"], "leaky_relu", "gelu"]}
+PLAN_GRID["initializer"] = [*GRID["initializer"], "uniform", "he_uniform"]
+
+
+def study(grid: dict, seeds: int) -> dict:
+    return {
+        "data": {"synthetic": {"n_samples": 200, "seed": 0}},
+        "experiments": {
+            "scaling": {
+                "datasets": ["spirals"],
+                "grid": grid,
+                "fixed": {"hidden": [8], "epochs": 2, "batch_size": 32, "snapshot_every": 1},
+                "seeds": list(range(seeds)),
+            }
+        },
+        "select": ["scaling"],
+        "wandb": {"mode": "disabled"},
+    }
+
+
+def runs_of(grid: dict, seeds: int) -> int:
+    n = seeds
+    for values in grid.values():
+        n *= len(values)
+    return n
+
+
+def timed_snakemake(config: dict, *args: str) -> float:
+    """Seconds for one Snakemake call on ``config`` in a fresh folder."""
+    with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp:
+        (Path(tmp) / "config.yaml").write_text(yaml.safe_dump(config))
+        cmd = [
+            SNAKEMAKE,
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--workflow-profile",
+            str(ROOT / "workflow" / "profiles" / "default"),
+            "all",  # the target, before --quiet takes its values
+            "--quiet",
+            "all",
+            *args,
+        ]
+        started = time.perf_counter()
+        done = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"snakemake failed ({' '.join(args)}):\n{done.stderr[-3000:]}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[36, 108, 324])
+    parser.add_argument("--cores", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--plan-runs", type=int, nargs="+", default=[1_000, 10_000])
+    args = parser.parse_args()
+
+    base = runs_of(GRID, 1)
+    print(f"Study wall time (tiny runs, --until evaluate; {base} variants x seeds)")
+    header = f"{'runs':>6} " + " ".join(f"{f'--cores {c} (s)':>15}" for c in args.cores)
+    header += " " + " ".join(f"{f's/run @{c}':>10}" for c in args.cores)
+    if len(args.cores) > 1:
+        header += f" {'speed-up':>9}"
+    print(header)
+    for size in args.sizes:
+        if size % base:
+            sys.exit(f"--sizes: {size} is not a multiple of the {base} grid variants")
+        config = study(GRID, size // base)
+        times = [
+            timed_snakemake(config, "--cores", str(c), "--until", "evaluate") for c in args.cores
+        ]
+        row = f"{size:>6} " + " ".join(f"{t:>15.1f}" for t in times)
+        row += " " + " ".join(f"{t / size:>10.3f}" for t in times)
+        if len(times) > 1:
+            row += f" {times[0] / times[-1]:>8.2f}x"
+        print(row, flush=True)
+
+    variants = runs_of(PLAN_GRID, 1)
+    print(
+        f"\nPlanning: snakemake --dry-run of the whole study (target: 10,000 runs < {PLAN_TARGET_S:.0f} s)"
+    )
+    print(f"{'runs':>6} {'jobs':>6} {'seconds':>8} {'ms/job':>7}")
+    for wanted in args.plan_runs:
+        seeds = -(-wanted // variants)
+        runs = variants * seeds
+        seconds = timed_snakemake(study(PLAN_GRID, seeds), "--dry-run")
+        jobs = 2 * runs  # train + evaluate per run (the few data and report jobs aside)
+        note = ""
+        if runs >= 10_000:
+            note = "  meets the target" if seconds < PLAN_TARGET_S else "  MISSES the target"
+        print(
+            f"{runs:>6} {jobs:>6} {seconds:>8.1f} {1000 * seconds / jobs:>7.2f}{note}", flush=True
+        )
+
+
+if __name__ == "__main__":
+    main()
