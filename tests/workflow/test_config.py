@@ -148,6 +148,12 @@ def _set(path: str, value):
 
 
 BAD = [
+    (_set("defaults.lr", float("nan")), ["defaults.lr: must be a finite number"]),
+    (
+        _set("experiments.t.fixed.clip_norm", float("inf")),
+        ["experiments.t.fixed.clip_norm: must be a finite"],
+    ),
+    (_set("two\nlines", 1), ["unknown key 'two\\nlines'"]),
     (
         _set("experiment", {}),
         ["(top level)", "unknown key 'experiment'", "valid keys: data, defaults"],

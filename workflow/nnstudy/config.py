@@ -11,6 +11,7 @@ choices -- the Snakefile re-raises it as a ``WorkflowError`` before any job is s
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,30 @@ def key_path(parts) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out or "(top level)"
+
+
+def one_line(text: str) -> str:
+    """Keys and values are echoed into messages; their line breaks must not split them."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _non_finite(node, path=()):
+    """Path of the first NaN/inf number in ``node`` (JSON, hence the run id, cannot hold one;
+    JSON Schema bounds let NaN through), or None."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return path
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
+    for key, child in items:
+        found = _non_finite(child, (*path, key))
+        if found is not None:
+            return found
+    return None
 
 
 def _choices(values) -> str:
@@ -106,18 +131,28 @@ def _schema_error(exc: BaseException):
 
 def validate_config(config: dict) -> dict:
     """Validate ``config`` in place (filling defaults) and return it; raise ConfigError."""
+    try:
+        _validate(config)
+    except ConfigError as exc:
+        raise ConfigError(one_line(str(exc))) from None
+    return config
+
+
+def _validate(config: dict) -> None:
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
 
+    bad = _non_finite(config)
+    if bad is not None:
+        raise ConfigError(f"config: {key_path(bad)}: must be a finite number")
     try:
         validate(config, str(SCHEMA_PATH), set_default=True)
     except WorkflowError as exc:
         error = _schema_error(exc)
         if error is None:
-            raise ConfigError(f"config: {str(exc).splitlines()[0]}") from None
+            raise ConfigError(f"config: {str(exc).strip().splitlines()[0]}") from None
         raise ConfigError(f"config: {format_validation_error(error)}") from None
     check_semantics(config)
-    return config
 
 
 def selected(config: dict) -> list[str]:
