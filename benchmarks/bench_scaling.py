@@ -11,7 +11,8 @@ Planning time: ``snakemake --dry-run`` of the whole study (every rule up to the 
 10,000-run grid (4 optimizers x 5 activations x 5 initializers x 100 seeds), from the command
 to the printed plan. Target: < 30 s.
 
-Usage: python benchmarks/bench_scaling.py [--sizes 36 108 324] [--cores 1 2] [--plan-runs 10000]
+Usage: python benchmarks/bench_scaling.py [--sizes 36 108 324] [--cores 1 2] [--plan-runs 1000 10000]
+(`--sizes` with no value: planning only.)
 """
 
 from __future__ import annotations
@@ -96,24 +97,26 @@ def main() -> None:
     args = parser.parse_args()
 
     base = runs_of(GRID, 1)
-    print(f"Study wall time (tiny runs, --until evaluate; {base} variants x seeds)")
-    header = f"{'runs':>6} " + " ".join(f"{f'--cores {c} (s)':>15}" for c in args.cores)
-    header += " " + " ".join(f"{f's/run @{c}':>10}" for c in args.cores)
-    if len(args.cores) > 1:
-        header += f" {'speed-up':>9}"
-    print(header)
-    for size in args.sizes:
-        if size % base:
-            sys.exit(f"--sizes: {size} is not a multiple of the {base} grid variants")
-        config = study(GRID, size // base)
-        times = [
-            timed_snakemake(config, "--cores", str(c), "--until", "evaluate")[0] for c in args.cores
-        ]
-        row = f"{size:>6} " + " ".join(f"{t:>15.1f}" for t in times)
-        row += " " + " ".join(f"{t / size:>10.3f}" for t in times)
-        if len(times) > 1:
-            row += f" {times[0] / times[-1]:>8.2f}x"
-        print(row, flush=True)
+    if args.sizes:
+        print(f"Study wall time (tiny runs, --until evaluate; {base} variants x seeds)")
+        header = f"{'runs':>6} " + " ".join(f"{f'--cores {c} (s)':>15}" for c in args.cores)
+        header += " " + " ".join(f"{f's/run @{c}':>10}" for c in args.cores)
+        if len(args.cores) > 1:
+            header += f" {'speed-up':>9}"
+        print(header)
+        for size in args.sizes:
+            if size % base:
+                sys.exit(f"--sizes: {size} is not a multiple of the {base} grid variants")
+            config = study(GRID, size // base)
+            times = [
+                timed_snakemake(config, "--cores", str(c), "--until", "evaluate")[0]
+                for c in args.cores
+            ]
+            row = f"{size:>6} " + " ".join(f"{t:>15.1f}" for t in times)
+            row += " " + " ".join(f"{t / size:>10.3f}" for t in times)
+            if len(times) > 1:
+                row += f" {times[0] / times[-1]:>8.2f}x"
+            print(row, flush=True)
 
     variants = runs_of(PLAN_GRID, 1)
     print(
