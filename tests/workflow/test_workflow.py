@@ -244,7 +244,7 @@ def _without_timing(folder: Path) -> dict:
 
 
 def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, data):
-    epochs = 150
+    epochs = 80
     config = {
         "defaults": {
             "hidden": [32, 32],
