@@ -84,7 +84,10 @@ class NnlibRunner:
             batch_size=BATCH,
             seed=self.rng,
         )
-        return result.history[0]["seconds"]
+        if result.status != "ok":
+            raise RuntimeError(f"nnlib training ended with status {result.status!r}")
+        self.last = result.history[0]
+        return self.last["seconds"]
 
 
 class SklearnRunner:
@@ -182,12 +185,17 @@ def main(argv=None) -> None:
         # The best rate seen over the run: a burst of load must not inflate nnlib's share.
         rate = max(rates)
         res = {name: summary(t) for name, t in times.items()}
+        last = runners["nnlib"].last
         nn = res["nnlib"]
         print(f"\n== BLAS threads: {threads}")
         print(f"float32 GEMM rate: {rate / 1e9:.1f} GFLOP/s (best of {len(rates)} measurements)")
         print(
             f"nnlib        epoch {nn[0]:.3f} / {nn[1]:.3f} s   training step at "
             f"{flops / nn[0] / 1e9:.1f} GFLOP/s = {flops / nn[0] / rate:.0%} of the GEMM rate"
+        )
+        print(
+            f"             (last epoch: train loss {last['train_loss']:.3f}, "
+            f"accuracy {last['train_accuracy']:.3f})"
         )
         sk = res["scikit-learn"]
         print(
