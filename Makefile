@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@touch $@
 
 run: $(STAMP)
-	$(BIN)/snakemake
+	$(BIN)/snakemake --workflow-profile workflow/profiles/default
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

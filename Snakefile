@@ -9,6 +9,15 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/tracking.smk"
+include: "workflow/rules/report.smk"
+
+
+# Cheap rules stay on the submit host on a cluster (download, log_wandb, report and report_pdf
+# are marked local in their own files).
+localrules:
+    aggregate,
+    figures,
 
 
 rule all:
@@ -16,3 +25,5 @@ rule all:
     input:
         run_files("metrics.json"),
         "results/runs/experiments.csv",
+        WANDB_TARGETS,
+        report_targets(),

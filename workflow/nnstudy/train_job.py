@@ -54,6 +54,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from nnstudy.integrity import record
 from nnstudy.provenance import provenance
 
 BINS = 30
@@ -366,3 +367,5 @@ def main(smk) -> None:
             checkpoint=smk.params.checkpoint,
             log=log,
         )
+    # Recorded here, not in train_run, so tests calling train_run write no records.
+    record(smk.output.model)

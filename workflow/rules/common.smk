@@ -5,6 +5,7 @@ import sys
 from snakemake.exceptions import WorkflowError
 
 from nnstudy.config import ConfigError, validate_config
+from nnstudy.integrity import verify_before_run
 from nnstudy.runs import study_rows, table_csv, unique_runs, write_if_changed
 
 # A bad config stops here with its one-line cause (a traceback would bury it).
@@ -15,6 +16,9 @@ except ConfigError as error:
     sys.exit(str(error))
 
 RUNS = unique_runs(ROWS)
+# A result corrupted after it was written is deleted with what was made from it, and rebuilt.
+for path in verify_before_run(workflow, config["data"]["processed_dir"]):
+    logger.warning(f"{path}: deleted (checksum mismatch or made from such a file); rebuilding")
 RUN_DIR = "results/runs/{dataset}/{run_id}"
 # Rewritten only when its content changes, so readers of it do not rerun needlessly.
 write_if_changed("results/runs/experiments.csv", table_csv(ROWS))

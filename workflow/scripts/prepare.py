@@ -4,6 +4,8 @@ import json
 import sys
 from pathlib import Path
 
+from nnstudy.integrity import record
+
 from nnlib.datasets import prepare
 
 params = snakemake.params
@@ -23,3 +25,4 @@ with open(snakemake.log[0], "w") as log:
         print(exc, file=log)
         sys.exit(str(exc))  # one line, not a traceback
     print(json.dumps(card["splits"]), file=log)
+record(*(snakemake.output[k] for k in ("train", "val", "test", "card")))
