@@ -18,7 +18,9 @@ except ConfigError as error:
 RUNS = unique_runs(ROWS)
 # A result corrupted after it was written is deleted with what was made from it, and rebuilt.
 for path in verify_before_run(workflow, config["data"]["processed_dir"]):
-    logger.warning(f"{path}: deleted (checksum mismatch or made from such a file); rebuilding")
+    logger.warning(
+        f"{path}: deleted (checksum mismatch or made from such a file); rebuilding"
+    )
 RUN_DIR = "results/runs/{dataset}/{run_id}"
 # Rewritten only when its content changes, so readers of it do not rerun needlessly.
 write_if_changed("results/runs/experiments.csv", table_csv(ROWS))
