@@ -113,17 +113,27 @@ def evaluate(model, loss, x, y, batch_size: int = 4096) -> tuple[float, float]:
     return value, correct / len(x)
 
 
-def _fingerprint(model, loss, optimizer, schedule, n, epochs, batch_size, shuffle, es, clip) -> str:
+def _name(fn):
+    """A callable's identity for the fingerprint (a repr would hold a memory address)."""
+    if hasattr(fn, "get_config"):
+        return fn.get_config()
+    return getattr(fn, "__qualname__", type(fn).__name__)
+
+
+def _fingerprint(
+    model, loss, optimizer, schedule, n, epochs, batch_size, shuffle, es, clip, transform=None
+) -> str:
     hyper = {k: v for k, v in optimizer.hyper.items() if k != "lr" or schedule is None}
+    # Only present when set, so checkpoints of fits without a transform keep their fingerprint.
+    extra = {} if transform is None else {"batch_transform": _name(transform)}
     return json.dumps(
         {
+            **extra,
             "model": model.get_config(),
             "loss": loss.get_config(),
             "optimizer": [type(optimizer).__name__, hyper],
             # a plain function is identified by name (its repr holds a memory address)
-            "schedule": schedule.get_config()
-            if hasattr(schedule, "get_config")
-            else getattr(schedule, "__qualname__", type(schedule).__name__),
+            "schedule": _name(schedule),
             "n_samples": n,
             "epochs": epochs,
             "batch_size": batch_size,
@@ -198,6 +208,7 @@ def fit(
     verbose: bool = False,
     shuffle: bool = True,
     threads: int | None = None,
+    batch_transform=None,
 ) -> FitResult:
     """Train ``model`` on (x, y) and return a ``FitResult``.
 
@@ -223,6 +234,11 @@ def fit(
         threads: threads for the optimizer's element-wise update; None matches the BLAS
             thread limit (threadpoolctl), so one setting governs the whole step. Results do
             not depend on it.
+        batch_transform: optional ``f(xb, rng) -> xb`` applied to each training mini-batch
+            (never to validation data), e.g. data augmentation; it must return an array of
+            the same shape. ``rng`` is fit's seeded shuffle generator, whose state the
+            checkpoint stores, so a resumed fit draws the same numbers. ``xb`` is a scratch
+            buffer refilled for every batch: the transform may change it but must not keep it.
 
     Bad inputs raise a one-line ValueError before anything is trained or written. A
     non-finite loss or gradient ends the fit with status "diverged" (no exception).
@@ -234,6 +250,8 @@ def fit(
         raise ValueError(f"early_stopping must be None or a positive int, got {early_stopping!r}")
     if early_stopping is not None and validation_data is None:
         raise ValueError("early_stopping needs validation_data")
+    if batch_transform is not None and not callable(batch_transform):
+        raise ValueError(f"batch_transform must be None or callable, got {batch_transform!r}")
     if clip_norm is not None and not (math.isfinite(clip_norm) and clip_norm > 0):
         raise ValueError(f"clip_norm must be None or > 0, got {clip_norm!r}")
     params = model.parameters()
@@ -265,6 +283,7 @@ def fit(
             shuffle,
             early_stopping,
             clip_norm,
+            batch_transform,
         )
         ckpt = _Checkpoint(checkpoint, fp)
 
@@ -298,8 +317,14 @@ def fit(
         if schedule is not None:
             optimizer.lr = float(schedule(epoch))
         order = rng.permutation(n) if shuffle else np.arange(n)
+        transform = None
+        if batch_transform is not None:
+
+            def transform(xb):
+                return batch_transform(xb, rng)
+
         loss_sum, correct, norm_sum, steps = _train_epoch(
-            model, loss, optimizer, x, y, order, batch_size, clip_norm
+            model, loss, optimizer, x, y, order, batch_size, clip_norm, transform
         )
         diverged = steps < -(-n // batch_size)
         seen = min(n, steps * batch_size)
@@ -362,10 +387,10 @@ def fit(
     return result
 
 
-def _train_epoch(model, loss, optimizer, x, y, order, batch_size, clip_norm):
-    """One pass over ``x[order]``; returns (sum of batch losses * batch sizes, correct
-    predictions, sum of gradient norms, completed steps). Stops early, without applying
-    the step, at the first non-finite loss or gradient."""
+def _train_epoch(model, loss, optimizer, x, y, order, batch_size, clip_norm, transform=None):
+    """One pass over ``x[order]``, each batch through ``transform`` if given; returns (sum of
+    batch losses * batch sizes, correct predictions, sum of gradient norms, completed steps).
+    Stops early, without applying the step, at the first non-finite loss or gradient."""
     params = model.parameters()
     flat_grad = getattr(optimizer, "flat_grad", None)
     loss_sum, correct, norm_sum, steps = 0.0, 0.0, 0.0, 0
@@ -378,8 +403,15 @@ def _train_epoch(model, loss, optimizer, x, y, order, batch_size, clip_norm):
             if xb is None:
                 xb = xbufs[len(idx)] = np.empty((len(idx), x.shape[1]), x.dtype)
             np.take(x, idx, axis=0, out=xb, mode="clip")
+            xin = xb
+            if transform is not None:
+                xin = np.asarray(transform(xb), dtype=x.dtype)
+                if xin.shape != xb.shape:
+                    raise ValueError(
+                        f"batch_transform returned shape {xin.shape}, expected {xb.shape}"
+                    )
             yb = y[idx]
-            out = model.forward(xb, training=True)
+            out = model.forward(xin, training=True)
             value = loss.forward(out, yb, params)
             if not math.isfinite(value):
                 break

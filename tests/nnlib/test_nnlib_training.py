@@ -266,3 +266,73 @@ def test_save_load_of_composed_modules(tmp_path):
     assert loaded.get_config() == model.get_config()
     x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
     np.testing.assert_array_equal(loaded.forward(x), model.forward(x))
+
+
+def noisy(xb, rng):
+    """A batch_transform that draws from fit's generator (like augmentation)."""
+    return xb + rng.standard_normal(xb.shape).astype(xb.dtype)
+
+
+@pytest.mark.parametrize("stop_at", [2, 3])
+def test_batch_transform_resumes_bit_identically_and_is_applied(tmp_path, stop_at):
+    x, y = blobs()
+    val = blobs(60, 1)
+    seen = []
+
+    def spy(xb, rng):
+        seen.append(len(xb))
+        return noisy(xb, rng)
+
+    def run(checkpoint=None, callbacks=(), transform=noisy):
+        model, opt = make(dropout=0.3)
+        result = fit(
+            model,
+            get_loss("cross_entropy"),
+            opt,
+            x,
+            y,
+            epochs=4,
+            batch_size=32,
+            validation_data=val,
+            seed=5,
+            checkpoint=checkpoint,
+            callbacks=callbacks,
+            batch_transform=transform,
+        )
+        return model, result
+
+    ref_model, ref = run()
+    ckpt = tmp_path / "ckpt.npz"
+    with pytest.raises(Interrupt):
+        run(ckpt, [StopAt(stop_at)])
+    model, resumed = run(ckpt)
+    assert without_time(resumed.history) == without_time(ref.history)
+    for a, b in zip(weights(model), weights(ref_model), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Applied to every training batch (240 = 7 x 32 + 16), never to validation data.
+    spy_model, _ = run(transform=spy)
+    assert seen == ([32] * 7 + [16]) * 4
+    for a, b in zip(weights(spy_model), weights(ref_model), strict=True):
+        np.testing.assert_array_equal(a, b)
+    plain, _ = run(transform=None)
+    assert not np.array_equal(weights(plain)[0], weights(ref_model)[0])
+    # The transform is part of the settings a checkpoint must match.
+    with pytest.raises(ValueError, match="other settings"):
+        run(ckpt, transform=None)
+
+
+def test_batch_transform_must_keep_the_shape():
+    x, y = blobs()
+    model, opt = make()
+    with pytest.raises(ValueError, match="batch_transform returned shape"):
+        fit(
+            model,
+            get_loss("cross_entropy"),
+            opt,
+            x,
+            y,
+            epochs=1,
+            batch_transform=lambda xb, rng: xb[:, :2],
+        )
+    with pytest.raises(ValueError, match="batch_transform must be None or callable"):
+        fit(model, get_loss("cross_entropy"), opt, x, y, epochs=1, batch_transform=3)

@@ -212,6 +212,18 @@ BAD = [
         _set("experiments.t.per_dataset", {"digits": {"epochs": 3}}),
         ["experiments.t.per_dataset", "'digits'", "valid choices: spirals"],
     ),
+    (
+        _set("defaults.augment", {"pad": 2}),
+        ["experiments.t", "augment is for image datasets only", "mnist", "not 'spirals'"],
+    ),
+    (
+        _set("experiments.t.fixed.augment", True),
+        ["experiments.t", "augment is for image datasets only", "not 'spirals'"],
+    ),
+    (
+        _set("defaults.augment", {"pad": 2, "flipp": True}),
+        ["defaults.augment", "unknown key 'flipp'", "valid keys: flip, pad"],
+    ),
 ]
 
 
@@ -246,3 +258,25 @@ def test_write_if_changed_keeps_mtime(tmp_path):
     assert path.stat().st_mtime == 1
     assert write_if_changed(path, "b\n")
     assert path.read_text() == "b\n"
+
+
+def test_augment_is_off_by_default_and_changes_only_the_runs_that_use_it():
+    def ids(**exp):
+        config = tiny(datasets=["digits", "spirals"], **exp)
+        return {(r.dataset, r.run["optimizer"]): r for r in resolve(config)}
+
+    plain = ids()
+    assert all("augment" not in r.run for r in plain.values())
+    assert ids(fixed={"augment": False}).keys() == plain.keys()
+    assert {k: r.run_id for k, r in ids(fixed={"augment": None}).items()} == {
+        k: r.run_id for k, r in plain.items()
+    }
+    augmented = ids(per_dataset={"digits": {"augment": {"pad": 1}}})
+    for key, row in augmented.items():
+        if key[0] == "digits":
+            assert row.run["augment"] == {"pad": 1, "flip": True}
+            assert row.run_id != plain[key].run_id
+        else:
+            assert row.run_id == plain[key].run_id
+    same = ids(per_dataset={"digits": {"augment": True}})
+    assert same[("digits", "sgd")].run["augment"] == {"pad": 4, "flip": True}

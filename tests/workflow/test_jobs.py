@@ -104,3 +104,26 @@ def test_initializer_names_exist_in_nnlib():
     import nnlib.init
 
     assert set(INITIALIZERS.values()) <= set(nnlib.init.INITIALIZERS)
+
+
+def test_augment_trains_on_images_and_changes_the_run(tmp_path):
+    data = tmp_path / "digits"
+    prepare("digits", data)
+    models, ids = [], []
+    for augment in (False, {"pad": 1, "flip": True}):
+        config = {
+            "defaults": {"hidden": [8], "epochs": 2, "batch_size": 64, "augment": augment},
+            "experiments": {"t": {"datasets": ["digits"]}},
+            "select": ["t"],
+        }
+        validate_config(config)
+        (row,) = study_rows(config)
+        run = {**row.run, "run_id": row.run_id}
+        info, out = train(run, data, tmp_path / str(bool(augment)))
+        assert info["status"] == "ok", info["error"]
+        assert json.loads(out["config"].read_text()).get("augment") == (augment or None)
+        with np.load(out["model"], allow_pickle=False) as f:
+            models.append({k: f[k] for k in f.files})
+        ids.append(row.run_id)
+    assert ids[0] != ids[1]
+    assert any(not np.array_equal(models[0][k], models[1][k]) for k in models[0])

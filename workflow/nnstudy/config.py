@@ -196,6 +196,23 @@ def check_semantics(config: dict) -> None:
             values = exp["grid"].get(key, [])
             if len({repr(v) for v in values}) != len(values):
                 raise ConfigError(f"config: {where}.grid.{key}: repeated value in {values!r}")
+        _check_augment(config, name, exp)
+
+
+def _check_augment(config: dict, name: str, exp: dict) -> None:
+    """``augment`` (defaults < fixed < per_dataset) only for datasets made of images."""
+    from nnlib.datasets.catalog import DATASETS
+
+    images = [d for d, spec in DATASETS.items() if spec.image_shape is not None]
+    for dataset in exp["datasets"]:
+        value = config["defaults"].get("augment")
+        for layer in (exp["fixed"], exp["per_dataset"].get(dataset, {})):
+            value = layer.get("augment", value)
+        if value and dataset not in images:
+            raise ConfigError(
+                f"config: experiments.{name}: augment is for image datasets only "
+                f"({_choices(images)}), not '{dataset}'"
+            )
 
 
 # What every value of a searched setting must satisfy (the schema checks fixed values).

@@ -5,7 +5,8 @@ datasets x grid x search samples x seeds. Each point is resolved against ``defau
 the experiment's ``fixed``, ``per_dataset`` and ``optimizers`` overrides) into a
 *run config*: a flat dict of everything that affects training (dataset, optimizer and its
 hyper-parameters, activation, initializer, hidden sizes, epochs, batch size, learning rate,
-schedule, dropout, L2, early stopping, gradient clipping, dtype, snapshot interval, seed).
+schedule, dropout, L2, early stopping, gradient clipping, dtype, snapshot interval, seed, and
+``augment`` -- present only when augmentation is on, so it leaves other run ids unchanged).
 The experiment's name is not part of it, so two experiments that contain the same run share
 it and it trains once.
 
@@ -113,6 +114,15 @@ def _schedule(spec: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
+def _augment(spec) -> dict[str, Any] | None:
+    """``augment`` as ``{pad, flip}`` (true = pad 4 and flip), or None when it does nothing."""
+    if not spec:
+        return None
+    spec = {} if spec is True else spec
+    out = {"pad": int(spec.get("pad", 4)), "flip": bool(spec.get("flip", True))}
+    return out if out["pad"] or out["flip"] else None
+
+
 def resolve_run(
     settings: dict[str, Any], optimizers: dict[str, dict], dataset: str, seed: int, where: str
 ) -> dict[str, Any]:
@@ -147,6 +157,9 @@ def resolve_run(
     run["lr"] = float(lr)
     for key in INT_SETTINGS:
         run[key] = _int(settings[key])
+    augment = _augment(settings.get("augment"))
+    if augment is not None:  # absent when off, so runs without it keep their ids
+        run["augment"] = augment
     sched = run["schedule"]
     if sched.get("warmup_epochs", 0) >= run["epochs"]:
         raise ConfigError(

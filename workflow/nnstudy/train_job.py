@@ -100,6 +100,27 @@ def build(run: dict[str, Any], n_features: int, n_classes: int):
     return model, loss, optimizer, schedule
 
 
+def batch_transform(run: dict[str, Any], card: dict[str, Any]):
+    """The training-batch augmentation of a run (None without ``augment``): a seeded random
+    shift and flip of the flattened, standardized images in the shape the card names. The
+    padding is 0, i.e. each channel's training mean (images are standardized per channel)."""
+    spec = run.get("augment")
+    if not spec:
+        return None
+    shape = card.get("image_shape")
+    if not shape or len(shape) != 3:
+        raise ValueError(f"augment needs an image dataset; '{run['dataset']}' has no image_shape")
+    from nnlib.datasets import augment_batch
+
+    shape = tuple(int(s) for s in shape)
+    pad, flip = int(spec["pad"]), bool(spec["flip"])
+
+    def augment(xb, rng):
+        return augment_batch(xb, shape, rng, pad=pad, flip=flip)
+
+    return augment
+
+
 def dense_layers(model) -> list:
     return [m for m in model.modules() if type(m).__name__ == "Dense"]
 
@@ -309,6 +330,7 @@ def train_run(
             seed=run["seed"],
             checkpoint=str(ckpt) if ckpt is not None else None,
             verbose=False,
+            batch_transform=batch_transform(run, card),
         )
         status = result.status
     except Exception as exc:  # a failed run is a result: record it, keep the study going
