@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
 from nnstudy import stats
 
 MAIN_FACTORS = ("optimizer", "activation", "initializer")
@@ -31,16 +32,6 @@ METRIC_KEYS = (
 PROVENANCE_KEYS = ("git_commit", "git_dirty", "host")
 # Config keys that identify a run but are not a setting of the variant.
 NOT_SETTINGS = ("run_id", "seed", "dataset")
-HISTORY_COLUMNS = (
-    "epoch",
-    "train_loss",
-    "train_accuracy",
-    "val_loss",
-    "val_accuracy",
-    "lr",
-    "seconds",
-    "grad_norm",
-)
 TABLES = ("runs", "histories", "variants", "main_effects", "interaction", "ranking")
 
 
