@@ -54,21 +54,12 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
 from nnstudy.integrity import record
 from nnstudy.provenance import provenance
 
 BINS = 30
 PROBE = 512
-HISTORY_COLUMNS = (
-    "epoch",
-    "train_loss",
-    "train_accuracy",
-    "val_loss",
-    "val_accuracy",
-    "lr",
-    "seconds",
-    "grad_norm",
-)
 # The study's initializer names -> nnlib's.
 INITIALIZERS = {
     "normal": "normal",
