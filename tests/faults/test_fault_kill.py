@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,17 +22,24 @@ KILLS = 20
 pytestmark = pytest.mark.slow
 
 
-def kill_and_rerun(folder, moment: float, reference) -> tuple[bool, str]:
-    """Kill a fresh study ``moment`` seconds in and rerun it: (was it killed, what differs from
-    the reference)."""
-    write_study(folder)
-    proc = start(folder, "--cores", "1", log=folder / "killed.log")
-    time.sleep(moment)
-    killed = proc.poll() is None
-    if killed:
-        kill_group(proc)
-    else:  # the study beat the clock: an undisturbed sample, still checked below
+def kill_and_rerun(folder, moment: float, reference) -> tuple[float | None, str]:
+    """Kill a fresh study ``moment`` seconds in and rerun it: (when it was killed, or None,
+    and what differs from the reference)."""
+    # A study that beats the clock (a warm machine runs faster than the reference did) is
+    # started afresh and killed earlier, so every trial really interrupts a study.
+    for _ in range(4):
+        shutil.rmtree(folder, ignore_errors=True)
+        write_study(folder)
+        proc = start(folder, "--cores", "1", log=folder / "killed.log")
+        time.sleep(moment)
+        if proc.poll() is None:
+            kill_group(proc)
+            killed_at = moment
+            break
         proc.log.close()
+        moment /= 2
+    else:
+        killed_at = None
     # What a user does after a crash: Snakemake's lock outlives a SIGKILL, --unlock clears it.
     unlock = snakemake(folder, "--unlock")
     assert unlock.returncode == 0, unlock.stderr[-2000:]
@@ -41,7 +49,7 @@ def kill_and_rerun(folder, moment: float, reference) -> tuple[bool, str]:
     assert not incomplete_jobs(folder), f"kill at {moment:.2f} s: {incomplete_jobs(folder)}"
     # ...and every result equals the undisturbed study's.
     got = results(folder, reference.runs)
-    return killed, ", ".join(
+    return killed_at, ", ".join(
         f"{rid}/{part}"
         for rid in got
         for part in got[rid]
@@ -61,7 +69,6 @@ def test_sigkill_at_20_random_moments_costs_time_not_results(tmp_path, reference
                 range(KILLS),
             )
         )
-    bad = {f"{moments[i]:.2f} s": d for i, (_, d) in enumerate(outcomes) if d}
+    bad = {f"{at} s": d for at, d in outcomes if d}
     assert not bad, f"results differ from the undisturbed study after a kill at: {bad}"
-    # The moments span the study, so nearly every kill lands while it runs.
-    assert sum(killed for killed, _ in outcomes) >= KILLS - 3
+    assert all(at is not None for at, _ in outcomes), "a study ended before every kill moment"
