@@ -35,18 +35,10 @@ from pathlib import Path
 from nnstudy.config import validate_config
 from nnstudy.evaluate_job import evaluate_run
 from nnstudy.runs import study_rows, unique_runs
-from nnstudy.train_job import train_run
+from nnstudy.train_job import train_outputs, train_run
 from threadpoolctl import threadpool_limits
 
 from nnlib.datasets.prepare import prepare
-
-OUTPUTS = {
-    "config": "config.json",
-    "model": "model.npz",
-    "history": "history.csv",
-    "snapshots": "snapshots.npz",
-    "train": "train.json",
-}
 
 
 def train_once(root: Path, seed: int, data_dir: Path) -> tuple[float, Path]:
@@ -54,7 +46,7 @@ def train_once(root: Path, seed: int, data_dir: Path) -> tuple[float, Path]:
     config = {"experiments": {"b": {"datasets": ["digits"], "seeds": [seed]}}, "select": ["b"]}
     [(rid, run)] = unique_runs(study_rows(validate_config(config))).items()
     folder = root / "runs" / "digits" / rid
-    outputs = {key: folder / name for key, name in OUTPUTS.items()}
+    outputs = train_outputs(folder)
     start = time.perf_counter()
     with threadpool_limits(1), contextlib.redirect_stdout(io.StringIO()):
         train_run(run, data_dir, outputs)

@@ -17,7 +17,7 @@ import yaml
 from nnstudy.config import validate_config
 from nnstudy.evaluate_job import evaluate_run
 from nnstudy.runs import study_rows, table_csv, unique_runs
-from nnstudy.train_job import train_run
+from nnstudy.train_job import train_outputs, train_run
 
 from nnlib.datasets import prepare
 
@@ -25,8 +25,6 @@ REPO = Path(__file__).resolve().parents[2]
 HOSTILE = "<script>alert(1)</script> & 100%_\\x"
 DATASETS = ("gmm", "spirals")
 FIXED = {"hidden": [8], "epochs": 4, "batch_size": 32, "snapshot_every": 2}
-RUN_FILES = ("config", "model", "history", "snapshots", "train")
-SUFFIX = {"config": "json", "model": "npz", "history": "csv", "snapshots": "npz", "train": "json"}
 
 
 def _config(seeds, datasets) -> dict:
@@ -66,7 +64,7 @@ def _config(seeds, datasets) -> dict:
 
 def _run(run: dict, data_dir: Path, runs_root: Path, train_dir: Path | None = None) -> None:
     out = runs_root / run["dataset"] / run["run_id"]
-    outputs = {k: out / f"{k}.{SUFFIX[k]}" for k in RUN_FILES}
+    outputs = train_outputs(out)
     train_run(run, train_dir or data_dir, outputs)
     evaluate_run(outputs["model"], outputs["train"], data_dir, out / "metrics.json")
 

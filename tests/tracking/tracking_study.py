@@ -11,7 +11,7 @@ import numpy as np
 from nnstudy.config import validate_config
 from nnstudy.evaluate_job import evaluate_run
 from nnstudy.runs import Row, study_rows, unique_runs
-from nnstudy.train_job import train_run
+from nnstudy.train_job import train_outputs, train_run
 
 from nnlib.datasets.prepare import prepare
 
@@ -21,13 +21,6 @@ EXPERIMENTS = {
     "core": {**TINY, "seeds": [0, 1]},
     "extra": {**TINY, "seeds": [0]},
     "boom": {**TINY, "fixed": {**TINY["fixed"], "optimizer": "sgd", "lr": 1.0e4}, "seeds": [0]},
-}
-OUTPUTS = {
-    "config": "config.json",
-    "model": "model.npz",
-    "history": "history.csv",
-    "snapshots": "snapshots.npz",
-    "train": "train.json",
 }
 
 
@@ -42,7 +35,7 @@ def make_study(root: Path) -> list[Row]:
     rows = study_rows(validate_config(study_config()))
     for rid, run in unique_runs(rows).items():
         folder = root / "results" / "runs" / run["dataset"] / rid
-        outputs = {key: folder / name for key, name in OUTPUTS.items()}
+        outputs = train_outputs(folder)
         with np.errstate(all="ignore"):  # the boom run overflows, as it should
             train_run(run, data_dir, outputs, log=io.StringIO())
         evaluate_run(outputs["model"], outputs["train"], data_dir, folder / "metrics.json")

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from nnstudy.config import validate_config
 from nnstudy.evaluate_job import evaluate_run
 from nnstudy.runs import study_rows
-from nnstudy.train_job import INITIALIZERS, train_run
+from nnstudy.train_job import INITIALIZERS, train_outputs, train_run
 
 from nnlib.datasets import prepare
-
-FILES = {"config": "config.json", "model": "model.npz", "history": "history.csv"}
-FILES.update(snapshots="snapshots.npz", train="train.json")
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +35,7 @@ def run_config(**defaults) -> dict:
 
 
 def train(run, data_dir, folder):
-    outputs = {k: folder / name for k, name in FILES.items()}
+    outputs = {k: Path(v) for k, v in train_outputs(folder).items()}
     info = train_run(run, data_dir, outputs)
     return info, outputs
 

@@ -60,6 +60,14 @@ from nnstudy.provenance import provenance
 
 BINS = 30
 PROBE = 512
+# What a training job writes into its run folder, by output name (rule train's outputs).
+TRAIN_OUTPUTS = {
+    "config": "config.json",
+    "model": "model.npz",
+    "history": "history.csv",
+    "snapshots": "snapshots.npz",
+    "train": "train.json",
+}
 # The study's initializer names -> nnlib's.
 INITIALIZERS = {
     "normal": "normal",
@@ -271,6 +279,11 @@ def write_json(path: Path, obj: Any) -> None:
     Path(path).write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n")
 
 
+def train_outputs(run_dir: str | os.PathLike) -> dict[str, str]:
+    """:data:`TRAIN_OUTPUTS` inside ``run_dir`` (a folder, or the rule's wildcard pattern)."""
+    return {key: f"{run_dir}/{name}" for key, name in TRAIN_OUTPUTS.items()}
+
+
 def train_run(
     run: dict[str, Any],
     data_dir: str | os.PathLike,
@@ -376,7 +389,7 @@ def main(smk) -> None:
         train_run(
             smk.params.run,
             Path(smk.input.train).parent,
-            {k: smk.output[k] for k in ("config", "model", "history", "snapshots", "train")},
+            {k: smk.output[k] for k in TRAIN_OUTPUTS},
             checkpoint=smk.params.checkpoint,
             log=log,
         )

@@ -1,4 +1,5 @@
 # Train and evaluate one run each; the logic is in nnstudy.train_job / nnstudy.evaluate_job.
+from nnstudy.train_job import train_outputs
 
 
 rule train:
@@ -7,11 +8,7 @@ rule train:
         val=rules.prepare.output.val,
         card=rules.prepare.output.card,
     output:
-        config=f"{RUN_DIR}/config.json",
-        model=f"{RUN_DIR}/model.npz",
-        history=f"{RUN_DIR}/history.csv",
-        snapshots=f"{RUN_DIR}/snapshots.npz",
-        train=f"{RUN_DIR}/train.json",
+        **train_outputs(RUN_DIR),
     log:
         "results/logs/train/{dataset}/{run_id}.log",
     conda:
