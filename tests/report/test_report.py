@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from nnstudy import aggregate, figures, report, stats
+from nnstudy import aggregate, figures, names, report, runs, stats
 from nnstudy.templating import latex_escape
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -27,7 +27,7 @@ def build(root: Path, seeds=(0, 1), datasets=("gmm", "spirals")) -> dict:
     """The three rules' work, in order, on a freshly trained tiny study under root."""
     study = make_study(root, seeds=seeds, datasets=datasets)
     tables_dir = root / "results" / "tables"
-    paths = {name: tables_dir / f"{name}.csv" for name in aggregate.TABLES}
+    paths = {name: tables_dir / f"{name}.csv" for name in names.TABLES}
     aggregate.aggregate(study["membership"], study["runs_root"], paths)
     tables = aggregate.read_tables(paths)
     for dataset in sorted(tables["runs"]["dataset"].unique()):
@@ -39,7 +39,7 @@ def build(root: Path, seeds=(0, 1), datasets=("gmm", "spirals")) -> dict:
         study["cards"],
         study["config"],
         study["config"]["select"],
-        report.config_hash(study["config"]),
+        runs.config_hash(study["config"]),
         out / "report.html",
         out / "report.tex",
         root / "results" / "tables" / "fragments",
@@ -125,7 +125,7 @@ def test_diverged_and_failed_runs_are_listed(built):
 
 def test_figures_exist_for_every_dataset(built):
     for dataset in ("gmm", "spirals"):
-        for kind, paths in figures.figure_paths(built["root"] / "results/figures", dataset).items():
+        for kind, paths in names.figure_paths(built["root"] / "results/figures", dataset).items():
             assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", kind
             assert paths["pdf"].read_bytes()[:5] == b"%PDF-", kind
 
@@ -210,7 +210,7 @@ window.addEventListener('load', () => {
     result = json.loads(
         re.search(r'<pre id="__check">(.*?)</pre>', dom, re.S).group(1).replace("&quot;", '"')
     )
-    n_figures = len(figures.FIGURE_TYPES) * 2
+    n_figures = len(names.FIGURE_TYPES) * 2
     assert result == {"images": n_figures, "broken": [], "scripts": 1, "errors": []}
     shot = built["out"] / "report-screenshot.png"
     subprocess.run(
@@ -229,7 +229,7 @@ window.addEventListener('load', () => {
 
 @pytest.mark.system
 @pytest.mark.skipif(
-    report.tex_engine() is None,
+    names.tex_engine() is None,
     reason="no TeX engine (latexmk/pdflatex/tectonic); .ci/run installs TeX Live",
 )
 def test_pdf_builds_with_figures_tables_and_hostile_names(built):
@@ -241,7 +241,7 @@ def test_pdf_builds_with_figures_tables_and_hostile_names(built):
     log = (build_dir / "report.log").read_text(errors="replace")
     assert re.search(r"Output written on .*report\.pdf \(\d+ pages", log)
     for dataset in ("gmm", "spirals"):
-        for kind in figures.FIGURE_TYPES:
+        for kind in names.FIGURE_TYPES:
             assert f"figures/{dataset}/{kind}.pdf" in log, (dataset, kind)
     aux = (build_dir / "report.aux").read_text()
     for name in ("best", "problems", "runs", "variants-gmm", "effects-spirals", "interaction-gmm"):
@@ -283,7 +283,7 @@ def test_dataset_where_every_run_failed_still_reports(built, tmp_path):
     tables = aggregate.build_tables(runs, built["tables"]["histories"])
     paths = figures.make_figures(tables, "spirals", built["runs_root"], tmp_path)
     assert all(p["png"].stat().st_size > 0 for p in paths.values())
-    figs = {ds: figures.figure_paths(tmp_path, ds) for ds in ("gmm", "spirals")}
+    figs = {ds: names.figure_paths(tmp_path, ds) for ds in ("gmm", "spirals")}
     figures.make_figures(tables, "gmm", built["runs_root"], tmp_path)
     context = report.build_context(
         tables, built["config"], figs, {}, ["core"], tmp_path, "hash", repo=tmp_path
@@ -294,7 +294,7 @@ def test_dataset_where_every_run_failed_still_reports(built, tmp_path):
 
 @pytest.mark.system
 @pytest.mark.skipif(
-    report.tex_engine() is None or shutil.which("pdftotext") is None,
+    names.tex_engine() is None or shutil.which("pdftotext") is None,
     reason="needs a TeX engine and pdftotext (poppler-utils) to read the PDF's text",
 )
 def test_pdf_text_shows_hostile_name_literally_and_every_run(built, tmp_path):
@@ -303,6 +303,6 @@ def test_pdf_text_shows_hostile_name_literally_and_every_run(built, tmp_path):
         ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert HOSTILE in text
-    assert text.count("Figure") >= 2 * len(figures.FIGURE_TYPES)
+    assert text.count("Figure") >= 2 * len(names.FIGURE_TYPES)
     for run_id in built["tables"]["runs"]["run_id"]:
         assert run_id in text

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from nnstudy.report import tex_engine
+from nnstudy.names import tex_engine
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))

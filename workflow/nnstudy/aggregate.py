@@ -16,8 +16,8 @@ import pandas as pd
 
 from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
 from nnstudy import stats
+from nnstudy.names import MAIN_FACTORS, TABLES
 
-MAIN_FACTORS = ("optimizer", "activation", "initializer")
 METRIC = "test_accuracy"
 METRIC_KEYS = (
     "test_accuracy",
@@ -32,7 +32,6 @@ METRIC_KEYS = (
 PROVENANCE_KEYS = ("git_commit", "git_dirty", "host")
 # Config keys that identify a run but are not a setting of the variant.
 NOT_SETTINGS = ("run_id", "seed", "dataset")
-TABLES = ("runs", "histories", "variants", "main_effects", "interaction", "ranking")
 
 
 def _cell(value):

@@ -20,32 +20,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from nnstudy.aggregate import MAIN_FACTORS, METRIC  # noqa: E402
+from nnstudy.aggregate import METRIC  # noqa: E402
+from nnstudy.names import MAIN_FACTORS, figure_paths  # noqa: E402
 from nnstudy.stats import usable  # noqa: E402
 from nnstudy.tracking import read_snapshots  # noqa: E402
 
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442", "#000000"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 DIVERGED = dict(marker="x", color="#D55E00", linestyle="none", markersize=8, mew=2)
-# Figure types, in report order; learning curves are one figure per factor.
-FIGURE_TYPES = (
-    *(f"curves_{f}" for f in MAIN_FACTORS),
-    "heatmap",
-    "main_effects",
-    "time",
-    "confusion",
-    "weights",
-    "gradients",
-)
-TITLES = {
-    **{f"curves_{f}": f"Learning curves by {f}" for f in MAIN_FACTORS},
-    "heatmap": "Test accuracy, optimizer x activation",
-    "main_effects": "Main effects",
-    "time": "Test accuracy against training time",
-    "confusion": "Confusion matrix of the best variant",
-    "weights": "Weight histograms of the best variant",
-    "gradients": "Gradient norms",
-}
 STYLE = {
     "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO),
     "axes.grid": True,
@@ -394,12 +376,6 @@ def _placeholder(runs):
     _empty(ax, "no run of this dataset produced a test accuracy")
     _note(fig, runs)
     return fig
-
-
-def figure_paths(outdir, dataset: str) -> dict[str, dict[str, Path]]:
-    """{figure type: {"png": path, "pdf": path}} for one dataset."""
-    base = Path(outdir) / dataset
-    return {t: {ext: base / f"{t}.{ext}" for ext in ("png", "pdf")} for t in FIGURE_TYPES}
 
 
 def make_figures(tables: dict[str, pd.DataFrame], dataset: str, runs_root, outdir) -> dict:

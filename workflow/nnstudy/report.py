@@ -10,7 +10,6 @@ is not available (one seed).
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import math
 import os
@@ -26,7 +25,7 @@ import pandas as pd
 
 from nnstudy import stats
 from nnstudy.aggregate import METRIC, read_tables, setting_columns, varying_factors
-from nnstudy.figures import FIGURE_TYPES, TITLES, figure_paths
+from nnstudy.names import FIGURE_TYPES, TITLES, figure_paths, tex_engine
 from nnstudy.provenance import git_state
 from nnstudy.templating import (
     NA,
@@ -44,7 +43,6 @@ from nnstudy.templating import (
 )
 
 PACKAGES = ("numpy", "scipy", "pandas", "matplotlib", "jinja2", "snakemake", "nnlib-study")
-TEX_ENGINES = ("latexmk", "pdflatex", "tectonic")
 
 
 # ---------------------------------------------------------------- findings from the statistics
@@ -408,12 +406,6 @@ def _run_commits(runs: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
-def config_hash(config: dict) -> str:
-    """SHA-256 (first 16 hex digits) of the config's canonical JSON."""
-    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
 def provenance(cfg_hash: str, runs: pd.DataFrame, selected: list[str], repo=".") -> dict:
     commit, dirty = git_state(str(Path(repo).resolve()))
     versions = [("python", platform.python_version())]
@@ -445,11 +437,6 @@ def provenance(cfg_hash: str, runs: pd.DataFrame, selected: list[str], repo=".")
 
 
 # ---------------------------------------------------------------- context and rendering
-
-
-def tex_engine() -> str | None:
-    """The first TeX engine found on PATH (latexmk preferred), or None."""
-    return next((e for e in TEX_ENGINES if shutil.which(e)), None)
 
 
 def caption(kind: str) -> str:

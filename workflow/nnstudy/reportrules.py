@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from snakemake.io import report
 
-from nnstudy.aggregate import TABLES
-from nnstudy.figures import TITLES, figure_paths
-from nnstudy.report import tex_engine
+from nnstudy.names import TABLES, TITLES, figure_paths, tex_engine
 
 # Captions are resolved relative to workflow/rules/ (where the rules are defined).
 CAPTIONS = "../../report"

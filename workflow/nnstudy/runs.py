@@ -84,6 +84,13 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
+def config_hash(config: dict) -> str:
+    """SHA-256 (first 16 hex digits) of a whole study config's canonical JSON (the report's
+    provenance); values JSON cannot hold are written as their str()."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
 def run_id(run: dict[str, Any]) -> str:
     """Short content hash of a resolved run config (without its own ``run_id`` key)."""
     body = {k: v for k, v in run.items() if k != "run_id"}

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from nnstudy.config import selected
-from nnstudy.report import config_hash
+from nnstudy.runs import config_hash
 from nnstudy.reportrules import (
     HTML,
     PDF,

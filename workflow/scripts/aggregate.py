@@ -2,7 +2,8 @@
 
 from contextlib import redirect_stderr, redirect_stdout
 
-from nnstudy.aggregate import TABLES, aggregate
+from nnstudy.aggregate import aggregate
+from nnstudy.names import TABLES
 
 # Warnings and messages go to the rule's log.
 with open(snakemake.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):

@@ -2,7 +2,7 @@
 
 from contextlib import redirect_stderr, redirect_stdout
 
-from nnstudy.aggregate import TABLES
+from nnstudy.names import TABLES
 from nnstudy.report import write_report
 
 # Warnings and messages go to the rule's log.
