@@ -103,12 +103,13 @@ class Module:
         """JSON-serialisable description from which ``module_from_config`` rebuilds the module."""
         return {"type": type(self).__name__}
 
-    def _buffer(self, key, shape, dtype) -> np.ndarray:
-        """A reusable uninitialised array for ``key`` and ``shape``."""
+    def _buffer(self, key, shape, dtype, fill=None) -> np.ndarray:
+        """A reusable array for ``key`` and ``shape``: uninitialised, or filled with ``fill``
+        when created (then callers must not write to it)."""
         bufs = self.__dict__.setdefault("_bufs", {})
         buf = bufs.get((key, shape))
         if buf is None or buf.dtype != dtype:
-            buf = np.empty(shape, dtype=dtype)
+            buf = np.empty(shape, dtype=dtype) if fill is None else np.full(shape, fill, dtype)
             bufs[(key, shape)] = buf
         return buf
 

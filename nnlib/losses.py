@@ -10,6 +10,8 @@ predictions give a non-finite loss (that is how ``fit`` detects divergence).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
@@ -64,12 +66,22 @@ class Loss:
             raise ValueError(f"predictions must be a non-empty batch, got shape {pred.shape}")
         return pred
 
-    def _buf(self, key, shape, dtype):
+    def _buf(self, key, shape, dtype, fill=None):
+        """A reusable array, uninitialised or (read-only use) filled with ``fill``."""
         bufs = self.__dict__.setdefault("_bufs", {})
         b = bufs.get((key, shape, dtype))
         if b is None:
-            b = bufs[(key, shape, dtype)] = np.empty(shape, dtype)
+            b = np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
+            bufs[(key, shape, dtype)] = b
         return b
+
+
+@functools.lru_cache(maxsize=8)
+def _rows(n: int) -> np.ndarray:
+    """Row indices 0..n-1 for per-row label lookups (cached: one per batch size)."""
+    rows = np.arange(n)
+    rows.flags.writeable = False
+    return rows
 
 
 def _check_labels(target, n: int, n_classes: int) -> np.ndarray:
@@ -78,7 +90,8 @@ def _check_labels(target, n: int, n_classes: int) -> np.ndarray:
         raise ValueError(f"integer labels must have shape ({n},), got {y.shape}")
     if y.dtype.kind not in "iu":
         raise ValueError(f"labels must be integers, got dtype {y.dtype}")
-    if n and (y.min() < 0 or y.max() >= n_classes):
+    # One reduction: viewed as unsigned, negative labels become huge.
+    if n and y.view(f"u{y.itemsize}").max() >= n_classes:
         raise ValueError(
             f"labels must be in [0, {n_classes - 1}], got range [{y.min()}, {y.max()}]"
         )
@@ -117,40 +130,46 @@ class CrossEntropyLoss(Loss):
         t = np.asarray(target)
         self._labels = t.ndim == 1
         self._t = _check_labels(t, n, c) if self._labels else _check_soft(t, pred.shape)
-        rows = np.arange(n)
+        rows = _rows(n)
         if self.from_logits:
-            m = pred.max(axis=1, keepdims=True)
+            # Row reductions over a few classes are slow in NumPy; the row maxima come from a
+            # transposed copy (a reduction along the long axis) and the row sums from a gemv.
+            pt = self._buf("pt", (c, n), pred.dtype)
+            np.copyto(pt, pred.T)
+            m = pt.max(axis=0)
             p = self._buf("p", pred.shape, pred.dtype)
-            np.subtract(pred, m, out=p)
+            np.subtract(pred, m[:, None], out=p)
             np.exp(p, out=p)
-            s = p.sum(axis=1, keepdims=True)
+            s = np.matmul(p, self._buf("ones", (c,), pred.dtype, fill=1))
             lse = np.log(s)
             lse += m
-            p /= s
+            p /= s[:, None]
             self._p = p
             if self._labels:
-                per = lse[:, 0] - pred[rows, self._t]
+                lse -= pred[rows, self._t]
+                per = lse
             else:
-                per = (self._t * (lse - pred)).sum(axis=1)
+                per = (self._t * (lse[:, None] - pred)).sum(axis=1)
         else:
             self._p = np.maximum(pred, np.finfo(pred.dtype).tiny)
             logp = np.log(self._p)
             per = -logp[rows, self._t] if self._labels else -(self._t * logp).sum(axis=1)
-        return float(per.mean(dtype=np.float64))
+        return float(per.sum(dtype=np.float64)) / n
 
     def backward(self) -> np.ndarray:
         p, t = self._p, self._t
         n = p.shape[0]
         g = self._buf("g", p.shape, p.dtype)
-        rows = np.arange(n)
+        rows = _rows(n)
+        if self.from_logits and self._labels:
+            # (softmax - onehot) / n, scaled first: one pass over the batch fewer
+            np.multiply(p, 1.0 / n, out=g)
+            g[rows, t] -= 1.0 / n
+            return g
         if self.from_logits:
-            if self._labels:
-                np.copyto(g, p)
-                g[rows, t] -= 1
-            else:
-                # d/dz of -sum t (z - lse) = p * sum(t) - t
-                np.multiply(p, t.sum(axis=1, keepdims=True), out=g)
-                g -= t
+            # d/dz of -sum t (z - lse) = p * sum(t) - t
+            np.multiply(p, t.sum(axis=1, keepdims=True), out=g)
+            g -= t
         elif self._labels:
             g.fill(0)
             g[rows, t] = -1 / p[rows, t]

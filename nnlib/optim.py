@@ -281,11 +281,15 @@ class Adam(Optimizer):
         np.multiply(g, g, out=den)
         den *= 1 - b2
         v += den
+        if self.lr == 0:
+            return
+        # lr / c1 * m / (sqrt(v) / sqrt(c2) + eps) = m / (sqrt(v) * a + b): lr and both bias
+        # corrections folded into the denominator save two passes over the parameters.
+        c1, c2 = 1 - b1**t, 1 - b2**t
         np.sqrt(v, out=den)
-        den /= math.sqrt(1 - b2**t)
-        den += self.eps
+        den *= c1 / (self.lr * math.sqrt(c2))
+        den += self.eps * c1 / self.lr
         np.divide(m, den, out=den)
-        den *= self.lr / (1 - b1**t)
         p -= den
 
 

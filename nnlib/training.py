@@ -402,7 +402,7 @@ def _train_epoch(model, loss, optimizer, x, y, order, batch_size, clip_norm, tra
             xb = xbufs.get(len(idx))
             if xb is None:
                 xb = xbufs[len(idx)] = np.empty((len(idx), x.shape[1]), x.dtype)
-            np.take(x, idx, axis=0, out=xb, mode="clip")
+            x.take(idx, axis=0, out=xb, mode="clip")
             xin = xb
             if transform is not None:
                 xin = np.asarray(transform(xb), dtype=x.dtype)
