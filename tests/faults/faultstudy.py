@@ -129,6 +129,12 @@ def kill_group(proc: subprocess.Popen, timeout: float = 10) -> None:
         time.sleep(0.05)
 
 
+def snakemake_locks(folder: Path) -> list[str]:
+    """Snakemake's lock files on ``folder`` (a killed run leaves them behind)."""
+    locks = folder / ".snakemake" / "locks"
+    return sorted(p.name for p in locks.iterdir()) if locks.is_dir() else []
+
+
 def incomplete_jobs(folder: Path) -> list[str]:
     """Outputs Snakemake still marks as being written (it redoes them on the next run)."""
     markers = folder / ".snakemake" / "incomplete"

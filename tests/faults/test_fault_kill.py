@@ -13,6 +13,7 @@ from faultstudy import (
     kill_group,
     results,
     snakemake,
+    snakemake_locks,
     start,
     write_study,
 )
@@ -40,11 +41,12 @@ def kill_and_rerun(folder, moment: float, reference) -> tuple[float | None, str]
         moment /= 2
     else:
         killed_at = None
-    # What a user does after a crash: Snakemake's lock outlives a SIGKILL, --unlock clears it.
-    unlock = snakemake(folder, "--unlock")
-    assert unlock.returncode == 0, unlock.stderr[-2000:]
+    # What a user does after a crash: run the study again, no `--unlock` first. A lock the
+    # killed Snakemake left behind is removed, and said so.
+    stale = snakemake_locks(folder)
     rerun = snakemake(folder, "--cores", "1")
     assert rerun.returncode == 0, f"kill at {moment:.2f} s: {rerun.stderr[-3000:]}"
+    assert ("previous run in this folder was interrupted" in rerun.stderr) == bool(stale)
     # Snakemake finished every job it had started again (none still marked incomplete)...
     assert not incomplete_jobs(folder), f"kill at {moment:.2f} s: {incomplete_jobs(folder)}"
     # ...and every result equals the undisturbed study's.

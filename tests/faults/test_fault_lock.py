@@ -31,6 +31,8 @@ def test_second_study_in_same_folder_stops_with_a_clear_message(tmp_path, refere
     assert second.returncode != 0
     assert LOCK_MESSAGE in second.stderr, second.stderr[-3000:]
     assert "no other Snakemake process" in second.stderr
+    # ...and the first study's lock was not taken for one a killed run left behind.
+    assert "another process of this study is still running" in second.stderr
     # The second one stopped before running anything.
     assert "rule train" not in second.stdout + second.stderr
 

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from nnstudy.studylock import hold
+
 BATCH = 4096
 
 
@@ -94,6 +96,7 @@ def main(smk) -> None:
     """Entry point for ``script:`` (``smk`` is the ``snakemake`` object)."""
     from threadpoolctl import threadpool_limits
 
+    hold()  # the study stays alive while this job runs, even if its Snakemake was killed
     with threadpool_limits(limits=smk.threads):
         result = evaluate_run(
             smk.input.model, smk.input.train, Path(smk.input.test).parent, smk.output.metrics

@@ -57,6 +57,7 @@ import numpy as np
 from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
 from nnstudy.integrity import record
 from nnstudy.provenance import provenance
+from nnstudy.studylock import hold
 
 BINS = 30
 PROBE = 512
@@ -385,6 +386,7 @@ def main(smk) -> None:
     """Entry point for ``script:`` (``smk`` is the ``snakemake`` object)."""
     from threadpoolctl import threadpool_limits
 
+    hold()  # the study stays alive while this job runs, even if its Snakemake was killed
     with threadpool_limits(limits=smk.threads), open(smk.log[0], "w") as log:
         train_run(
             smk.params.run,

@@ -7,6 +7,14 @@ from snakemake.exceptions import WorkflowError
 from nnstudy.config import ConfigError, validate_config
 from nnstudy.integrity import verify_before_run
 from nnstudy.runs import study_rows, table_csv, unique_runs, write_if_changed
+from nnstudy.studylock import LOCAL, claim, record_executor
+
+# Before Snakemake's own lock check: a run killed outright leaves its lock behind, removed here
+# when no process of the study is alive (nnstudy.studylock). Job processes never clean.
+if workflow.is_main_process:
+    lock_message = claim()
+    if lock_message:
+        logger.warning(lock_message)
 
 # A bad config stops here with its one-line cause (a traceback would bury it).
 try:
@@ -24,6 +32,12 @@ for path in verify_before_run(workflow, config["data"]["processed_dir"]):
 RUN_DIR = "results/runs/{dataset}/{run_id}"
 # Rewritten only when its content changes, so readers of it do not rerun needlessly.
 write_if_changed("results/runs/experiments.csv", table_csv(ROWS))
+
+
+# Only a real run gets here, after Snakemake locked the folder: the next run needs to know
+# whether jobs of this one could outlive it out of sight (on a cluster).
+onstart:
+    record_executor(LOCAL if workflow.local_exec else workflow.executor_plugin.name)
 
 
 wildcard_constraints:
