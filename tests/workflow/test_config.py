@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import os
 from pathlib import Path
 
@@ -221,6 +223,14 @@ BAD = [
         ["experiments.t", "augment is for image datasets only", "not 'spirals'"],
     ),
     (
+        _set("experiments.t.grid.augment", [False, {"pad": 2}]),
+        ["experiments.t", "augment is for image datasets only", "not 'spirals'"],
+    ),
+    (
+        _set("experiments.t.grid.augment", [False, True, False]),
+        ["experiments.t.grid.augment: repeated value"],
+    ),
+    (
         _set("defaults.augment", {"pad": 2, "flipp": True}),
         ["defaults.augment", "unknown key 'flipp'", "valid keys: flip, pad"],
     ),
@@ -280,3 +290,35 @@ def test_augment_is_off_by_default_and_changes_only_the_runs_that_use_it():
             assert row.run_id == plain[key].run_id
     same = ids(per_dataset={"digits": {"augment": True}})
     assert same[("digits", "sgd")].run["augment"] == {"pad": 4, "flip": True}
+
+
+def test_augment_in_the_grid_doubles_the_runs_and_keeps_the_plain_ids():
+    plain = resolve(tiny(datasets=["digits"], seeds=[0, 1]))
+    rows = resolve(
+        tiny(
+            datasets=["digits"],
+            seeds=[0, 1],
+            grid={"optimizer": ["sgd", "adam"], "augment": [False, True]},
+        )
+    )
+    assert len(rows) == 2 * len(plain) == len({r.run_id for r in rows})
+    assert rows[0].factors == ("optimizer", "augment", "seed")
+    off = [r for r in rows if "augment" not in r.run]
+    assert [r.run_id for r in off] == [r.run_id for r in plain]
+    assert all(r.run["augment"] == {"pad": 4, "flip": True} for r in rows if r not in off)
+    table = list(csv.DictReader(io.StringIO(table_csv(rows))))
+    assert [(t["optimizer"], t["augment"]) for t in table[::2]] == [
+        ("sgd", "off"),
+        ("sgd", "pad4+flip"),
+        ("adam", "off"),
+        ("adam", "pad4+flip"),
+    ]
+    assert {t["factors"] for t in table} == {"optimizer;augment;seed"}
+
+
+def test_augment_levels_have_readable_labels():
+    config = tiny(
+        datasets=["digits"], grid={"augment": [None, {"pad": 2, "flip": False}, {"pad": 0}]}
+    )
+    labels = [t["augment"] for t in csv.DictReader(io.StringIO(table_csv(resolve(config))))]
+    assert labels == ["off", "pad2", "flip"]

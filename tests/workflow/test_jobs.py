@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from nnstudy.evaluate_job import evaluate_run
 from nnstudy.runs import study_rows
 from nnstudy.train_job import INITIALIZERS, train_outputs, train_run
 
+from nnlib import load_model, save_model
 from nnlib.datasets import prepare
 
 
@@ -96,6 +98,24 @@ def test_evaluation_matches_its_own_confusion_matrix(spirals, tmp_path):
     assert metrics["recall_macro"] == pytest.approx(recall.mean())
     assert metrics["epochs_run"] == 5 and metrics["status"] == "ok"
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+
+
+def test_evaluating_a_diverged_run_is_quiet(spirals, tmp_path):
+    info, out = train(run_config(optimizer="sgd", lr=1e12), spirals, tmp_path)
+    assert info["status"] == "diverged"
+    diverged = load_model(out["model"])
+    # Weights as a diverged run may leave them: NaN, inf, or finite but overflowing in matmul.
+    for fill in (None, np.inf, 1e38):
+        if fill is not None:
+            for param in diverged.parameters():
+                param.data[...] = fill
+            save_model(diverged, out["model"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a NumPy RuntimeWarning would fail here
+            metrics = evaluate_run(out["model"], out["train"], spirals, tmp_path / "metrics.json")
+        assert metrics["status"] == "diverged" and metrics["error"] is None, fill
+        assert metrics["test_loss"] is None, fill  # NaN/inf, written as null
+        assert np.array(metrics["confusion_matrix"]).sum() == 120, fill
 
 
 def test_initializer_names_exist_in_nnlib():

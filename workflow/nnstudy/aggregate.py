@@ -17,6 +17,7 @@ import pandas as pd
 from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
 from nnstudy import stats
 from nnstudy.names import MAIN_FACTORS, TABLES
+from nnstudy.runs import augment_label
 
 METRIC = "test_accuracy"
 METRIC_KEYS = (
@@ -61,6 +62,8 @@ def _read_run(run_dir: Path, dataset: str, run_id: str) -> dict:
     config = _read_json(run_dir / "config.json")
     row = {"dataset": dataset, "run_id": run_id}
     row |= {k: _cell(v) for k, v in config.items() if k not in ("run_id", "dataset")}
+    if "augment" in config:
+        row["augment"] = augment_label(config["augment"])
     metrics_path = run_dir / "metrics.json"
     if metrics_path.exists():
         metrics = _read_json(metrics_path)
@@ -128,6 +131,8 @@ def collect_runs(membership: pd.DataFrame, runs_root: str | Path) -> pd.DataFram
         raise ValueError("no runs to aggregate: the membership table is empty")
     runs = pd.DataFrame(rows)
     runs = runs.join(experiments, on=["dataset", "run_id"])
+    if "augment" in runs.columns:  # a run config has no `augment` when it is off
+        runs["augment"] = runs["augment"].fillna(augment_label(None))
     for factor in MAIN_FACTORS:
         if factor not in runs.columns:
             raise ValueError(f"run configs lack the factor {factor!r}")

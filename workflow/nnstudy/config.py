@@ -192,7 +192,7 @@ def check_semantics(config: dict) -> None:
             )
         for key, rng in exp.get("search", {}).get("space", {}).items():
             _check_range(f"{where}.search.space.{key}", key, rng)
-        for key in ("optimizer", "activation", "initializer", "hidden", "schedule"):
+        for key in ("optimizer", "activation", "initializer", "hidden", "schedule", "augment"):
             values = exp["grid"].get(key, [])
             if len({repr(v) for v in values}) != len(values):
                 raise ConfigError(f"config: {where}.grid.{key}: repeated value in {values!r}")
@@ -200,7 +200,8 @@ def check_semantics(config: dict) -> None:
 
 
 def _check_augment(config: dict, name: str, exp: dict) -> None:
-    """``augment`` (defaults < fixed < per_dataset) only for datasets made of images."""
+    """``augment`` (defaults < fixed < per_dataset, or any value of the grid) only for
+    datasets made of images."""
     from nnlib.datasets.catalog import DATASETS
 
     images = [d for d, spec in DATASETS.items() if spec.image_shape is not None]
@@ -208,7 +209,8 @@ def _check_augment(config: dict, name: str, exp: dict) -> None:
         value = config["defaults"].get("augment")
         for layer in (exp["fixed"], exp["per_dataset"].get(dataset, {})):
             value = layer.get("augment", value)
-        if value and dataset not in images:
+        values = exp["grid"].get("augment", [value])
+        if any(values) and dataset not in images:
             raise ConfigError(
                 f"config: experiments.{name}: augment is for image datasets only "
                 f"({_choices(images)}), not '{dataset}'"

@@ -18,7 +18,8 @@ The run id is the first 10 hex digits of the SHA-256 of the run config's canonic
 experiment: one row per (experiment, run) with the columns ``experiment, dataset, run_id,
 seed`` + every setting in :data:`TABLE_SETTINGS` + ``factors`` (the settings the experiment
 varies, ``;``-separated, in grid order, then searched settings, then ``seed``). ``hidden`` is
-written as ``64-64`` (``linear`` for no hidden layer), ``schedule`` as its name, null as empty.
+written as ``64-64`` (``linear`` for no hidden layer), ``schedule`` as its name, ``augment`` as
+:func:`augment_label` (``off``, ``pad4+flip``, ``pad2``, ``flip``), null as empty.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ TABLE_SETTINGS = (
     "early_stopping",
     "clip_norm",
     "dtype",
+    "augment",
 )
 
 # The keys each learning-rate schedule takes, with their defaults (besides `name`).
@@ -128,6 +130,14 @@ def _augment(spec) -> dict[str, Any] | None:
     spec = {} if spec is True else spec
     out = {"pad": int(spec.get("pad", 4)), "flip": bool(spec.get("flip", True))}
     return out if out["pad"] or out["flip"] else None
+
+
+def augment_label(augment: dict[str, Any] | None) -> str:
+    """A resolved ``augment`` (a run config's, None when off) as a short readable level."""
+    if not augment:
+        return "off"
+    parts = [f"pad{augment['pad']}"] if augment["pad"] else []
+    return "+".join([*parts, *(["flip"] if augment["flip"] else [])])
 
 
 def resolve_run(
@@ -249,6 +259,8 @@ def unique_runs(rows: list[Row]) -> dict[str, dict[str, Any]]:
 
 
 def _cell(key: str, value: Any) -> str:
+    if key == "augment":
+        return augment_label(value)
     if value is None:
         return ""
     if key == "hidden":
@@ -264,7 +276,7 @@ def table_csv(rows: list[Row]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["experiment", "dataset", "run_id", "seed", *TABLE_SETTINGS, "factors"])
     for row in rows:
-        cells = [_cell(k, row.run[k]) for k in TABLE_SETTINGS]
+        cells = [_cell(k, row.run.get(k)) for k in TABLE_SETTINGS]
         writer.writerow(
             [
                 row.experiment,
