@@ -178,6 +178,41 @@ def test_adding_an_experiment_schedules_only_its_new_runs(study):
     assert counts["evaluate"] == 3
 
 
+def test_augment_as_a_grid_factor_reaches_the_report_tables(tmp_path):
+    config = {
+        "defaults": DEFAULTS,
+        "experiments": {"aug": {"datasets": ["digits"], "grid": {"augment": [False, {"pad": 1}]}}},
+        "select": ["aug"],
+        "wandb": {"mode": "disabled"},
+    }
+    workdir = setup(tmp_path, config)
+    done = snakemake(workdir, "results/tables/variants.csv", "results/tables/main_effects.csv")
+    assert done.returncode == 0, done.stderr
+    rows = table(workdir)
+    assert [(r["augment"], r["factors"]) for r in rows] == [
+        ("off", "augment;seed"),
+        ("pad1+flip", "augment;seed"),
+    ]
+    plain, augmented = (workdir / "results/runs/digits" / r["run_id"] for r in rows)
+    assert "augment" not in json.loads((plain / "config.json").read_text())
+    assert json.loads((augmented / "config.json").read_text())["augment"] == {
+        "pad": 1,
+        "flip": True,
+    }
+    for folder in (plain, augmented):
+        assert json.loads((folder / "metrics.json").read_text())["status"] == "ok"
+    tables = workdir / "results" / "tables"
+    with open(tables / "variants.csv") as fh:
+        variants = list(csv.DictReader(fh))
+    assert [(v["augment"], v["variant"].rsplit(" / ", 1)[1]) for v in variants] == [
+        ("off", "augment=off"),
+        ("pad1+flip", "augment=pad1+flip"),
+    ]
+    with open(tables / "main_effects.csv") as fh:
+        effects = [(e["factor"], e["level"]) for e in csv.DictReader(fh)]
+    assert ("augment", "off") in effects and ("augment", "pad1+flip") in effects
+
+
 BAD = [
     (
         {"experiments": {"t": {"datasets": ["spirals"], "grid": {"optimizer": ["adma"]}}}},
