@@ -183,6 +183,7 @@ BAD = [
     ),
     (_set("defaults.epochs", "ten"), ["defaults.epochs", "'ten' is not of type integer"]),
     (_set("defaults.lr", "1e-3"), ["defaults.lr", "write it with a dot"]),
+    (_set("defaults.lr", "1.0e12"), ["defaults.lr", "a signed exponent", "1.0e+12"]),
     (_set("experiments.t.grid.optimizer", []), ["experiments.t.grid.optimizer: must not be empty"]),
     (
         _set("experiments.t.datasets", ["spiral"]),

@@ -95,7 +95,10 @@ def format_validation_error(error) -> str:
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         msg = f"{where}: {value!r} is not of type {expected}"
         if isinstance(value, str) and _looks_numeric(value):
-            msg += f" (YAML reads {value} as text: write it with a dot, e.g. 1.0e-3)"
+            msg += (
+                f" (YAML reads {value} as text: write it with a dot and a signed exponent, "
+                "e.g. 1.0e-3 or 1.0e+12)"
+            )
         return msg
     if kind == "required":
         return f"{where}: missing required key; {error.message}"
