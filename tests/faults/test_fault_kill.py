@@ -23,9 +23,9 @@ KILLS = 20
 pytestmark = pytest.mark.slow
 
 
-def kill_and_rerun(folder, moment: float, reference) -> tuple[float | None, str]:
+def kill_and_rerun(folder, moment: float, reference) -> tuple[float | None, bool, str]:
     """Kill a fresh study ``moment`` seconds in and rerun it: (when it was killed, or None,
-    and what differs from the reference)."""
+    whether the kill left Snakemake's lock behind, and what differs from the reference)."""
     # A study that beats the clock (a warm machine runs faster than the reference did) is
     # started afresh and killed earlier, so every trial really interrupts a study.
     for _ in range(4):
@@ -51,11 +51,15 @@ def kill_and_rerun(folder, moment: float, reference) -> tuple[float | None, str]
     assert not incomplete_jobs(folder), f"kill at {moment:.2f} s: {incomplete_jobs(folder)}"
     # ...and every result equals the undisturbed study's.
     got = results(folder, reference.runs)
-    return killed_at, ", ".join(
-        f"{rid}/{part}"
-        for rid in got
-        for part in got[rid]
-        if got[rid][part] != reference.results[rid][part]
+    return (
+        killed_at,
+        bool(stale),
+        ", ".join(
+            f"{rid}/{part}"
+            for rid in got
+            for part in got[rid]
+            if got[rid][part] != reference.results[rid][part]
+        ),
     )
 
 
@@ -71,6 +75,9 @@ def test_sigkill_at_20_random_moments_costs_time_not_results(tmp_path, reference
                 range(KILLS),
             )
         )
-    bad = {f"{at} s": d for at, d in outcomes if d}
+    bad = {f"{at} s": d for at, _, d in outcomes if d}
     assert not bad, f"results differ from the undisturbed study after a kill at: {bad}"
-    assert all(at is not None for at, _ in outcomes), "a study ended before every kill moment"
+    assert all(at is not None for at, _, _ in outcomes), "a study ended before every kill moment"
+    # Kills after Snakemake locked the folder (most of a study's time) are what a plain rerun
+    # has to get past.
+    assert any(stale for _, stale, _ in outcomes), "no kill left Snakemake's lock behind"

@@ -7,6 +7,7 @@ Snakemake main process (claim) or a job (hold) does, and is ended with SIGKILL l
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import signal
 import subprocess
@@ -16,6 +17,17 @@ import time
 from pathlib import Path
 
 import pytest
+from faultstudy import (
+    LOCK_MESSAGE,
+    TINY,
+    group_members,
+    incomplete_jobs,
+    results,
+    run_ids,
+    snakemake,
+    start,
+    write_study,
+)
 from nnstudy.studylock import LOCAL, hold, record_executor
 
 
@@ -178,3 +190,51 @@ def test_the_lock_of_a_cluster_run_is_left_with_a_hint(folder):
 def test_a_job_outside_a_study_folder_holds_nothing_and_creates_nothing(tmp_path):
     assert hold(tmp_path / ".snakemake") is False
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_job_outliving_its_killed_snakemake_keeps_the_folder_locked_until_it_ends(tmp_path):
+    # One run trained long enough (300 epochs, ~1 s) to be caught mid-way.
+    config = copy.deepcopy(TINY)
+    config["experiments"]["tiny"]["grid"]["optimizer"] = ["sgd"]
+    config["experiments"]["tiny"]["fixed"].update(epochs=300, snapshot_every=100)
+    runs = run_ids(config)
+    (run_id,) = runs
+    undisturbed = tmp_path / "undisturbed"
+    write_study(undisturbed, config)
+    assert snakemake(undisturbed, "--cores", "1").returncode == 0
+
+    folder = tmp_path / "killed"
+    write_study(folder, config)
+    study = start(folder, "--cores", "1", log=folder / "killed.log")
+    checkpoint = folder / f"results/checkpoints/spirals/{run_id}.npz"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists():
+        assert study.poll() is None, (folder / "killed.log").read_text()[-3000:]
+        assert time.monotonic() < deadline, "training never started"
+        time.sleep(0.01)
+    # Freeze the study with its train job mid-training, then kill Snakemake alone (as `kill -9
+    # <pid>` or the out-of-memory killer would): the job is left running on its own.
+    os.killpg(study.pid, signal.SIGSTOP)
+    study.kill()
+    study.wait()
+    study.log.close()
+    try:
+        assert group_members(study.pid), "the train job did not outlive its Snakemake"
+        blocked = snakemake(folder, "--cores", "1")
+    finally:
+        os.killpg(study.pid, signal.SIGCONT)
+    # A rerun beside the job would write the same files: it stops and says why.
+    assert blocked.returncode != 0
+    assert LOCK_MESSAGE in blocked.stderr, blocked.stderr[-3000:]
+    assert "another process of this study is still running" in blocked.stderr
+    assert "rule train" not in blocked.stdout + blocked.stderr
+
+    while group_members(study.pid):
+        assert time.monotonic() < deadline + 120, "the train job never ended"
+        time.sleep(0.05)
+    rerun = snakemake(folder, "--cores", "1")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "previous run in this folder was interrupted" in rerun.stderr
+    assert not incomplete_jobs(folder)
+    assert results(folder, runs) == results(undisturbed, runs)

@@ -37,7 +37,10 @@ write_if_changed("results/runs/experiments.csv", table_csv(ROWS))
 # Only a real run gets here, after Snakemake locked the folder: the next run needs to know
 # whether jobs of this one could outlive it out of sight (on a cluster).
 onstart:
-    record_executor(LOCAL if workflow.local_exec else workflow.executor_plugin.name)
+    if workflow.is_main_process:
+        record_executor(
+            LOCAL if workflow.local_exec else workflow.executor_plugin.name
+        )
 
 
 wildcard_constraints:
