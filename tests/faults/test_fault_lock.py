@@ -26,6 +26,8 @@ def test_second_study_in_same_folder_stops_with_a_clear_message(tmp_path, refere
     os.killpg(first.pid, signal.SIGSTOP)
     try:
         second = snakemake(tmp_path, "--cores", "1")
+        # Looking at the plan is still fine while a study runs.
+        dry = snakemake(tmp_path, "--dry-run")
     finally:
         os.killpg(first.pid, signal.SIGCONT)
     assert second.returncode != 0
@@ -33,6 +35,7 @@ def test_second_study_in_same_folder_stops_with_a_clear_message(tmp_path, refere
     assert "no other Snakemake process" in second.stderr
     # ...and the first study's lock was not taken for one a killed run left behind.
     assert "another process of this study is still running" in second.stderr
+    assert dry.returncode == 0, dry.stderr[-3000:]
     # The second one stopped before running anything.
     assert "rule train" not in second.stdout + second.stderr
 
