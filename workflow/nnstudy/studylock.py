@@ -61,7 +61,9 @@ def claim(folder: str | os.PathLike = SNAKEMAKE_DIR) -> str | None:
         return None
     message = _clear_stale(folder) if alone else _busy(folder)
     # A main process holds the exclusive lock only for the cleanup above; it may block for as
-    # long as another one's cleanup takes.
+    # long as another one's cleanup takes. flock does not promise an atomic downgrade; that is
+    # harmless here: this process has neither Snakemake's lock nor a job yet, so another main
+    # process that slips in can only find stale locks.
     fcntl.flock(lock, fcntl.LOCK_SH)
     _held[folder] = lock
     return message
