@@ -47,9 +47,8 @@ def claim(folder: str | os.PathLike = SNAKEMAKE_DIR) -> str | None:
     if folder in _held:
         return None
     folder.mkdir(parents=True, exist_ok=True)
-    try:
-        lock = open(folder / LOCK_NAME, "a")  # noqa: SIM115 - kept open for the process's life
-    except OSError:
+    lock = _open(folder)
+    if lock is None:
         return None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -76,9 +75,8 @@ def hold(folder: str | os.PathLike = SNAKEMAKE_DIR) -> bool:
     folder = Path(folder)
     if folder in _held:
         return True
-    try:
-        lock = open(folder / LOCK_NAME, "a")  # noqa: SIM115 - kept open for the process's life
-    except OSError:
+    lock = _open(folder)
+    if lock is None:
         return False
     try:
         fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -96,6 +94,13 @@ def record_executor(executor: str, folder: str | os.PathLike = SNAKEMAKE_DIR) ->
     part = path.with_name(f"{path.name}.{os.getpid()}.part")
     part.write_text(executor + "\n")
     part.replace(path)
+
+
+def _open(folder: Path) -> TextIO | None:
+    try:
+        return open(folder / LOCK_NAME, "a")  # noqa: SIM115 - kept open for the process's life
+    except OSError:
+        return None
 
 
 def _recorded_executor(folder: Path) -> str:
