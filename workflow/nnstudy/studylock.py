@@ -11,7 +11,9 @@ process of a study is alive here, and any Snakemake lock left is stale.
 Who holds it: every main Snakemake process (:func:`claim`, called while the Snakefile is parsed,
 before Snakemake takes its own lock), and the long jobs (:func:`hold`), because a job outlives a
 Snakemake process killed alone and must keep a rerun from starting the same job beside it. A
-child does not inherit the lock (Python opens files close-on-exec), hence :func:`hold`.
+child does not inherit the lock (Python opens files close-on-exec), hence :func:`hold`. A job
+holds it from its first line of study code on, so a rerun started within that first fraction
+of a second (Snakemake's script preamble) after its Snakemake was killed alone can miss it.
 
 A kernel lock sees only this machine: the jobs of a killed cluster run may still be queued or
 running on other nodes. So each run records its executor (:func:`record_executor`, at
