@@ -178,6 +178,25 @@ def test_adding_an_experiment_schedules_only_its_new_runs(study):
     assert counts["evaluate"] == 3
 
 
+def test_local_scheduler_runs_one_round_per_finished_job(tmp_path, data):
+    """Snakemake's job rate limiter would add a never-ending 1 s wake-up chain per job event
+    (nnstudy.scheduling); without it, a round happens only when a job finishes (plus the
+    first). One core keeps jobs waiting, which is when the chains used to build up."""
+    config = {
+        "defaults": {**DEFAULTS, "hidden": [32], "epochs": 150},
+        "experiments": {"r": {"datasets": ["spirals"], "grid": {"optimizer": ["sgd", "adam"]}}},
+        "select": ["r"],
+        "wandb": {"mode": "disabled"},
+    }
+    workdir = setup(tmp_path / "rounds", config, data)
+    done = snakemake(workdir, "--until", "evaluate", "--verbose", "--cores", "1")
+    assert done.returncode == 0, done.stderr
+    log = done.stdout + done.stderr
+    finished = log.count("Finished jobid")
+    assert finished == 4  # train and evaluate of each run
+    assert log.count("Ready jobs:") <= finished + 1
+
+
 def test_augment_as_a_grid_factor_reaches_the_report_tables(tmp_path):
     config = {
         "defaults": DEFAULTS,
@@ -327,8 +346,7 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, data):
     assert epoch is not None and 5 <= epoch < epochs, f"not killed mid-training (epoch {epoch})"
     assert not (killed / f"results/runs/spirals/{run_id}/metrics.json").exists()
 
-    assert snakemake(killed, "--unlock").returncode == 0
-    resumed = snakemake(killed)
+    resumed = snakemake(killed)  # no --unlock: nothing of the killed study is alive
     assert resumed.returncode == 0, resumed.stderr
     log = (killed / f"results/logs/train/spirals/{run_id}.log").read_text()
     assert f"epoch {epoch + 1}/{epochs}" in log and "epoch 1/" not in log  # it did resume

@@ -7,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 from nnstudy.config import ConfigError, validate_config
 from nnstudy.integrity import verify_before_run
 from nnstudy.runs import study_rows, table_csv, unique_runs, write_if_changed
+from nnstudy.scheduling import drop_local_rate_limit
 from nnstudy.studylock import LOCAL, claim, record_executor
 
 # Before Snakemake's own lock check: a run killed outright leaves its lock behind, removed here
@@ -35,12 +36,14 @@ write_if_changed("results/runs/experiments.csv", table_csv(ROWS))
 
 
 # Only a real run gets here, after Snakemake locked the folder: the next run needs to know
-# whether jobs of this one could outlive it out of sight (on a cluster).
+# whether jobs of this one could outlive it out of sight (on a cluster). A local run also
+# drops Snakemake's job rate limiter, which makes its main process spin (nnstudy.scheduling).
 onstart:
     if workflow.is_main_process:
         record_executor(
             LOCAL if workflow.local_exec else workflow.executor_plugin.name
         )
+        drop_local_rate_limit(workflow)
 
 
 wildcard_constraints:
