@@ -144,8 +144,8 @@ def verify_before_run(
 
     Runs in the main Snakemake process only: cluster jobs parse the Snakefile again while other
     jobs write. Skipped while Snakemake's lock directory holds a lock, because the Snakefile is
-    parsed before Snakemake takes its own lock and another study may be writing here (after a
-    crash, ``snakemake --unlock`` clears the stale lock and the next run verifies). Any command
+    parsed before Snakemake takes its own lock and another study may be writing here (the lock
+    of a killed local run is gone by then: nnstudy.studylock clears it first). Any command
     of the main process verifies, a dry run too: a corrupted file is rebuilt in any case, and
     the plan then shows it.
     """
