@@ -90,8 +90,9 @@ def _check_labels(target, n: int, n_classes: int) -> np.ndarray:
         raise ValueError(f"integer labels must have shape ({n},), got {y.shape}")
     if y.dtype.kind not in "iu":
         raise ValueError(f"labels must be integers, got dtype {y.dtype}")
-    # One reduction: viewed as unsigned, negative labels become huge.
-    if n and y.view(f"u{y.itemsize}").max() >= n_classes:
+    # One reduction: viewed as unsigned (same width and byte order), negative labels are huge.
+    u = y if y.dtype.kind == "u" else y.view(y.dtype.str.replace("i", "u"))
+    if n and u.max() >= n_classes:
         raise ValueError(
             f"labels must be in [0, {n_classes - 1}], got range [{y.min()}, {y.max()}]"
         )

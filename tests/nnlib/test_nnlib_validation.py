@@ -74,6 +74,12 @@ def test_losses_reject_bad_targets():
     z = np.zeros((4, 3))
     raises_one_line(r"in \[0, 2\]", CrossEntropyLoss().forward, z, np.array([0, 1, 3, 0]))
     raises_one_line(r"shape \(4,\)", CrossEntropyLoss().forward, z, np.array([0, 1]))
+    # the range check covers negative labels of every integer width and byte order
+    for dt in ("i1", ">i2", "<i8", ">i8"):
+        raises_one_line(
+            r"got range \[-1, 1\]", CrossEntropyLoss().forward, z, np.array([0, 1, -1, 0], dt)
+        )
+    assert CrossEntropyLoss().forward(z, np.array([0, 1, 2, 0], ">i8")) == pytest.approx(np.log(3))
     raises_one_line("integers", CrossEntropyLoss().forward, z, np.array([0.0, 1, 2, 0]))
     raises_one_line(r"shape \(4, 3\)", CrossEntropyLoss().forward, z, np.ones((4, 2)) / 2)
     raises_one_line("NaN", MSELoss().forward, z, np.full((4, 3), np.nan))
