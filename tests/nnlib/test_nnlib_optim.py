@@ -163,6 +163,18 @@ def test_against_reference(cls, ref, kw, rng):
     np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("cls", [Adam, AdamW])
+def test_adam_zero_learning_rate_still_updates_moments(cls, rng):
+    # lr = 0 skips the parameter update (lr sits in a denominator) but not the moments.
+    p0, grads = rng.standard_normal(5), gradient_sequence(rng)
+    lrs = [0.1, 0.0, 0.05, 0.0, 0.2, 0.01]
+    kw = {"weight_decay": 0.1}
+    got = run(cls, p0, grads, lrs, **kw)
+    want = ref_adam(p0.tolist(), grads.tolist(), lrs, decoupled=cls is AdamW, **kw)
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(got[1], got[0])
+
+
 @pytest.mark.parametrize(("cls", "ref", "kw"), CASES, ids=lambda c: getattr(c, "__name__", str(c)))
 def test_against_torch_when_installed(cls, ref, kw, rng):
     torch = pytest.importorskip("torch")
