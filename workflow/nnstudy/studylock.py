@@ -9,7 +9,7 @@ however it ends. A new Snakemake process that gets the lock exclusively therefor
 process of a study is alive here, and any Snakemake lock left is stale.
 
 Who holds it: every main Snakemake process (:func:`claim`, called while the Snakefile is parsed,
-before Snakemake takes its own lock), and the long jobs (:func:`hold`), because a job outlives a
+before Snakemake takes its own lock), and every job (:func:`hold`), because a job outlives a
 Snakemake process killed alone and must keep a rerun from starting the same job beside it. A
 child does not inherit the lock (Python opens files close-on-exec), hence :func:`hold`. A job
 holds it from its first line of study code on, so a rerun started within that first fraction

@@ -3,7 +3,11 @@
 import sys
 from pathlib import Path
 
+from nnstudy.studylock import hold
+
 from nnlib.datasets import FetchError, fetch
+
+hold()  # keeps a rerun from starting this job again beside it (nnstudy.studylock)
 
 with open(snakemake.log[0], "w") as log:
     try:

@@ -3,7 +3,10 @@
 import contextlib
 import sys
 
+from nnstudy.studylock import hold
 from nnstudy.tracking import log_runs
+
+hold()  # keeps a rerun from starting this job again beside it (nnstudy.studylock)
 
 with open(snakemake.log[0], "w") as log, contextlib.redirect_stdout(log):
     try:

@@ -5,8 +5,11 @@ import sys
 from pathlib import Path
 
 from nnstudy.integrity import record
+from nnstudy.studylock import hold
 
 from nnlib.datasets import prepare
+
+hold()  # keeps a rerun from starting this job again beside it (nnstudy.studylock)
 
 params = snakemake.params
 with open(snakemake.log[0], "w") as log:

@@ -1,5 +1,8 @@
 """Rule report_pdf: see nnstudy.report.build_pdf (it writes the TeX log to the rule's log)."""
 
 from nnstudy.report import build_pdf
+from nnstudy.studylock import hold
+
+hold()  # keeps a rerun from starting this job again beside it (nnstudy.studylock)
 
 build_pdf(snakemake.input.tex, snakemake.output.pdf, snakemake.log[0])
