@@ -3,6 +3,7 @@ save/load and checkpoint/resume."""
 
 import math
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -155,6 +156,22 @@ def test_divergence_is_a_status_not_an_exception():
     assert result.status == "diverged"
     assert result.epochs_run < 20 and math.isnan(result.history[-1]["train_loss"])
     assert all(np.isfinite(p.data).all() for p in model.parameters())
+
+
+def test_validation_that_overflows_is_recorded_without_warnings():
+    """Weights can blow up in an epoch's last steps while its training loss stays finite; the
+    validation pass then overflows. That is recorded, not warned about or raised."""
+    x, y = blobs()
+    model, opt = make(optimizer="sgd", dropout=0.0)
+    huge = np.clip(x, -3, 3) * np.float32(1e38)  # finite inputs whose logits overflow float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = fit(
+            model, get_loss("cross_entropy"), opt, x, y, epochs=2, validation_data=(huge, y)
+        )
+    assert result.status == "ok"
+    assert all(not math.isfinite(row["val_loss"]) for row in result.history)
+    assert all(math.isfinite(row["train_loss"]) for row in result.history)
 
 
 def test_save_load_round_trip(tmp_path):
