@@ -18,17 +18,13 @@ Usage: python benchmarks/bench_scaling.py [--sizes 36 108 324] [--cores 1 2] [--
 from __future__ import annotations
 
 import argparse
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
+from study_cli import timed_snakemake
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 PLAN_TARGET_S = 30.0
 GRID = {
     "optimizer": ["sgd", "momentum", "rmsprop", "adam"],
@@ -62,30 +58,13 @@ def runs_of(grid: dict, seeds: int) -> int:
     return n
 
 
-def timed_snakemake(config: dict, *args: str) -> tuple[float, float]:
-    """Wall and CPU seconds (user + system, Snakemake and its jobs) of one Snakemake call on
-    ``config`` in a fresh folder. CPU time is what a busy machine does not inflate."""
+def timed_study(config: dict, *args: str) -> tuple[float, float]:
+    """Wall and CPU seconds of one Snakemake call (target ``all``) on ``config`` in a fresh
+    folder."""
     with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp:
         (Path(tmp) / "config.yaml").write_text(yaml.safe_dump(config))
-        cmd = [
-            SNAKEMAKE,
-            "--snakefile",
-            str(ROOT / "Snakefile"),
-            "--workflow-profile",
-            str(ROOT / "workflow" / "profiles" / "default"),
-            "all",  # the target, before --quiet takes its values
-            "--quiet",
-            "all",
-            *args,
-        ]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        done = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
-        seconds = time.perf_counter() - started
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        sys.exit(f"snakemake failed ({' '.join(args)}):\n{done.stderr[-3000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        # the target before --quiet, which would take it as one of its values
+        seconds, cpu, _ = timed_snakemake(Path(tmp), "all", "--quiet", "all", *args)
     return seconds, cpu
 
 
@@ -109,8 +88,7 @@ def main() -> None:
                 sys.exit(f"--sizes: {size} is not a multiple of the {base} grid variants")
             config = study(GRID, size // base)
             times = [
-                timed_snakemake(config, "--cores", str(c), "--until", "evaluate")[0]
-                for c in args.cores
+                timed_study(config, "--cores", str(c), "--until", "evaluate")[0] for c in args.cores
             ]
             row = f"{size:>6} " + " ".join(f"{t:>15.1f}" for t in times)
             row += " " + " ".join(f"{t / size:>10.3f}" for t in times)
@@ -126,7 +104,7 @@ def main() -> None:
     for wanted in args.plan_runs:
         seeds = -(-wanted // variants)
         runs = variants * seeds
-        seconds, cpu = timed_snakemake(study(PLAN_GRID, seeds), "--dry-run")
+        seconds, cpu = timed_study(study(PLAN_GRID, seeds), "--dry-run")
         jobs = 2 * runs  # train + evaluate per run (the few data and report jobs aside)
         note = ""
         if runs >= 10_000:

@@ -16,37 +16,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+from study_cli import ROOT, timed_snakemake
 
 
 def snakemake(workdir: Path, cores: int, *args: str) -> tuple[float, str]:
-    cmd = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--workflow-profile",
-        str(ROOT / "workflow" / "profiles" / "default"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        str(cores),
-        *args,
-    ]
-    start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"snakemake failed in {workdir}:\n{done.stderr[-3000:]}")
-    return seconds, done.stdout + done.stderr
+    seconds, _, output = timed_snakemake(workdir, "--cores", str(cores), *args)
+    return seconds, output
 
 
 def fresh(base: Path, name: str, config: dict) -> Path:
