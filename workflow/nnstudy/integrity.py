@@ -19,8 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
+
+from nnlib.datasets.store import atomic_write_text
 
 STORE = Path(".snakemake") / "checksums"
 LOCKS = Path(".snakemake") / "locks"
@@ -53,18 +54,6 @@ def _record_path(key: Path, store: Path) -> Path:
     return store / f"{key}.json"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _stamp(path: Path, digest: str) -> dict:
     stat = path.stat()
     return {
@@ -80,7 +69,7 @@ def record(*paths: str | os.PathLike, store: str | os.PathLike = STORE) -> None:
     for path in map(Path, paths):
         key = _key(path)
         stamp = _stamp(key, sha256(key))
-        _write_atomic(_record_path(key, Path(store)), json.dumps(stamp) + "\n")
+        atomic_write_text(_record_path(key, Path(store)), json.dumps(stamp) + "\n")
 
 
 def verify(store: str | os.PathLike = STORE, full: bool = False) -> list[Path]:
@@ -108,7 +97,7 @@ def verify(store: str | os.PathLike = STORE, full: bool = False) -> list[Path]:
             continue
         if stat.st_size == size and sha256(path) == digest:
             if stat.st_mtime_ns != mtime_ns:
-                _write_atomic(rec_path, json.dumps(_stamp(path, digest)) + "\n")
+                atomic_write_text(rec_path, json.dumps(_stamp(path, digest)) + "\n")
             continue
         path.unlink(missing_ok=True)
         rec_path.unlink(missing_ok=True)

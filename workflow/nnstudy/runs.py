@@ -31,13 +31,13 @@ import itertools
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nnlib.datasets.store import atomic_write_text
 from nnstudy.config import ConfigError, selected
 
 ID_LENGTH = 10
@@ -296,10 +296,6 @@ def write_if_changed(path: str | os.PathLike, text: str) -> bool:
     path = Path(path)
     if path.exists() and path.read_text() == text:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
+    os.chmod(path, 0o644)  # a temporary file is private; this table is for everyone to read
     return True

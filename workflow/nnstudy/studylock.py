@@ -29,6 +29,8 @@ import shutil
 from pathlib import Path
 from typing import TextIO
 
+from nnlib.datasets.store import atomic_write_text
+
 SNAKEMAKE_DIR = Path(".snakemake")
 LOCK_NAME = "nnstudy.lock"
 EXECUTOR_NAME = "nnstudy.executor"
@@ -92,10 +94,7 @@ def hold(folder: str | os.PathLike = SNAKEMAKE_DIR) -> bool:
 def record_executor(executor: str, folder: str | os.PathLike = SNAKEMAKE_DIR) -> None:
     """Write which executor the run that now owns Snakemake's lock uses: :data:`LOCAL` or the
     name of a cluster executor (whose jobs a kernel lock cannot see)."""
-    path = Path(folder) / EXECUTOR_NAME
-    part = path.with_name(f"{path.name}.{os.getpid()}.part")
-    part.write_text(executor + "\n")
-    part.replace(path)
+    atomic_write_text(Path(folder) / EXECUTOR_NAME, executor + "\n")
 
 
 def _open(folder: Path) -> TextIO | None:
