@@ -12,20 +12,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
-def timed_snakemake(workdir: Path, *args: str) -> tuple[float, float, str]:
-    """Run the repository's Snakefile with its default workflow profile in ``workdir``; return
-    wall seconds, CPU seconds (user + system of Snakemake and its jobs: what a busy machine does
-    not inflate) and the output. Exits with Snakemake's error output when it fails."""
-    cmd = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--workflow-profile",
-        str(ROOT / "workflow" / "profiles" / "default"),
-        "--directory",
-        str(workdir),
-        *args,
-    ]
+def timed_snakemake(
+    workdir: Path, *args: str, snakefile: Path | None = None
+) -> tuple[float, float, str]:
+    """Run the repository's Snakefile with its default workflow profile in ``workdir`` (or
+    another ``snakefile``, with no profile); return wall seconds, CPU seconds (user + system of
+    Snakemake and its jobs: what a busy machine does not inflate) and the output. Exits with
+    Snakemake's error output when it fails."""
+    if snakefile is None:
+        snakefile = ROOT / "Snakefile"
+        profile = ["--workflow-profile", str(ROOT / "workflow" / "profiles" / "default")]
+    else:
+        profile = ["--cores", "1"]
+    cmd = [SNAKEMAKE, "--snakefile", str(snakefile), *profile, "--directory", str(workdir), *args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)

@@ -7,8 +7,11 @@ from snakemake.exceptions import WorkflowError
 from nnstudy.config import ConfigError, validate_config
 from nnstudy.integrity import verify_before_run
 from nnstudy.runs import study_rows, table_csv, unique_runs, write_if_changed
-from nnstudy.scheduling import drop_local_rate_limit
+from nnstudy.scheduling import drop_local_rate_limit, relax_full_collections
 from nnstudy.studylock import LOCAL, claim, record_executor
+
+# Before the run table and the DAG, which are millions of objects for a large grid.
+relax_full_collections()
 
 # Before Snakemake's own lock check: a run killed outright leaves its lock behind, removed here
 # when no process of the study is alive (nnstudy.studylock). Job processes never clean.
