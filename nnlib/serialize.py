@@ -8,28 +8,12 @@ written atomically and read with ``allow_pickle=False``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_savez
+
 FORMAT, VERSION = "nnlib-model", 1
-
-
-def atomic_savez(path, arrays: dict) -> None:
-    """Write an uncompressed npz via a temporary file in the same folder and os.replace,
-    so readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def module_from_config(config: dict):

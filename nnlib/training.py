@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_savez
 from .core import as_generator
 from .losses import CrossEntropyLoss
 from .optim import blas_threads, global_grad_norm
-from .serialize import atomic_savez, load_params
+from .serialize import load_params
 
 HISTORY_KEYS = (
     "epoch",

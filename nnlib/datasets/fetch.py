@@ -13,10 +13,10 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from ..atomic import atomic_write_text
 from .catalog import DatasetSpec, RawFile, get_spec
 from .download import DownloadError, download
 from .hashing import content_sha256, file_digests
-from .store import atomic_write_text
 
 ENV_VAR = "NNSTUDY_DATA_DIR"
 MANIFEST = "source.json"

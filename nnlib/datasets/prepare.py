@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_savez, atomic_write_text
 from . import builtin
 from .catalog import DatasetSpec, get_spec
 from .cifar import read_cifar10
 from .fetch import fetch, read_manifest
 from .hashing import file_digests, read_content
 from .idx import parse_idx
-from .store import CARD, SPLITS, atomic_save_npz, atomic_write_text, file_checksums
+from .store import CARD, SPLITS, file_checksums
 
 # Standard deviations below this are treated as 1 (constant pixels, e.g. MNIST's borders).
 _MIN_STD = 1e-6
@@ -74,7 +75,7 @@ def prepare(
 
     out_dir = Path(out_dir)
     for split, (x, y) in arrays.items():
-        atomic_save_npz(out_dir / f"{split}.npz", x=x, y=y)
+        atomic_savez(out_dir / f"{split}.npz", {"x": x, "y": y})
     card = {
         "dataset": spec.name,
         "kind": spec.kind,

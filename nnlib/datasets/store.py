@@ -1,11 +1,9 @@
-"""Prepared files on disk: atomic writes, memory-mapped loads, integrity checks."""
+"""Prepared files on disk: memory-mapped loads and integrity checks (writes: nnlib.atomic)."""
 
 from __future__ import annotations
 
 import json
-import os
 import struct
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -19,31 +17,6 @@ _HEADER_READERS = {
     (1, 0): np.lib.format.read_array_header_1_0,
     (2, 0): np.lib.format.read_array_header_2_0,
 }
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through ``write(fileobj)`` to a temporary sibling, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    _atomic_write(path, lambda f: f.write(text.encode()))
-
-
-def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
-    # Uncompressed (stored) members, so load_split can memory-map them.
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load_split(directory: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:

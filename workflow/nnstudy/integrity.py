@@ -21,7 +21,7 @@ import json
 import os
 from pathlib import Path
 
-from nnlib.datasets.store import atomic_write_text
+from nnlib.atomic import atomic_write_text
 
 STORE = Path(".snakemake") / "checksums"
 LOCKS = Path(".snakemake") / "locks"

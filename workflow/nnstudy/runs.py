@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlib.datasets.store import atomic_write_text
+from nnlib.atomic import atomic_write_text
 from nnstudy.config import ConfigError, selected
 
 ID_LENGTH = 10
@@ -297,5 +297,4 @@ def write_if_changed(path: str | os.PathLike, text: str) -> bool:
     if path.exists() and path.read_text() == text:
         return False
     atomic_write_text(path, text)
-    os.chmod(path, 0o644)  # a temporary file is private; this table is for everyone to read
     return True

@@ -29,7 +29,7 @@ import shutil
 from pathlib import Path
 from typing import TextIO
 
-from nnlib.datasets.store import atomic_write_text
+from nnlib.atomic import atomic_write_text
 
 SNAKEMAKE_DIR = Path(".snakemake")
 LOCK_NAME = "nnstudy.lock"

@@ -254,7 +254,7 @@ class Progress:
 
 
 def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    from nnlib.serialize import atomic_savez
+    from nnlib.atomic import atomic_savez
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_savez(path, arrays)
