@@ -24,10 +24,11 @@ from nnlib.datasets import prepare
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = "<script>alert(1)</script> & 100%_\\x"
 DATASETS = ("gmm", "spirals")
+SELECT = ("core", "unstable", HOSTILE)
 FIXED = {"hidden": [8], "epochs": 4, "batch_size": 32, "snapshot_every": 2}
 
 
-def _config(seeds, datasets) -> dict:
+def _config(seeds, datasets, select) -> dict:
     with open(REPO / "config.yaml") as f:
         config = yaml.safe_load(f)
     config["experiments"] = {
@@ -58,7 +59,7 @@ def _config(seeds, datasets) -> dict:
         "fixed": dict(FIXED),
         "seeds": list(seeds),
     }
-    config["select"] = ["core", "unstable", HOSTILE]
+    config["select"] = list(select)
     return validate_config(config)
 
 
@@ -69,10 +70,10 @@ def _run(run: dict, data_dir: Path, runs_root: Path, train_dir: Path | None = No
     evaluate_run(outputs["model"], outputs["train"], data_dir, out / "metrics.json")
 
 
-def make_study(root: Path, seeds=(0, 1), datasets=DATASETS) -> dict:
-    """Prepare, train and evaluate the tiny study under ``root``; returns what the report
-    rules get: runs root, membership table, the config."""
-    config = _config(seeds, datasets)
+def make_study(root: Path, seeds=(0, 1), datasets=DATASETS, select=SELECT) -> dict:
+    """Prepare, train and evaluate the tiny study under ``root`` (the experiments in
+    ``select``); returns what the report rules get: runs root, membership table, the config."""
+    config = _config(seeds, datasets, select)
     data = root / "data" / "processed"
     for name in datasets:
         prepare(name, data / name, n_samples=300, val_fraction=0.2, test_fraction=0.2)
