@@ -3,7 +3,9 @@
 A 784-256-128-10 ReLU network trained with Adam (lr 1e-3), batch 128, float32, on 60,000
 synthetic samples (no download), at BLAS thread counts 1 and 2. Prints the minimum and the
 median epoch time of each library over the timed epochs, the ratios, this machine's measured
-float32 GEMM rate and the share of it that nnlib's training step reaches.
+float32 GEMM rate and the share of it that nnlib's training step reaches. Then where nnlib's
+step goes: its phases timed one by one in a replica of ``fit``'s step, beside the step's GEMMs
+alone (back to back, hot) and the step time that 70 % of the GEMM rate allows.
 
     .venv/bin/python benchmarks/bench_nnlib.py [--epochs 5] [--threads 1 2] [--samples 60000]
 
@@ -13,6 +15,8 @@ The machine may be shared: compare the minimum columns, and rerun when it is qui
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 import statistics
 import time
 import warnings
@@ -38,8 +42,18 @@ def synthetic_data(n: int, seed: int = 0):
 def step_flops(n: int) -> float:
     """FLOPs of the GEMMs in one epoch of training: forward, weight gradients, and input
     gradients of every layer but the first (nnlib skips that one; so do torch and sklearn)."""
-    macs = sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:], strict=True))
-    return 2.0 * n * (3 * macs - SIZES[0] * SIZES[1])
+    return n / BATCH * sum(2.0 * m * k * n for m, k, n in gemm_shapes())
+
+
+def gemm_shapes() -> list[tuple[int, int, int]]:
+    """(m, k, n) of every GEMM of one step: forward, weight gradient, and input gradient of
+    every layer but the first."""
+    shapes = []
+    for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True)):
+        shapes += [(BATCH, n_in, n_out), (n_in, BATCH, n_out)]
+        if i:
+            shapes.append((BATCH, n_out, n_in))
+    return shapes
 
 
 def gemm_rate(repeats: int = 30) -> float:
@@ -88,6 +102,65 @@ class NnlibRunner:
             raise RuntimeError(f"nnlib training ended with status {result.status!r}")
         self.last = result.history[0]
         return self.last["seconds"]
+
+
+PHASES = ("gather", "forward", "loss", "backward", "grad norm", "optimizer")
+
+
+def step_phases(x, y, epochs: int = 3) -> dict[str, float]:
+    """Seconds per step of each phase of ``fit``'s training step, replayed with nnlib's public
+    API (same calls, same order; a timer between phases), averaged over the best epoch."""
+    runner = NnlibRunner(x, y)
+    model, loss, opt = runner.model, runner.loss, runner.opt
+    xb = np.empty((BATCH, x.shape[1]), x.dtype)
+    best = None
+    for _ in range(epochs):
+        spent = dict.fromkeys(PHASES, 0.0)
+        order = runner.rng.permutation(len(x))
+        steps = len(x) // BATCH
+        for i in range(steps):
+            idx = order[i * BATCH : (i + 1) * BATCH]
+            t0 = time.perf_counter()
+            x.take(idx, axis=0, out=xb, mode="clip")
+            yb = y[idx]
+            t1 = time.perf_counter()
+            out = model.forward(xb, training=True)
+            t2 = time.perf_counter()
+            loss.forward(out, yb)
+            grad = loss.backward()
+            t3 = time.perf_counter()
+            model.backward(grad, input_grad=False)
+            t4 = time.perf_counter()
+            np.vdot(opt.flat_grad, opt.flat_grad)
+            t5 = time.perf_counter()
+            opt.step()
+            t6 = time.perf_counter()
+            for name, (a, b) in zip(
+                PHASES, itertools.pairwise((t0, t1, t2, t3, t4, t5, t6)), strict=True
+            ):
+                spent[name] += b - a
+        per_step = {name: t / steps for name, t in spent.items()}
+        if best is None or sum(per_step.values()) < sum(best.values()):
+            best = per_step
+    return best
+
+
+def gemms_alone(repeats: int = 200) -> float:
+    """Seconds for the step's GEMMs alone, back to back on hot operands (best of 3 blocks)."""
+    rng = np.random.default_rng(0)
+    ops = []
+    for m, k, n in gemm_shapes():
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((k, n), dtype=np.float32)
+        ops.append((a, b, np.empty((m, n), np.float32)))
+    best = math.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        for _ in range(repeats):
+            for a, b, c in ops:
+                np.matmul(a, b, out=c)
+        best = min(best, (time.perf_counter() - t) / repeats)
+    return best
 
 
 class SklearnRunner:
@@ -173,6 +246,7 @@ def main(argv=None) -> None:
         with threadpool_limits(threads), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # sklearn's ConvergenceWarning after one epoch
             rates = [gemm_rate()]
+            phases, alone = step_phases(x, y), gemms_alone()
             runners = {"nnlib": NnlibRunner(x, y), "scikit-learn": SklearnRunner(x, y)}
             if torch_available():
                 runners["pytorch"] = TorchRunner(x, y, threads)
@@ -210,6 +284,18 @@ def main(argv=None) -> None:
             )
         else:
             print("pytorch      not installed (skipped)")
+        step = sum(phases.values())
+        print(
+            "nnlib step, phase by phase (ms): "
+            + ", ".join(f"{name} {1e3 * t:.3f}" for name, t in phases.items())
+            + f" = {1e3 * step:.3f}"
+        )
+        step_gemm_flops = step_flops(BATCH)
+        print(
+            f"the step's GEMMs alone, hot: {1e3 * alone:.3f} ms "
+            f"({step_gemm_flops / alone / rate:.0%} of the GEMM rate); 70 % of the GEMM rate "
+            f"allows {1e3 * step_gemm_flops / (0.7 * rate):.3f} ms per step"
+        )
 
 
 if __name__ == "__main__":
