@@ -56,19 +56,25 @@ def gemm_shapes() -> list[tuple[int, int, int]]:
     return shapes
 
 
+def gemm_operands(shapes) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Random float32 (a, b, out) for each (m, k, n), from a fixed seed."""
+    rng = np.random.default_rng(0)
+    return [
+        (
+            rng.standard_normal((m, k), dtype=np.float32),
+            rng.standard_normal((k, n), dtype=np.float32),
+            np.empty((m, n), np.float32),
+        )
+        for m, k, n in shapes
+    ]
+
+
 def gemm_rate(repeats: int = 30) -> float:
     """Best float32 GEMM rate (FLOP/s) over the first layer's three GEMM shapes (forward,
     weight gradient, input gradient), which dominate the step."""
-    rng = np.random.default_rng(0)
     best = 0.0
-    for m, k, n in [
-        (BATCH, SIZES[0], SIZES[1]),
-        (SIZES[0], BATCH, SIZES[1]),
-        (BATCH, SIZES[1], SIZES[0]),
-    ]:
-        a = rng.standard_normal((m, k), dtype=np.float32)
-        b = rng.standard_normal((k, n), dtype=np.float32)
-        c = np.empty((m, n), np.float32)
+    shapes = [(BATCH, SIZES[0], SIZES[1]), (SIZES[0], BATCH, SIZES[1]), (BATCH, SIZES[1], SIZES[0])]
+    for (m, k, n), (a, b, c) in zip(shapes, gemm_operands(shapes), strict=True):
         for _ in range(3):
             np.matmul(a, b, out=c)
         t = time.perf_counter()
@@ -147,12 +153,7 @@ def step_phases(x, y, epochs: int = 3) -> dict[str, float]:
 
 def gemms_alone(repeats: int = 200) -> float:
     """Seconds for the step's GEMMs alone, back to back on hot operands (best of 3 blocks)."""
-    rng = np.random.default_rng(0)
-    ops = []
-    for m, k, n in gemm_shapes():
-        a = rng.standard_normal((m, k), dtype=np.float32)
-        b = rng.standard_normal((k, n), dtype=np.float32)
-        ops.append((a, b, np.empty((m, n), np.float32)))
+    ops = gemm_operands(gemm_shapes())
     best = math.inf
     for _ in range(3):
         t = time.perf_counter()

@@ -21,10 +21,10 @@ def timed_snakemake(
     Snakemake's error output when it fails."""
     if snakefile is None:
         snakefile = ROOT / "Snakefile"
-        profile = ["--workflow-profile", str(ROOT / "workflow" / "profiles" / "default")]
+        options = ["--workflow-profile", str(ROOT / "workflow" / "profiles" / "default")]
     else:
-        profile = ["--cores", "1"]
-    cmd = [SNAKEMAKE, "--snakefile", str(snakefile), *profile, "--directory", str(workdir), *args]
+        options = ["--cores", "1"]
+    cmd = [SNAKEMAKE, "--snakefile", str(snakefile), *options, "--directory", str(workdir), *args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
