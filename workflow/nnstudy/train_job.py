@@ -54,6 +54,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from nnlib.atomic import atomic_savez
 from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
 from nnstudy.integrity import record
 from nnstudy.provenance import provenance
@@ -202,7 +203,7 @@ class Snapshots:
             "grad_norm": layer_grad_norms(self.model, self.x, self.y),
         }
         if self.path is not None:
-            _savez(self.path, self.arrays())
+            atomic_savez(self.path, self.arrays())
 
     def on_epoch_end(self, epoch, row, model, optimizer) -> None:
         epoch = int(row["epoch"])
@@ -251,13 +252,6 @@ class Progress:
             f"val_loss {row['val_loss']:.4f} val_acc {row['val_accuracy']:.4f} "
             f"lr {row['lr']:.3g} ({row['seconds']:.2f} s)"
         )
-
-
-def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    from nnlib.atomic import atomic_savez
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_savez(path, arrays)
 
 
 def write_history(path: Path, rows: list[dict]) -> None:
@@ -349,7 +343,7 @@ def train_run(
     else:
         np.savez(out["model"])
     write_history(out["history"], history)
-    _savez(out["snapshots"], snapshots.arrays() if snapshots is not None else _no_snapshots())
+    atomic_savez(out["snapshots"], snapshots.arrays() if snapshots is not None else _no_snapshots())
     info = {
         "run_id": run["run_id"],
         "status": status,
