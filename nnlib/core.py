@@ -54,7 +54,22 @@ class Parameter:
         return f"Parameter({self.name or '?'}, shape={self.data.shape}, dtype={self.data.dtype})"
 
 
-class Module:
+class Scratch:
+    """Reusable work arrays for the training step, so that it allocates nothing after its
+    first call (mixed into modules and losses)."""
+
+    def _buffer(self, key, shape, dtype, fill=None) -> np.ndarray:
+        """The array for ``key`` and ``shape``: uninitialised, or filled with ``fill`` when
+        created (then callers must not write to it). A new dtype replaces the old array."""
+        bufs = self.__dict__.setdefault("_bufs", {})
+        buf = bufs.get((key, shape))
+        if buf is None or buf.dtype != dtype:
+            buf = np.empty(shape, dtype=dtype) if fill is None else np.full(shape, fill, dtype)
+            bufs[(key, shape)] = buf
+        return buf
+
+
+class Module(Scratch):
     """Base class of layers, activations and containers.
 
     Subclasses implement ``forward(x, training=False)`` and ``backward(grad_out,
@@ -102,16 +117,6 @@ class Module:
     def get_config(self) -> dict:
         """JSON-serialisable description from which ``module_from_config`` rebuilds the module."""
         return {"type": type(self).__name__}
-
-    def _buffer(self, key, shape, dtype, fill=None) -> np.ndarray:
-        """A reusable array for ``key`` and ``shape``: uninitialised, or filled with ``fill``
-        when created (then callers must not write to it)."""
-        bufs = self.__dict__.setdefault("_bufs", {})
-        buf = bufs.get((key, shape))
-        if buf is None or buf.dtype != dtype:
-            buf = np.empty(shape, dtype=dtype) if fill is None else np.full(shape, fill, dtype)
-            bufs[(key, shape)] = buf
-        return buf
 
     def __repr__(self) -> str:
         cfg = {k: v for k, v in self.get_config().items() if k != "type"}

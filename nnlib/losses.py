@@ -14,12 +14,14 @@ import functools
 
 import numpy as np
 
+from nnlib.core import Scratch
+
 
 def _finite_float(x) -> bool:
     return bool(np.isfinite(x).all())
 
 
-class Loss:
+class Loss(Scratch):
     def __init__(self, l2: float = 0.0):
         if not (np.isfinite(l2) and l2 >= 0):
             raise ValueError(f"l2 must be a finite number >= 0, got {l2}")
@@ -51,7 +53,7 @@ class Loss:
             return
         for i, p in enumerate(params):
             if p.data.ndim >= 2:
-                tmp = self._buf(("l2", i), p.data.shape, p.data.dtype)
+                tmp = self._buffer(("l2", i), p.data.shape, p.data.dtype)
                 p.grad += np.multiply(p.data, self.l2, out=tmp)
 
     def get_config(self) -> dict:
@@ -65,15 +67,6 @@ class Loss:
         if pred.ndim == 0 or pred.shape[0] == 0:
             raise ValueError(f"predictions must be a non-empty batch, got shape {pred.shape}")
         return pred
-
-    def _buf(self, key, shape, dtype, fill=None):
-        """A reusable array, uninitialised or (read-only use) filled with ``fill``."""
-        bufs = self.__dict__.setdefault("_bufs", {})
-        b = bufs.get((key, shape, dtype))
-        if b is None:
-            b = np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
-            bufs[(key, shape, dtype)] = b
-        return b
 
 
 @functools.lru_cache(maxsize=8)
@@ -135,13 +128,13 @@ class CrossEntropyLoss(Loss):
         if self.from_logits:
             # Row reductions over a few classes are slow in NumPy; the row maxima come from a
             # transposed copy (a reduction along the long axis) and the row sums from a gemv.
-            pt = self._buf("pt", (c, n), pred.dtype)
+            pt = self._buffer("pt", (c, n), pred.dtype)
             np.copyto(pt, pred.T)
             m = pt.max(axis=0)
-            p = self._buf("p", pred.shape, pred.dtype)
+            p = self._buffer("p", pred.shape, pred.dtype)
             np.subtract(pred, m[:, None], out=p)
             np.exp(p, out=p)
-            s = np.matmul(p, self._buf("ones", (c,), pred.dtype, fill=1))
+            s = np.matmul(p, self._buffer("ones", (c,), pred.dtype, fill=1))
             lse = np.log(s)
             lse += m
             p /= s[:, None]
@@ -160,7 +153,7 @@ class CrossEntropyLoss(Loss):
     def backward(self) -> np.ndarray:
         p, t = self._p, self._t
         n = p.shape[0]
-        g = self._buf("g", p.shape, p.dtype)
+        g = self._buffer("g", p.shape, p.dtype)
         rows = _rows(n)
         if self.from_logits and self._labels:
             # (softmax - onehot) / n, scaled first: one pass over the batch fewer
@@ -228,13 +221,13 @@ class MSELoss(Loss):
                 )
         if not _finite_float(t):
             raise ValueError("targets contain NaN or inf")
-        diff = self._buf("d", pred.shape, pred.dtype)
+        diff = self._buffer("d", pred.shape, pred.dtype)
         np.subtract(pred, t, out=diff, casting="unsafe")
         self._d = diff
         return float(np.vdot(diff, diff)) / diff.size
 
     def backward(self) -> np.ndarray:
-        g = self._buf("g", self._d.shape, self._d.dtype)
+        g = self._buffer("g", self._d.shape, self._d.dtype)
         return np.multiply(self._d, 2.0 / self._d.size, out=g)
 
 
