@@ -33,6 +33,24 @@ def test_malformed_idx(data, message):
     assert "\n" not in str(err.value)
 
 
+def prepare_from_mirror(tmp_path, contents, damage_file=None):
+    """prepare("mnist") from a local mirror of ``contents`` (gzipped), after ``damage_file``
+    has changed the mirror's first file."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for n, d in contents.items():
+        (mirror / n).write_bytes(gz(d))
+    if damage_file is not None:
+        damage_file(mirror / IDX_NAMES[0])
+    prepare(
+        "mnist",
+        tmp_path / "out",
+        raw_dir=tmp_path / "raw",
+        local_dirs=[mirror],
+        spec=idx_spec(contents),
+    )
+
+
 @pytest.mark.parametrize("damage", ["magic", "truncate"])
 def test_corrupt_file_in_a_mirror_fails_prepare_and_writes_nothing(damage, tmp_path):
     """A file whose checksum is right for its (corrupt) bytes still fails at parsing."""
@@ -40,34 +58,15 @@ def test_corrupt_file_in_a_mirror_fails_prepare_and_writes_nothing(damage, tmp_p
     name = IDX_NAMES[0]
     data = contents[name]
     contents[name] = b"\x00\x00\x08\x02" + data[4:] if damage == "magic" else data[:-10]
-    mirror = tmp_path / "mirror"
-    mirror.mkdir()
-    for n, d in contents.items():
-        (mirror / n).write_bytes(gz(d))
     with pytest.raises(ValueError, match="expected 3 dimensions|truncated"):
-        prepare(
-            "mnist",
-            tmp_path / "out",
-            raw_dir=tmp_path / "raw",
-            local_dirs=[mirror],
-            spec=idx_spec(contents),
-        )
+        prepare_from_mirror(tmp_path, contents)
     assert not (tmp_path / "out").exists()
 
 
 def test_truncated_gzip_stream_is_refused(tmp_path):
-    contents = small_idx_set()
-    mirror = tmp_path / "mirror"
-    mirror.mkdir()
-    for n, d in contents.items():
-        (mirror / n).write_bytes(gz(d))
-    cut = mirror / IDX_NAMES[0]
-    cut.write_bytes(cut.read_bytes()[:-50])
+    def cut(path):
+        path.write_bytes(path.read_bytes()[:-50])
+
     with pytest.raises(FetchError, match="corrupt gzip stream"):
-        prepare(
-            "mnist",
-            tmp_path / "out",
-            raw_dir=tmp_path / "raw",
-            local_dirs=[mirror],
-            spec=idx_spec(contents),
-        )
+        prepare_from_mirror(tmp_path, small_idx_set(), damage_file=cut)
+    assert not (tmp_path / "out").exists()
