@@ -16,25 +16,20 @@ it; any other file is hashed (pass ``full=True`` to :func:`verify` to hash every
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
 from nnlib.atomic import atomic_write_text
+from nnlib.datasets.hashing import file_digests
 
 STORE = Path(".snakemake") / "checksums"
 LOCKS = Path(".snakemake") / "locks"
 RUNS_ROOT = Path("results") / "runs"
-_CHUNK = 1 << 20
 
 
 def sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digests(Path(path), ("sha256",))["sha256"]
 
 
 def _key(path: Path) -> Path:
