@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .hashing import content_sha256, file_digests
+from .hashing import content_sha256, file_digest
 
 _CHUNK = 1 << 16
 # Client errors that will not change on a retry (404, 403, ...); 408/429 are worth retrying.
@@ -113,7 +113,7 @@ def _transfer(url: str, part: Path, timeout: float, progress: bool) -> bool:
 
 def _verify(part: Path, md5: str | None, sha256: str | None) -> None:
     problems = []
-    if md5 is not None and (got := file_digests(part, ("md5",))["md5"]) != md5:
+    if md5 is not None and (got := file_digest(part, "md5")) != md5:
         problems.append(f"md5 {got} != published {md5}")
     if sha256 is not None:
         try:

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..atomic import atomic_write_text
 from .catalog import DatasetSpec, RawFile, get_spec
 from .download import DownloadError, download
-from .hashing import content_sha256, file_digests
+from .hashing import content_sha256, file_digest, file_digests
 
 ENV_VAR = "NNSTUDY_DATA_DIR"
 MANIFEST = "source.json"
@@ -69,7 +69,7 @@ def verify_local(path: Path, f: RawFile) -> str | None:
         if f.sha256 is not None:
             got = content_sha256(path)
             return None if got == f.sha256 else f"content sha256 {got} != expected {f.sha256}"
-        got = file_digests(path, ("md5",))["md5"]
+        got = file_digest(path, "md5")
         return None if got == f.md5 else f"md5 {got} != published {f.md5}"
     except (OSError, ValueError) as exc:
         return str(exc)

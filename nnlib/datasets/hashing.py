@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 from pathlib import Path
 
 _CHUNK = 1 << 20
@@ -22,6 +23,11 @@ def file_digests(path: Path, algorithms: tuple[str, ...] = ("md5", "sha256")) ->
             for h in hashes.values():
                 h.update(chunk)
     return {a: h.hexdigest() for a, h in hashes.items()}
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """One digest of the file's bytes exactly as stored."""
+    return file_digests(Path(path), (algorithm,))[algorithm]
 
 
 def content_sha256(path: Path) -> str:

@@ -14,7 +14,7 @@ from . import builtin
 from .catalog import DatasetSpec, get_spec
 from .cifar import read_cifar10
 from .fetch import fetch, read_manifest
-from .hashing import file_digests, read_content
+from .hashing import file_digest, read_content
 from .idx import parse_idx
 from .store import CARD, SPLITS, file_checksums
 
@@ -137,7 +137,7 @@ def _load_downloaded(spec: DatasetSpec, manifest: dict):
     if spec.kind == "cifar":
         f = spec.files[0]
         path = Path(files[f.name]["path"])
-        if f.md5 is not None and (got := file_digests(path, ("md5",))["md5"]) != f.md5:
+        if f.md5 is not None and (got := file_digest(path, "md5")) != f.md5:
             raise ValueError(f"{path}: md5 {got} != published {f.md5} (changed since fetched)")
         raw = read_cifar10(path, records_per_batch=spec.records_per_batch, n_classes=spec.n_classes)
         if raw["class_names"] and tuple(raw["class_names"]) != spec.class_names:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .hashing import file_digests
+from .hashing import file_digest
 
 SPLITS = ("train", "val", "test")
 CARD = "card.json"
@@ -67,7 +67,7 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def file_checksums(directory: Path, names) -> dict[str, str]:
-    return {n: file_digests(Path(directory) / n, ("sha256",))["sha256"] for n in names}
+    return {n: file_digest(Path(directory) / n) for n in names}
 
 
 def verify_prepared(directory: str | Path) -> None:

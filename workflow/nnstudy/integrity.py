@@ -21,15 +21,11 @@ import os
 from pathlib import Path
 
 from nnlib.atomic import atomic_write_text
-from nnlib.datasets.hashing import file_digests
+from nnlib.datasets.hashing import file_digest
 
 STORE = Path(".snakemake") / "checksums"
 LOCKS = Path(".snakemake") / "locks"
 RUNS_ROOT = Path("results") / "runs"
-
-
-def sha256(path: str | os.PathLike) -> str:
-    return file_digests(Path(path), ("sha256",))["sha256"]
 
 
 def _key(path: Path) -> Path:
@@ -63,7 +59,7 @@ def record(*paths: str | os.PathLike, store: str | os.PathLike = STORE) -> None:
     """Record the checksum of each finished file (call it after the file is closed)."""
     for path in map(Path, paths):
         key = _key(path)
-        stamp = _stamp(key, sha256(key))
+        stamp = _stamp(key, file_digest(key))
         atomic_write_text(_record_path(key, Path(store)), json.dumps(stamp) + "\n")
 
 
@@ -90,7 +86,7 @@ def verify(store: str | os.PathLike = STORE, full: bool = False) -> list[Path]:
             continue
         if not full and (stat.st_size, stat.st_mtime_ns) == (size, mtime_ns):
             continue
-        if stat.st_size == size and sha256(path) == digest:
+        if stat.st_size == size and file_digest(path) == digest:
             if stat.st_mtime_ns != mtime_ns:
                 atomic_write_text(rec_path, json.dumps(_stamp(path, digest)) + "\n")
             continue
