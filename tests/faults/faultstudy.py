@@ -42,7 +42,7 @@ TINY = {
     "wandb": {"mode": "disabled"},
 }
 # Keys that measure time, not results: they differ between two identical runs.
-TIMING = {"train_seconds", "seconds", "wall_seconds"}
+TIMING = {"train_seconds", "eval_seconds", "seconds", "wall_seconds"}
 LOCK_MESSAGE = "Directory cannot be locked"
 
 

@@ -6,7 +6,14 @@ from snakemake.exceptions import WorkflowError
 
 from nnstudy.config import ConfigError, validate_config
 from nnstudy.integrity import verify_before_run
-from nnstudy.runs import study_rows, table_csv, unique_runs, write_if_changed
+from nnstudy.jobenv import interpreter_first_on_path
+from nnstudy.runs import (
+    canonical_json,
+    study_rows,
+    table_csv,
+    unique_runs,
+    write_if_changed,
+)
 from nnstudy.scheduling import drop_local_rate_limit, relax_full_collections
 from nnstudy.studylock import LOCAL, claim, record_executor
 
@@ -62,6 +69,15 @@ def run_config(wildcards):
             f"unknown run id {wildcards.run_id}: not in the selected experiments "
             f"({', '.join(config['select'])}); see results/runs/experiments.csv"
         ) from None
+
+
+def run_json(wildcards):
+    """The resolved config of a job's run as canonical JSON (for the job's command line)."""
+    return canonical_json(run_config(wildcards))
+
+
+# Jobs run `python -m nnstudy...`: the interpreter running this Snakefile first on their PATH.
+interpreter_first_on_path()
 
 
 def run_files(name):
