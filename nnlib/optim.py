@@ -15,6 +15,7 @@ costs far more on a busy machine. ``lr`` is a plain attribute and may change bet
 from __future__ import annotations
 
 import math
+import numbers
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -23,11 +24,48 @@ from .core import Parameter
 
 
 def _check(name, value, low, high=math.inf, low_open=False):
-    ok = np.isfinite(value) and (value > low if low_open else value >= low) and value < high
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    ok = math.isfinite(value) and (value > low if low_open else value >= low) and value < high
     if not ok:
         lo = "(" if low_open else "["
         raise ValueError(f"{name} must be in {lo}{low}, {high}), got {value}")
     return float(value)
+
+
+class _FlatBuffers:
+    """One flat buffer for the data and one for the grads of a list of Parameters, which
+    are re-pointed to views into them. Optimizers over the same list share it (so both
+    update the same weights, as in PyTorch); any other overlap is refused."""
+
+    def __init__(self, params):
+        dtype = params[0].data.dtype
+        total = sum(p.data.size for p in params)
+        self.params = params
+        self.flat, self.flat_grad = np.empty(total, dtype), np.zeros(total, dtype)
+        i = 0
+        for p in params:
+            n, shape = p.data.size, p.data.shape
+            self.flat[i : i + n] = p.data.ravel()
+            self.flat_grad[i : i + n] = p.grad.ravel()
+            p._bind(
+                self, self.flat[i : i + n].reshape(shape), self.flat_grad[i : i + n].reshape(shape)
+            )
+            i += n
+
+    @classmethod
+    def of(cls, params) -> _FlatBuffers:
+        bound = {id(p._flat): p._flat for p in params if p._flat is not None}
+        if not bound:
+            return cls(params)
+        buffers = next(iter(bound.values()))
+        same = len(bound) == 1 and len(buffers.params) == len(params)
+        if same and all(a is b for a, b in zip(buffers.params, params, strict=True)):
+            return buffers
+        raise ValueError(
+            "some of these parameters belong to an optimizer over a different parameter "
+            "list; build every optimizer over the same list (e.g. model.parameters())"
+        )
 
 
 class Optimizer:
@@ -54,18 +92,8 @@ class Optimizer:
         self.params = params
         self.lr = _check("lr", lr, 0.0)
         self.step_count = 0
-        # One flat buffer for data and one for grads; the Parameters keep views into them.
-        dtype = params[0].data.dtype
-        total = sum(p.data.size for p in params)
-        self.flat, self.flat_grad = np.empty(total, dtype), np.zeros(total, dtype)
-        i = 0
-        for p in params:
-            n = p.data.size
-            self.flat[i : i + n] = p.data.ravel()
-            self.flat_grad[i : i + n] = p.grad.ravel()
-            p.data = self.flat[i : i + n].reshape(p.data.shape)
-            p.grad = self.flat_grad[i : i + n].reshape(p.grad.shape)
-            i += n
+        self._buffers = _FlatBuffers.of(params)
+        self.flat, self.flat_grad = self._buffers.flat, self._buffers.flat_grad
         self._threads, self._chunks, self._pool = 1, None, None
         self._init_state((), 0)
 
