@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from . import kernels
 from .core import Parameter
 
 
@@ -95,6 +96,7 @@ class Optimizer:
         self._buffers = _FlatBuffers.of(params)
         self.flat, self.flat_grad = self._buffers.flat, self._buffers.flat_grad
         self._threads, self._chunks, self._pool = 1, None, None
+        self._path = kernels.choose(self.flat.size) if self._fused_kernel else "numpy"
         self._init_state((), 0)
 
     def _init_state(self, names, n_scratch: int) -> None:
@@ -112,6 +114,19 @@ class Optimizer:
         if not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"threads must be a positive int, got {n!r}")
         self._threads, self._chunks = int(n), None
+
+    @property
+    def path(self) -> str:
+        """Which code runs the update: "numba" (one fused pass, chosen automatically for
+        large models when numba is installed) or "numpy". Both give the same results (see
+        ``nnlib.kernels``); set it to force one."""
+        return self._path
+
+    @path.setter
+    def path(self, path: str) -> None:
+        if kernels.check_path(path) == "numba" and not self._fused_kernel:
+            raise ValueError(f"{type(self).__name__} has no numba kernel; its path is numpy")
+        self._path = path
 
     def _build_chunks(self):
         # Below ~16k elements per thread the hand-off costs more than it saves.
@@ -137,13 +152,21 @@ class Optimizer:
         t = self.step_count
         if self._chunks is None:
             self._build_chunks()
+        kernel = self._fused if self._path == "numba" else self._kernel
         first, *rest = self._chunks
-        futures = [self._pool.submit(self._kernel, t, *chunk) for chunk in rest]
-        self._kernel(t, *first)
+        futures = [self._pool.submit(kernel, t, *chunk) for chunk in rest]
+        kernel(t, *first)
         for f in futures:
             f.result()
 
     def _kernel(self, t, p, g, state, scratch) -> None:
+        raise NotImplementedError
+
+    # Subclasses with a numba kernel set this True and implement ``_fused(t, p, g, state,
+    # scratch)``: the same update as ``_kernel`` in one pass (scratch unused).
+    _fused_kernel = False
+
+    def _fused(self, t, p, g, state, scratch) -> None:
         raise NotImplementedError
 
     @staticmethod
@@ -223,6 +246,15 @@ class SGD(Optimizer):
                 g = b
         np.multiply(g, self.lr, out=step)
         p -= step
+
+    _fused_kernel = True
+
+    def _fused(self, t, p, g, state, scratch):
+        f = p.dtype.type
+        sgd = kernels.compiled()[0]
+        buf = state.get("momentum_buffer", p)  # unused without momentum
+        scalars = (self.lr, self.weight_decay, self.momentum, 1 - self.dampening)
+        sgd(p, g, buf, *map(f, scalars), t == 1, self.nesterov)
 
 
 class RMSprop(Optimizer):
@@ -319,6 +351,21 @@ class Adam(Optimizer):
         den += self.eps * c1 / self.lr
         np.divide(m, den, out=den)
         p -= den
+
+    _fused_kernel = True
+
+    def _fused(self, t, p, g, state, scratch):
+        f, (b1, b2) = p.dtype.type, self.betas
+        adam = kernels.compiled()[1]
+        wd = 0.0 if self.decoupled else self.weight_decay
+        decay = 1 - self.lr * self.weight_decay if self.decoupled else 1.0
+        c1, c2 = 1 - b1**t, 1 - b2**t
+        update = self.lr != 0
+        a = c1 / (self.lr * math.sqrt(c2)) if update else 0.0
+        b = self.eps * c1 / self.lr if update else 0.0
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        scalars = (wd, decay, b1, 1 - b1, b2, 1 - b2, a, b)
+        adam(p, g, m, v, *map(f, scalars), update)
 
 
 class AdamW(Adam):
