@@ -22,6 +22,9 @@ import itertools
 import math
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -250,6 +253,67 @@ def bench(shape: str, optimizer: str, epochs: int, steps: int) -> None:
     )
 
 
+STARTUP = """
+import time
+t = time.perf_counter()
+import numpy as np, nnlib
+p = nnlib.Parameter(np.zeros(10, np.float32))
+opt = nnlib.get_optimizer("adam", [p])
+opt.path = "{path}"
+opt.step()
+print(time.perf_counter() - t)
+"""
+
+
+def startup_seconds(path: str, env=None) -> float:
+    """Seconds a fresh process takes to import nnlib and make one optimizer step on ``path``
+    (for "numba": import numba and compile its kernels, or read them from the disk cache)."""
+    code = STARTUP.format(path=path)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    return float(done.stdout)
+
+
+def numba_costs(repeats: int = 3) -> None:
+    """numba's one-off costs beside what its update saves per parameter and step: the numbers
+    behind ``nnlib.kernels.MIN_PARAMETERS``."""
+    with tempfile.TemporaryDirectory() as cache:
+        first = startup_seconds("numba", {**os.environ, "NUMBA_CACHE_DIR": cache})
+    runs = {path: [] for path in ("numpy", "numba")}
+    for _ in range(repeats):  # interleaved
+        for path, times in runs.items():
+            times.append(startup_seconds(path))
+    plain, cached = min(runs["numpy"]), min(runs["numba"])
+    n = 1 << 20
+    rng = np.random.default_rng(0)
+    step = {}
+    for path in ("numpy", "numba"):
+        p = nnlib.Parameter(rng.standard_normal(n, dtype=np.float32))
+        opt = nnlib.get_optimizer("adam", [p])
+        opt.path = path
+        p.grad[...] = rng.standard_normal(n, dtype=np.float32)
+        step[path] = opt
+    best = dict.fromkeys(step, math.inf)
+    for _ in range(5):
+        for path, opt in step.items():
+            t = time.perf_counter()
+            for _ in range(10):
+                opt.step()
+            best[path] = min(best[path], (time.perf_counter() - t) / 10)
+    saved = (best["numpy"] - best["numba"]) / n
+    extra = cached - plain
+    print(
+        f"\n== numba's costs: a fresh process importing nnlib and making one Adam step takes "
+        f"{plain:.2f} s on the NumPy path, {cached:.2f} s on the numba path with its kernels in "
+        f"the disk cache (+{extra:.2f} s), {first:.2f} s when it compiles them (empty cache); "
+        f"the fused Adam update of {n} parameters takes {1e3 * best['numba']:.3f} ms, NumPy's "
+        f"{1e3 * best['numpy']:.3f} ms: {1e9 * saved:.2f} ns saved per parameter and step, so "
+        f"{nnlib.kernels.MIN_PARAMETERS} parameters (the threshold) repay the cached start-up "
+        f"after {extra / (saved * nnlib.kernels.MIN_PARAMETERS):.0f} steps"
+    )
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=5, help="epochs per contender (first: warm-up)")
@@ -265,6 +329,7 @@ def main(argv=None) -> None:
     with threadpool_limits(1):
         for shape, optimizer in itertools.product(args.shapes, args.optimizers):
             bench(shape, optimizer, args.epochs, args.steps)
+        numba_costs()
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
 
 
