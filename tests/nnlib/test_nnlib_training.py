@@ -29,9 +29,11 @@ def blobs(n=240, seed=0):
     return (centers[y] + rng.standard_normal((n, 4))).astype(np.float32), y
 
 
-def make(seed=1, optimizer="adamw", dropout=0.2, dtype=np.float32, lr=1e-2):
+def make(seed=1, optimizer="adamw", dropout=0.2, dtype=np.float32, lr=1e-2, path="numpy"):
     model = MLP([4, 16, 16, 3], activation="relu", dropout=dropout, dtype=dtype, rng=seed)
-    return model, get_optimizer(optimizer, model.parameters(), lr=lr)
+    opt = get_optimizer(optimizer, model.parameters(), lr=lr)
+    opt.path = path
+    return model, opt
 
 
 def weights(model):
@@ -210,13 +212,15 @@ class StopAt:
             raise Interrupt
 
 
+@pytest.mark.parametrize("path", ["numpy", "numba"])
 @pytest.mark.parametrize("stop_at", [2, 4])
-def test_interrupted_and_resumed_fit_equals_uninterrupted(tmp_path, stop_at):
+def test_interrupted_and_resumed_fit_equals_uninterrupted(tmp_path, stop_at, path):
     x, y = blobs()
     val = blobs(60, 1)
 
     def run(checkpoint=None, callbacks=()):
-        model, opt = make(dropout=0.3)  # dropout: the model's generator must be restored too
+        # dropout: the model's generator must be restored too
+        model, opt = make(dropout=0.3, path=path)
         result = fit(
             model,
             get_loss("cross_entropy", l2=1e-3),
