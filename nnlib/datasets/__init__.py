@@ -1,9 +1,9 @@
-"""Datasets for the study: fetched from verified sources, prepared once, loaded memory-mapped.
+"""Datasets for the study: fetched from verified sources, prepared once, loaded CRC-checked.
 
 - ``DATASETS``: the catalog (names, official URLs and mirrors, checksums, class names).
 - ``fetch(name, raw_dir, local_dirs)``: find or download the raw files, verified.
 - ``prepare(name, out_dir, ...)``: split, normalize and write train/val/test.npz + card.json.
-- ``load_split(dir, split)``: ``(x, y)`` memory-mapped, no pickle.
+- ``load_split(dir, split)``: ``(x, y)`` read into memory, CRC-checked, no pickle.
 - ``augment_batch(x, image_shape, rng)``: seeded random crop + horizontal flip.
 """
 
@@ -12,9 +12,10 @@ from .catalog import DATASETS, DatasetSpec, RawFile, get_spec
 from .download import DownloadError, download
 from .fetch import FetchError, fetch
 from .prepare import prepare, stratified_split
-from .store import load_split, verify_prepared
+from .store import CorruptFileError, load_split, verify_prepared
 
 __all__ = [
+    "CorruptFileError",
     "DATASETS",
     "DatasetSpec",
     "DownloadError",
