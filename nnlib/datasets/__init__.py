@@ -1,9 +1,9 @@
-"""Datasets for the study: fetched from verified sources, prepared once, loaded memory-mapped.
+"""Datasets for the study: fetched from verified sources, prepared once, loaded CRC-checked.
 
 - ``DATASETS``: the catalog (names, official URLs and mirrors, checksums, class names).
 - ``fetch(name, raw_dir, local_dirs)``: find or download the raw files, verified.
 - ``prepare(name, out_dir, ...)``: split, normalize and write train/val/test.npz + card.json.
-- ``load_split(dir, split)``: ``(x, y)`` memory-mapped, no pickle.
+- ``load_split(dir, split)``: ``(x, y)`` read into memory, CRC-checked, no pickle.
 - ``augment_batch(x, image_shape, rng)``: seeded random crop + horizontal flip.
 
 Names are imported on first use (PEP 562): a training job that only loads prepared splits
@@ -25,6 +25,7 @@ _EXPORTS = {
     "fetch": "fetch",
     "prepare": "prepare",
     "stratified_split": "prepare",
+    "CorruptFileError": "store",
     "load_split": "store",
     "verify_prepared": "store",
 }

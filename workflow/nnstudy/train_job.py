@@ -298,7 +298,7 @@ def train_run(
     """Train ``run`` on ``data_dir`` (train/val npz + card.json); write every file of
     ``outputs`` (keys config, model, history, snapshots, train). Returns train.json's content."""
     from nnlib import fit, save_model
-    from nnlib.datasets import load_split
+    from nnlib.datasets import CorruptFileError, load_split
 
     out = {k: Path(v) for k, v in outputs.items()}
     for path in out.values():
@@ -342,6 +342,8 @@ def train_run(
             batch_transform=batch_transform(run, card),
         )
         status = result.status
+    except CorruptFileError:
+        raise  # damaged input data is not a result of the run: the job fails, naming the file
     except Exception as exc:  # a failed run is a result: record it, keep the study going
         error = f"{type(exc).__name__}: {exc}".splitlines()[0]
         for s in streams[1:] or [sys.stderr]:
