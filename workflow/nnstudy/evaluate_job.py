@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from nnstudy.integrity import guarded
 from nnstudy.studylock import hold
 
 BATCH = 4096
@@ -97,7 +98,7 @@ def main(smk) -> None:
     from threadpoolctl import threadpool_limits
 
     hold()  # the study stays alive while this job runs, even if its Snakemake was killed
-    with threadpool_limits(limits=smk.threads):
+    with guarded(smk.input, smk.output), threadpool_limits(limits=smk.threads):
         result = evaluate_run(
             smk.input.model, smk.input.train, Path(smk.input.test).parent, smk.output.metrics
         )

@@ -56,7 +56,7 @@ import numpy as np
 
 from nnlib.atomic import atomic_savez
 from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
-from nnstudy.integrity import record
+from nnstudy.integrity import guarded
 from nnstudy.provenance import provenance
 from nnstudy.studylock import hold
 
@@ -381,7 +381,13 @@ def main(smk) -> None:
     from threadpoolctl import threadpool_limits
 
     hold()  # the study stays alive while this job runs, even if its Snakemake was killed
-    with threadpool_limits(limits=smk.threads), open(smk.log[0], "w") as log:
+    # Checksums are checked and recorded here, not in train_run, so tests calling train_run
+    # write no records.
+    with (
+        guarded(smk.input, smk.output),
+        threadpool_limits(limits=smk.threads),
+        open(smk.log[0], "w") as log,
+    ):
         train_run(
             smk.params.run,
             Path(smk.input.train).parent,
@@ -389,5 +395,3 @@ def main(smk) -> None:
             checkpoint=smk.params.checkpoint,
             log=log,
         )
-    # Recorded here, not in train_run, so tests calling train_run write no records.
-    record(smk.output.model)

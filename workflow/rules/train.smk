@@ -1,5 +1,5 @@
 # Train and evaluate one run each; the logic is in nnstudy.train_job / nnstudy.evaluate_job.
-from nnstudy.train_job import train_outputs
+from nnstudy.train_job import TRAIN_OUTPUTS, train_outputs
 
 
 rule train:
