@@ -102,6 +102,14 @@ def _changed(rec_path: Path) -> Path | None:
     return path
 
 
+def intact(path: str | os.PathLike, store: str | os.PathLike = STORE) -> bool:
+    """Whether ``path`` exists, is recorded, and still holds what was recorded: a job finished
+    writing it (a job records its outputs only once all of them are complete)."""
+    key = _key(Path(path))
+    rec_path = _record_path(key, Path(store))
+    return rec_path.is_file() and key.exists() and _changed(rec_path) is None
+
+
 def changed(store: str | os.PathLike = STORE) -> list[Path]:
     """Every recorded file whose content changed since it was recorded (reads only)."""
     found = (_changed(rec) for rec in sorted(Path(store).rglob("*.json")))
