@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import csv
 import io
-import os
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from nnstudy.runs import (
     study_rows,
     table_csv,
     unique_runs,
-    write_if_changed,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -259,16 +257,6 @@ def test_schema_enums_match_nnlib_registries():
     assert set(schema["activation"]["enum"]) <= set(nnlib.activations.ACTIVATIONS)
     assert set(schema["dataset"]["enum"]) == set(nnlib.datasets.DATASETS)
     assert set(schema["optimizer"]["enum"]) - {"momentum"} <= set(nnlib.optim.OPTIMIZERS)
-
-
-def test_write_if_changed_keeps_mtime(tmp_path):
-    path = tmp_path / "sub" / "t.csv"
-    assert write_if_changed(path, "a\n")
-    os.utime(path, (1, 1))
-    assert not write_if_changed(path, "a\n")
-    assert path.stat().st_mtime == 1
-    assert write_if_changed(path, "b\n")
-    assert path.read_text() == "b\n"
 
 
 def test_augment_is_off_by_default_and_changes_only_the_runs_that_use_it():

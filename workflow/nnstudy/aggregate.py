@@ -46,7 +46,9 @@ def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: cannot read JSON ({exc})") from None
+        raise ValueError(
+            f"{path}: cannot read JSON ({exc}); rebuild it: rm {path} && snakemake --cores N"
+        ) from None
 
 
 def read_membership(path: str | Path) -> pd.DataFrame:

@@ -27,9 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from nnstudy.integrity import guarded
 from nnstudy.studylock import hold
 
 BATCH = 4096
+# What an evaluation job reads from the prepared dataset's folder, besides the run's files.
+EVAL_INPUTS = ("test.npz", "card.json")
 
 
 def _finite(x: float) -> float | None:
@@ -114,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--log", required=True)
     args = parser.parse_args(argv)
-    with threadpool_limits(limits=args.threads):
+    inputs = [args.model, args.train_record, *(os.path.join(args.data, n) for n in EVAL_INPUTS)]
+    with guarded(inputs, [args.out]), threadpool_limits(limits=args.threads):
         result = evaluate_run(args.model, args.train_record, args.data, args.out)
     with open(args.log, "w") as log:
         print(

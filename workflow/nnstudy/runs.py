@@ -30,14 +30,11 @@ import io
 import itertools
 import json
 import math
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nnlib.atomic import atomic_write_text
 from nnstudy.config import ConfigError, selected
 
 ID_LENGTH = 10
@@ -288,13 +285,3 @@ def table_csv(rows: list[Row]) -> str:
             ]
         )
     return buf.getvalue()
-
-
-def write_if_changed(path: str | os.PathLike, text: str) -> bool:
-    """Atomically write ``text`` unless the file already holds it (keeps the mtime, so
-    rules that read the file do not rerun). Returns whether it wrote."""
-    path = Path(path)
-    if path.exists() and path.read_text() == text:
-        return False
-    atomic_write_text(path, text)
-    return True

@@ -58,7 +58,7 @@ import numpy as np
 
 from nnlib.atomic import atomic_savez
 from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
-from nnstudy.integrity import record
+from nnstudy.integrity import guarded
 from nnstudy.provenance import provenance
 from nnstudy.studylock import hold
 
@@ -68,6 +68,8 @@ PROBE = 512
 # loses at most that much, and a run of many quick epochs writes no checkpoint per epoch
 # (each is an fsync'd file: more than a core-study epoch costs). Tests set it to 0.
 CHECKPOINT_SECONDS = float(os.environ.get("NNSTUDY_CHECKPOINT_SECONDS", "5"))
+# What a training job reads from the prepared dataset's folder (rule train's inputs).
+TRAIN_INPUTS = ("train.npz", "val.npz", "card.json")
 # What a training job writes into its run folder, by output name (rule train's outputs).
 TRAIN_OUTPUTS = {
     "config": "config.json",
@@ -407,11 +409,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--log", required=True)
     args = parser.parse_args(argv)
+    inputs = [os.path.join(args.data, name) for name in TRAIN_INPUTS]
     outputs = train_outputs(args.out)
-    with threadpool_limits(limits=args.threads), open(args.log, "w") as log:
+    # Checksums are checked and recorded here, not in train_run, so tests calling train_run
+    # write no records.
+    with (
+        guarded(inputs, outputs.values()),
+        threadpool_limits(limits=args.threads),
+        open(args.log, "w") as log,
+    ):
         train_run(json.loads(args.run), args.data, outputs, args.checkpoint, log=log)
-    # Recorded here, not in train_run, so tests calling train_run write no records.
-    record(outputs["model"])
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from nnstudy.config import selected
-from nnstudy.runs import config_hash
+from nnstudy.runs import config_hash, table_csv
 from nnstudy.reportrules import (
     HTML,
     PDF,
@@ -25,6 +25,22 @@ if PDF not in report_targets():
         "No TeX engine (latexmk, pdflatex, tectonic) found: the report is built as HTML and "
         f"LaTeX only ({TEX}); install TeX Live to get {PDF}."
     )
+
+
+# The run table is a job's output, written only after Snakemake holds its lock; it carries the
+# table as a parameter, so Snakemake rewrites it exactly when the selected runs change.
+rule experiments:
+    output:
+        "results/runs/experiments.csv",
+    log:
+        "results/logs/experiments.log",
+    localrule: True
+    conda:
+        "../envs/study.yaml"
+    params:
+        table=table_csv(ROWS),
+    script:
+        "../scripts/experiments.py"
 
 
 rule aggregate:

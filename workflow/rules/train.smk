@@ -1,7 +1,7 @@
 # Train and evaluate one run each; the logic is in nnstudy.train_job / nnstudy.evaluate_job,
 # run as plain modules (`python -m`): Snakemake's `script:` preamble would import Snakemake in
 # every job, about 0.2 s of CPU each, more than a core-study run spends training.
-from nnstudy.train_job import train_outputs
+from nnstudy.train_job import TRAIN_OUTPUTS, train_outputs
 
 
 rule train:
