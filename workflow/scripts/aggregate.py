@@ -14,4 +14,5 @@ with open(snakemake.log[0], "w") as log, redirect_stdout(log), redirect_stderr(l
         snakemake.input.membership,
         snakemake.params.runs_root,
         {name: snakemake.output[name] for name in TABLES},
+        snakemake.params.tunings,
     )
