@@ -7,6 +7,7 @@ import csv
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from nnstudy.config import ConfigError, validate_config
 from nnstudy.runs import study_rows
@@ -257,3 +258,31 @@ def test_aggregate_writes_the_trial_tables(tmp_path):
     empty_trials, empty_histories = collect_trials([], {}, tmp_path)
     assert empty_trials.empty and "selected" in empty_trials.columns
     assert empty_histories.empty
+
+
+def test_trial_tables_keep_hash_ids_as_text(tmp_path):
+    from nnstudy.aggregate import collect_trials, read_tables, write_tables
+    from nnstudy.names import TABLES
+
+    t, _, records = search(tmp_path / "runs", [[0.5, 0.9, 0.7], [0.0, 0.95, 0.0]])
+    trials, histories = collect_trials([t], records, tmp_path / "runs")
+    trials["variant"] = histories["variant"] = "0123456789"
+    paths = {name: tmp_path / f"{name}.csv" for name in TABLES}
+    frame = pd.DataFrame({"run_id": ["a"], "indistinguishable": [True]})
+    write_tables(
+        {**dict.fromkeys(TABLES, frame), "trials": trials, "trial_histories": histories}, paths
+    )
+    back = read_tables(paths)
+    assert (
+        set(back["trials"]["variant"]) == set(back["trial_histories"]["variant"]) == {"0123456789"}
+    )
+    assert back["trials"]["run_id"].tolist() == trials["run_id"].tolist()
+
+
+def test_a_factor_that_overflows_the_lr_is_a_config_error():
+    config = copy.deepcopy(STUDY)
+    config["experiments"]["t"]["optimizers"] = {"sgd": {"lr": 10.0}}
+    config["experiments"]["t"]["tune"]["space"] = {"lr": {"factors": [1.0e308]}}
+    validate_config(config)
+    with pytest.raises(ConfigError, match="tune.space: inf is not a finite number"):
+        study_tunings(config)

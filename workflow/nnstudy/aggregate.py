@@ -250,7 +250,12 @@ def write_tables(tables: dict[str, pd.DataFrame], outputs: dict[str, str | Path]
 
 
 def read_tables(paths: dict[str, str | Path]) -> dict[str, pd.DataFrame]:
-    tables = {name: pd.read_csv(paths[name]) for name in TABLES}
+    # The trials' variant is a short hash too: text, like run ids ("0123456789" is not a number).
+    ids = {"run_id": str, "variant": str}
+    tables = {
+        name: pd.read_csv(paths[name], dtype=ids if name.startswith("trial") else None)
+        for name in TABLES
+    }
     # CSV loses dtypes: ids are text, the tri-state flag is nullable boolean.
     for name in ("runs", "histories"):
         tables[name]["run_id"] = tables[name]["run_id"].astype(str)

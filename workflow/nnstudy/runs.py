@@ -14,6 +14,9 @@ The run id is the first 10 hex digits of the SHA-256 of the run config's canonic
 (``sort_keys=True, separators=(",", ":")``); numbers are normalised first (``lr: 1`` and
 ``lr: 1.0`` are the same run). Outputs live in ``results/runs/<dataset>/<run_id>/``.
 
+An experiment with ``tune`` is not expanded here: its runs follow from its trials
+(:mod:`nnstudy.tuning`), so experiments.csv leaves it out.
+
 ``results/runs/experiments.csv`` (:func:`table_csv`) lists which runs belong to which selected
 experiment: one row per (experiment, run) with the columns ``experiment, dataset, run_id,
 seed`` + every setting in :data:`TABLE_SETTINGS` + ``factors`` (the settings the experiment

@@ -68,7 +68,7 @@ from typing import Any
 import numpy as np
 
 from nnlib.atomic import atomic_write_text
-from nnstudy.config import selected
+from nnstudy.config import ConfigError, selected
 from nnstudy.runs import (
     canonical_json,
     experiment_optimizers,
@@ -190,6 +190,9 @@ def plan_experiment(config: dict[str, Any], name: str) -> list[Tuning]:
             for point in itertools.product(*(g for g in grids if g is not None))
             for sample in drawn
         )
+        for value in (v for c in candidates for v in c.values()):
+            if not math.isfinite(value):
+                raise ConfigError(f"config: {where}.tune.space: {value} is not a finite number")
         rungs = rung_plan(base["epochs"], len(candidates), tune.get("halving"))
 
         def run(values, epochs, seed, settings=settings, dataset=dataset):
