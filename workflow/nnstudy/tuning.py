@@ -61,7 +61,7 @@ import csv
 import itertools
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,7 @@ from nnstudy.runs import (
     experiment_points,
     resolve_run,
     run_id,
+    sample_search,
 )
 
 TUNABLE = ("lr", "dropout", "l2", "clip_norm")
@@ -102,24 +103,11 @@ def grid_values(spec: dict[str, Any], untuned: float | None) -> list[float] | No
 
 def draw_samples(tune: dict[str, Any]) -> list[dict[str, float]]:
     """The drawn part of the candidates: ``samples`` joint draws of the ranges without
-    ``points`` (settings in name order), ``[{}]`` when nothing is drawn."""
-    drawn = sorted(k for k, spec in tune["space"].items() if grid_values(spec, 1.0) is None)
+    ``points`` (as ``search`` draws them), ``[{}]`` when nothing is drawn."""
+    drawn = {k: spec for k, spec in tune["space"].items() if grid_values(spec, 1.0) is None}
     if not drawn:
         return [{}]
-    rng = np.random.default_rng(tune["seed"])
-    out = []
-    for _ in range(tune["samples"]):
-        point = {}
-        for key in drawn:
-            spec = tune["space"][key]
-            low, high = float(spec["low"]), float(spec["high"])
-            if spec.get("log"):
-                value = math.exp(rng.uniform(math.log(low), math.log(high)))
-            else:
-                value = rng.uniform(low, high)
-            point[key] = _round(value)
-        out.append(point)
-    return out
+    return sample_search({"n": tune["samples"], "seed": tune["seed"], "space": drawn})
 
 
 def rung_plan(epochs: int, n: int, halving: dict[str, int] | None) -> tuple[tuple[int, int], ...]:
@@ -148,8 +136,10 @@ class Tuning:
     rungs: tuple[tuple[int, int], ...]  # (epochs, candidates) per rung
     trial_seeds: tuple[int, ...]
     seeds: tuple[int, ...]  # the finals'
-    trial_runs: tuple[tuple[tuple[dict, ...], ...], ...]  # [rung][candidate][trial seed]
-    final_runs: tuple[tuple[dict, ...], ...]  # [candidate][seed]
+    # Out of the repr (which Snakemake stores for a rule's params): the fields above determine
+    # them, through the variant id and the candidates.
+    trial_runs: tuple[tuple[tuple[dict, ...], ...], ...] = field(repr=False)  # [rung][cand][seed]
+    final_runs: tuple[tuple[dict, ...], ...] = field(repr=False)  # [candidate][seed]
 
     @property
     def top(self) -> int:
