@@ -5,37 +5,23 @@
 import os
 
 from nnstudy.tracking import batch, batch_inputs, runs_by_dataset, wandb_markers
-from nnstudy.tuning import read_record
+from nnstudy.tunerules import tracked_runs
 
 WANDB = config["wandb"]
 WANDB_RUNS = runs_by_dataset(ROWS)
+# A dataset's runs to log: the untuned experiments' and, once searched, the tuned finals.
+WANDB_BATCH = lambda w: batch(
+    tracked_runs(WANDB_RUNS, TUNED, checkpoints, w.dataset), w.dataset, RUN_DIR
+)
 # What `rule all` adds for W&B: one marker per dataset, none when the mode is disabled.
 WANDB_TARGETS = wandb_markers(
     [*WANDB_RUNS, *(t.dataset for t in TUNED.tunings)], WANDB["mode"], WANDB["dir"]
 )
 
 
-def wandb_batch(wildcards):
-    """The dataset's runs to log: the untuned experiments' and the tuned experiments' finals
-    (known once their search is done: workflow/rules/tune.smk)."""
-    runs = {
-        rid: list(names) for rid, names in WANDB_RUNS.get(wildcards.dataset, {}).items()
-    }
-    for tuning in TUNED.tunings:
-        if tuning.dataset == wildcards.dataset:
-            top = checkpoints.tune.get(
-                dataset=tuning.dataset, key=tuning.key, rung=tuning.top
-            )
-            for run in TUNED.add(tuning, tuning.top, read_record(top.output[0])):
-                names = runs.setdefault(run["run_id"], [])
-                if tuning.experiment not in names:
-                    names.append(tuning.experiment)
-    return batch(runs, wildcards.dataset, RUN_DIR)
-
-
 rule log_wandb:
     input:
-        unpack(lambda w: batch_inputs(wandb_batch(w))),
+        unpack(lambda w: batch_inputs(WANDB_BATCH(w))),
     output:
         f"{WANDB['dir']}/{{dataset}}.json",
     log:
@@ -49,7 +35,7 @@ rule log_wandb:
     threads: 1
     params:
         # [run folder, experiments]; the first experiment is the run's W&B group.
-        runs=wandb_batch,
+        runs=lambda w: WANDB_BATCH(w),
         wandb_dir=lambda w, output: os.path.dirname(output[0]),
         mode=WANDB["mode"],
         project=WANDB["project"],
