@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from nnstudy.config import MAX_VALUES, ConfigError, check_yaml, typed_overrides, validate_config
 from nnstudy.runs import study_rows
+from nnstudy.tuning import study_tunings
 
 BASE = yaml.safe_load((ROOT / "config.yaml").read_text())
 VALID_DATASETS = ["digits", "spirals", "gmm", "peaks", "mnist", "fashion_mnist", "cifar10"]
@@ -177,9 +178,11 @@ def mutated_configs(draw):
 @given(built_configs() | mutated_configs())
 def test_random_config_validates_or_fails_with_one_line(config):
     try:
-        # What common.smk does before any job: validate (fills defaults), expand into runs.
+        # What common.smk does before any job: validate (fills defaults), expand into runs
+        # and into the tuned experiments' searches.
         validate_config(config)
         study_rows(config)
+        study_tunings(config)
         event("valid")
     except ConfigError as error:
         event("one-line error")

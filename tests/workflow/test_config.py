@@ -17,6 +17,7 @@ from nnstudy.runs import (
     table_csv,
     unique_runs,
 )
+from nnstudy.tuning import study_tunings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,17 +36,27 @@ def resolve(config: dict) -> list:
     return study_rows(config)
 
 
-def test_shipped_core_is_the_full_grid():
+def test_shipped_core_tunes_every_variant_then_runs_five_seeds():
     config = shipped()
     rows = resolve(config)
     assert config["select"] == ["core"]
-    runs = unique_runs(rows)
-    assert len(rows) == len(runs) == 4 * 3 * 3 * 2 * 3
-    assert {r["optimizer"] for r in runs.values()} == {"sgd", "momentum", "rmsprop", "adam"}
-    assert {r["initializer"] for r in runs.values()} == {"normal", "xavier", "he"}
-    assert {r["dataset"] for r in runs.values()} == {"digits", "spirals"}
-    for rid, run in runs.items():
-        assert run["run_id"] == rid == run_id(run)
+    assert rows == []  # a tuned experiment's runs follow from its searches
+    tunings = study_tunings(config)
+    assert len(tunings) == 4 * 2 * 2 * 2  # optimizer x activation x initializer x dataset
+    assert {t.trial_runs[0][0][0]["optimizer"] for t in tunings} == {
+        "sgd",
+        "momentum",
+        "rmsprop",
+        "adam",
+    }
+    assert {t.dataset for t in tunings} == {"digits", "spirals"}
+    for t in tunings:
+        assert len(t.candidates) == 5 and t.tuned == ("lr",)
+        assert t.seeds == (0, 1, 2, 3, 4)
+        assert [n for _, n in t.rungs] == [5, 1]  # successive halving
+        assert t.rungs[-1][0] == {"digits": 24, "spirals": 45}[t.dataset]
+        for run in (r for rung in t.trial_runs for c in rung for r in c):
+            assert run["run_id"] == run_id(run)
 
 
 def test_shipped_paper_resolves_per_dataset_settings():

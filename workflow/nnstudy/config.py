@@ -313,11 +313,47 @@ def check_semantics(config: dict) -> None:
             )
         for key, rng in exp.get("search", {}).get("space", {}).items():
             _check_range(f"{where}.search.space.{key}", key, rng)
+        if "tune" in exp:
+            _check_tune(where, exp, searched)
         for key in ("optimizer", "activation", "initializer", "hidden", "schedule", "augment"):
             values = exp["grid"].get(key, [])
             if len({repr(v) for v in values}) != len(values):
                 raise ConfigError(f"config: {where}.grid.{key}: repeated value in {values!r}")
         _check_augment(config, name, exp)
+
+
+def _check_tune(where: str, exp: dict, searched: set) -> None:
+    """A tuned setting is set nowhere else, takes one form, and holds valid values."""
+    tune = exp["tune"]
+    elsewhere = set(exp["grid"]) | set(exp["fixed"]) | searched
+    elsewhere |= {k for settings in exp["per_dataset"].values() for k in settings}
+    drawn = False
+    for key, spec in sorted(tune["space"].items()):
+        at = f"{where}.tune.space.{key}"
+        if key in elsewhere:
+            raise ConfigError(
+                f"config: {at}: '{key}' is also in grid, fixed, per_dataset or search"
+            )
+        forms = [f for f in ("values", "factors", "low") if f in spec]
+        if len(forms) != 1 or ("low" in spec) != ("high" in spec):
+            raise ConfigError(f"config: {at}: give exactly one of values, factors, or low and high")
+        if "factors" in spec and key != "lr":
+            raise ConfigError(f"config: {at}: factors are for lr only; use values")
+        if ("points" in spec or spec.get("log")) and "low" not in spec:
+            raise ConfigError(f"config: {at}: points and log need low and high")
+        if "values" in spec:
+            ok, allowed = _RANGE_RULES[key]
+            bad = [v for v in spec["values"] if not ok(v)]
+            if bad:
+                raise ConfigError(f"config: {at}.values: {bad[0]} is not {allowed}")
+        if "low" in spec:
+            _check_range(at, key, spec)
+            drawn |= "points" not in spec
+    if drawn != ("samples" in tune):
+        raise ConfigError(
+            f"config: {where}.tune.samples: "
+            + ("needed to draw the ranges without points" if drawn else "nothing to draw")
+        )
 
 
 def _check_augment(config: dict, name: str, exp: dict) -> None:

@@ -11,6 +11,7 @@ from nnstudy.jobenv import interpreter_first_on_path
 from nnstudy.runs import canonical_json, study_rows, unique_runs
 from nnstudy.scheduling import drop_local_rate_limit, relax_full_collections
 from nnstudy.studylock import LOCAL, claim, record_executor
+from nnstudy.tuning import TunedRuns, study_tunings
 
 # Before the run table and the DAG, which are millions of objects for a large grid.
 relax_full_collections()
@@ -30,6 +31,8 @@ try:
     update_config(config, typed_overrides(workflow.config_settings.config_args))
     validate_config(config)
     ROWS = study_rows(config)
+    # Experiments with `tune`: their trials and finals (nnstudy.tuning, workflow/rules/tune.smk).
+    TUNED = TunedRuns(study_tunings(config))
 except ConfigError as error:
     sys.exit(str(error))
 
@@ -60,13 +63,13 @@ wildcard_constraints:
 
 def run_config(wildcards):
     """The resolved config of the run a job is for."""
-    try:
-        return RUNS[wildcards.run_id]
-    except KeyError:
+    run = RUNS.get(wildcards.run_id) or TUNED.get(wildcards.run_id)
+    if run is None:
         raise WorkflowError(
             f"unknown run id {wildcards.run_id}: not in the selected experiments "
             f"({', '.join(config['select'])}); see results/runs/experiments.csv"
-        ) from None
+        )
+    return run
 
 
 def run_json(wildcards):

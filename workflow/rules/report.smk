@@ -19,7 +19,9 @@ from nnstudy.reportrules import (
 report: "../../report/workflow.rst"
 
 
-REPORT_DATASETS = sorted({run["dataset"] for run in RUNS.values()})
+REPORT_DATASETS = sorted(
+    {run["dataset"] for run in RUNS.values()} | {t.dataset for t in TUNED.tunings}
+)
 if PDF not in report_targets():
     logger.warning(
         "No TeX engine (latexmk, pdflatex, tectonic) found: the report is built as HTML and "
@@ -45,6 +47,8 @@ rule experiments:
 
 rule aggregate:
     input:
+        # One input function per search, so each waits for its own checkpoint.
+        *TUNED_INPUTS,
         membership="results/runs/experiments.csv",
         metrics=run_files("metrics.json"),
         histories=run_files("history.csv"),
@@ -56,6 +60,7 @@ rule aggregate:
         "../envs/study.yaml"
     params:
         runs_root=lambda wildcards, input: str(Path(input.membership).parent),
+        tunings=TUNED.tunings,
     script:
         "../scripts/aggregate.py"
 
@@ -73,8 +78,9 @@ rule figures:
     conda:
         "../envs/study.yaml"
     params:
-        # results/runs/<dataset>/<run>/snapshots.npz and results/figures/<dataset>/<fig>.png
-        runs_root=lambda wildcards, input: str(Path(input.snapshots[0]).parents[2]),
+        # results/runs/<dataset>/<run>/snapshots.npz (also of the finals, which aggregate needed)
+        runs_root=str(Path(RUN_DIR).parents[1]),
+        # results/figures/<dataset>/<fig>.png
         figures_dir=lambda wildcards, output: str(Path(output[0]).parents[1]),
     script:
         "../scripts/figures.py"

@@ -22,6 +22,7 @@ with (
             snakemake.input.membership,
             snakemake.params.runs_root,
             {name: snakemake.output[name] for name in TABLES},
+            snakemake.params.tunings,
         )
     except ValueError as error:  # an unreadable run file: one line, not a traceback
         sys.exit(str(error))
