@@ -11,6 +11,8 @@ from pathlib import Path
 
 MAIN_FACTORS = ("optimizer", "activation", "initializer")
 TABLES = ("runs", "histories", "variants", "main_effects", "interaction", "ranking")
+# Written by aggregate when the study tunes; the report works without them.
+TUNING_TABLES = ("trials",)
 # Figure types, in report order; learning curves are one figure per factor.
 FIGURE_TYPES = (
     *(f"curves_{f}" for f in MAIN_FACTORS),
@@ -20,7 +22,11 @@ FIGURE_TYPES = (
     "confusion",
     "weights",
     "gradients",
+    "lr_sensitivity",
+    "expected_max",
 )
+# Figures drawn from the tuning trials: in the report only for datasets that have trials.
+TUNING_FIGURES = ("lr_sensitivity", "expected_max")
 TITLES = {
     **{f"curves_{f}": f"Learning curves by {f}" for f in MAIN_FACTORS},
     "heatmap": "Test accuracy, optimizer x activation",
@@ -29,6 +35,8 @@ TITLES = {
     "confusion": "Confusion matrix of the best variant",
     "weights": "Weight histograms of the best variant",
     "gradients": "Gradient norms",
+    "lr_sensitivity": "Learning-rate sensitivity",
+    "expected_max": "Expected best validation accuracy against the number of trials",
 }
 TEX_ENGINES = ("latexmk", "pdflatex", "tectonic")
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nnstudy import stats
+from nnstudy import stats, tuning_stats
 from nnstudy.aggregate import METRIC, read_tables, setting_columns, varying_factors
-from nnstudy.names import FIGURE_TYPES, TITLES, figure_paths, tex_engine
+from nnstudy.names import FIGURE_TYPES, TITLES, TUNING_FIGURES, figure_paths, tex_engine
 from nnstudy.provenance import git_state
 from nnstudy.templating import (
     NA,
@@ -125,6 +125,40 @@ def factor_findings(runs: pd.DataFrame, effects: pd.DataFrame) -> list[str]:
                 text += f" Mean lead over the runner-up: {points(np.mean(diffs))} points."
         else:
             text = f"{factor}: the best level depends on the dataset ({details})."
+        out.append(text)
+    return out
+
+
+def tuning_findings(table: pd.DataFrame) -> list[str]:
+    """Per dataset: whether tuning changed the ranking at the default settings (from
+    ``tuning_stats.default_vs_tuned``)."""
+    out = []
+    for dataset, t in table.groupby("dataset", sort=True):
+        change = tuning_stats.ranking_change(t)
+        labels = dict(zip(t["variant"], t["label"], strict=True))
+        if change["n"] < 2:
+            out.append(
+                f"{dataset}: fewer than two variants have a trial at the default settings, so "
+                "the ranking at the defaults cannot be compared with the tuned one."
+            )
+            continue
+        text = (
+            f"{dataset}: ranked by validation accuracy, tuning "
+            + (
+                f"changed the order of the {change['n']} variants ({change['moved']} moved; "
+                f"Kendall's tau = {change['tau']:.2f})"
+                if change["changed"]
+                else f"left the order of the {change['n']} variants unchanged"
+            )
+            + "."
+        )
+        if change["top_default"] != change["top_tuned"]:
+            text += (
+                f" The best at the default settings is {labels[change['top_default']]}, "
+                f"the best tuned is {labels[change['top_tuned']]}."
+            )
+        else:
+            text += f" The best is {labels[change['top_tuned']]} either way."
         out.append(text)
     return out
 
@@ -242,6 +276,130 @@ def _interaction_table(dataset, inter) -> Table:
     )
 
 
+def _steps(value, unit: str) -> str:
+    if pd.isna(value):
+        return NA
+    return "not reached" if math.isinf(value) else unit.format(value)
+
+
+def _time_to_target_table(dataset, histories, variants) -> Table:
+    picks = stats.best_variant_per_level(variants, dataset, "optimizer")
+    ttt = tuning_stats.time_to_target(histories[histories["dataset"] == dataset], picks)
+    best = ttt["best"].iloc[0] if len(ttt) else math.nan
+    rows = [
+        [
+            str(r["level"]),
+            str(r["variant"]),
+            f"{100 * r['fraction']:g} % ({pct(r['target'])})",
+            f"{int(r['reached'])}/{int(r['runs'])}",
+            _steps(r["epochs"], "{:g}"),
+            _steps(r["seconds"], "{:.2f} s"),
+        ]
+        for _, r in ttt.iterrows()
+    ]
+    return Table(
+        name=f"time-to-target-{dataset}",
+        caption=(
+            f"{dataset}: time to target. Per optimizer its best variant; the target is a "
+            f"fraction of the best validation accuracy any run of this dataset reached "
+            f"({pct(best)} %). Median over the variant's seeds of the first epoch, and of the "
+            "training seconds until then, at which the validation accuracy reached the "
+            "target; 'not reached' when half of the seeds or more never did."
+        ),
+        columns=["optimizer", "variant", "target (val. acc. %)", "reached", "epochs", "time"],
+        rows=rows,
+        align="llrrrr",
+    )
+
+
+def _moved(default_rank, tuned_rank) -> str:
+    if pd.isna(default_rank) or pd.isna(tuned_rank):
+        return NA
+    step = int(default_rank) - int(tuned_rank)
+    return "same" if step == 0 else f"{'up' if step > 0 else 'down'} {abs(step)}"
+
+
+def _rank_text(rank) -> str:
+    return NA if pd.isna(rank) else str(int(rank))
+
+
+def _default_vs_tuned_table(dataset, table) -> Table:
+    t = table[table["dataset"] == dataset]
+    rows, marked = [], set()
+    for i, (_, r) in enumerate(t.iterrows()):
+        if r["tuned_rank"] == 1:
+            marked.add(i)
+        rows.append(
+            [
+                _rank_text(r["tuned_rank"]),
+                str(r["label"]),
+                "" if pd.isna(r["tuned_setting"]) else str(r["tuned_setting"]),
+                pct(r["tuned_value"]),
+                _rank_text(r["default_rank"]),
+                NA if pd.isna(r["default_setting"]) else str(r["default_setting"]),
+                pct(r["default_value"]),
+                _moved(r["default_rank"], r["tuned_rank"]),
+            ]
+        )
+    budgets = ", ".join(
+        f"{name} {int(b)} epochs"
+        for name, b in (
+            ("tuned", t["tuned_budget"].max()),
+            ("default", t["default_budget"].max()),
+        )
+        if pd.notna(b)
+    )
+    return Table(
+        name=f"tuned-vs-default-{dataset}",
+        caption=(
+            f"{dataset}: tuned against default. Validation accuracy (%) of each variant with "
+            "its selected (tuned) settings and at its optimizer's default settings, each "
+            f"ranked at one budget per column ({budgets or NA}); 'moved' is the change of rank "
+            "from the default to the tuned ranking."
+        ),
+        columns=[
+            "tuned rank",
+            "variant",
+            "tuned",
+            "val. acc.",
+            "default rank",
+            "default",
+            "val. acc.",
+            "moved",
+        ],
+        rows=rows,
+        align="rllrrlrl",
+        marked=marked,
+    )
+
+
+def _tuning_budget_table(dataset, trials) -> Table:
+    budget = tuning_stats.tuning_budget(trials[trials["dataset"] == dataset])
+    rows = [
+        [
+            str(r["optimizer"]),
+            str(int(r["variants"])),
+            str(int(r["settings"])),
+            str(int(r["trials"])),
+            f"{r['epochs']:g}",
+            seconds(r["seconds"]),
+            str(int(r["failed"])),
+        ]
+        for _, r in budget.iterrows()
+    ]
+    names = ", ".join(tuning_stats.tuned_names(trials)) or NA
+    return Table(
+        name=f"tuning-budget-{dataset}",
+        caption=(
+            f"{dataset}: tuning budget per optimizer (tuned: {names}). Settings tried per "
+            "variant, trials run (all rungs), epochs trained by them and their training time."
+        ),
+        columns=["optimizer", "variants", "settings", "trials", "epochs", "time", "failed"],
+        rows=rows,
+        align="lrrrrrr",
+    )
+
+
 def problems_table(runs: pd.DataFrame) -> Table:
     bad = runs[runs["status"].isin(["diverged", "failed"])]
     rows = [
@@ -349,6 +507,36 @@ def methods(config: dict, runs: pd.DataFrame, cards: dict[str, dict], selected: 
     }
 
 
+def tuning_methods(trials: pd.DataFrame) -> list[str]:
+    """How the study tuned, from its trials: settings and values tried, rungs and budgets."""
+    names = tuning_stats.tuned_names(trials)
+    values = "; ".join(
+        f"{n} in {{{', '.join(f'{v:.3g}' for v in sorted(trials[n].dropna().unique()))}}}"
+        for n in names
+    )
+    rungs = trials.groupby("rung")["budget_epochs"].max().sort_index()
+    per_rung = ", ".join(f"rung {int(k)}: {int(v)} epochs" for k, v in rungs.items())
+    return [
+        f"Tuned settings: {values or NA}, searched separately for every variant with the same "
+        f"budget for every optimizer ({len(trials)} trials, {trials['variant'].nunique()} "
+        f"variants; {per_rung}"
+        + (
+            "; successive halving keeps the better trials for the next rung"
+            if len(rungs) > 1
+            else ""
+        )
+        + "). Trials read only the training and validation splits; each variant's selected "
+        "setting is then trained for every seed, and those runs make the ranking above.",
+        "Tuned against default ranks the variants twice by validation accuracy, once with the "
+        "selected settings and once at the optimizer's defaults from config.yaml (when they "
+        "were among the trials). The learning-rate sensitivity and the expected best "
+        "validation accuracy of n trials (Dodge et al. 2019, the expectation and standard "
+        "deviation of the maximum of n draws from the trials' empirical distribution, in "
+        "closed form) use the first rung, which every trial ran; a diverged trial without a "
+        "validation accuracy counts as 0.",
+    ]
+
+
 def _split_text(split: dict) -> str:
     if not split:
         return NA
@@ -444,9 +632,11 @@ def caption(kind: str) -> str:
     return " ".join((TEMPLATE_DIR / f"fig_{kind}.rst").read_text(encoding="utf-8").split())
 
 
-def figure_entries(dataset: str, figure_paths: dict, tex_dir: Path) -> list[dict]:
+def figure_entries(
+    dataset: str, figure_paths: dict, tex_dir: Path, kinds=FIGURE_TYPES
+) -> list[dict]:
     entries = []
-    for kind in FIGURE_TYPES:
+    for kind in kinds:
         paths = figure_paths[kind]
         png = Path(paths["png"]).read_bytes()
         entries.append(
@@ -476,10 +666,21 @@ def build_context(
     """Everything the two templates render; ``figures`` maps dataset -> figure_paths()."""
     runs, variants, ranking = tables["runs"], tables["variants"], tables["ranking"]
     effects, inter = tables["main_effects"], tables["interaction"]
+    trials = tables.get("trials")
+    if trials is None:  # a study without tuning
+        trials = pd.DataFrame(columns=tuning_stats.TRIAL_COLUMNS)
+    tuned = tuning_stats.default_vs_tuned(trials)
     factors = varying_factors(runs)
     datasets = []
     for dataset in sorted(runs["dataset"].unique()):
         r = runs[runs["dataset"] == dataset]
+        has_trials = bool((trials["dataset"] == dataset).any())
+        tuning = (
+            [_default_vs_tuned_table(dataset, tuned), _tuning_budget_table(dataset, trials)]
+            if has_trials
+            else []
+        )
+        kinds = [k for k in FIGURE_TYPES if has_trials or k not in TUNING_FIGURES]
         datasets.append(
             {
                 "name": dataset,
@@ -489,8 +690,10 @@ def build_context(
                     _variant_table(dataset, variants, ranking, factors),
                     _effects_table(dataset, effects),
                     _interaction_table(dataset, inter),
+                    _time_to_target_table(dataset, tables["histories"], variants),
+                    *tuning,
                 ],
-                "figures": figure_entries(dataset, figures[dataset], Path(tex_dir)),
+                "figures": figure_entries(dataset, figures[dataset], Path(tex_dir), kinds),
             }
         )
     best = []
@@ -522,7 +725,10 @@ def build_context(
         ),
         "findings": best_variant_findings(variants, ranking)
         + factor_findings(runs, effects)
+        + tuning_findings(tuned)
         + status_findings(runs),
+        "tuning": tuning_methods(trials) if len(trials) else None,
+        "targets": " and ".join(f"{100 * f:g} %" for f in tuning_stats.TARGET_FRACTIONS),
         "methods": methods(config, runs, cards, selected),
         "datasets": datasets,
         "problems": problems_table(runs),
@@ -627,6 +833,7 @@ def write_report(
 ) -> dict:
     """Entry point of the `report` rule: report.html, report.tex and the table fragments."""
     tables = read_tables(table_paths)
+    tables["trials"] = tuning_stats.read_trials(table_paths.get("trials"))
     datasets = sorted(tables["runs"]["dataset"].unique())
     figs = {ds: figure_paths(figures_dir, ds) for ds in datasets}
     context = build_context(

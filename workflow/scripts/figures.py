@@ -6,13 +6,17 @@ from nnstudy.aggregate import read_tables
 from nnstudy.figures import make_figures
 from nnstudy.names import TABLES
 from nnstudy.studylock import hold
+from nnstudy.tuning_stats import read_trials
 
 hold()  # keeps a rerun from starting this job again beside it (nnstudy.studylock)
 
 # Warnings and messages go to the rule's log.
 with open(snakemake.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+    tables = read_tables({name: snakemake.input[name] for name in TABLES})
+    # The trials table is an input only when aggregate writes one (a study that tunes).
+    tables["trials"] = read_trials(dict(snakemake.input.items()).get("trials"))
     make_figures(
-        read_tables({name: snakemake.input[name] for name in TABLES}),
+        tables,
         snakemake.wildcards.dataset,
         snakemake.params.runs_root,
         snakemake.params.figures_dir,
