@@ -170,8 +170,8 @@ def test_findings_are_generated_from_the_statistics(built):
             assert abs(float(m.group(1))) > float(m.group(2))
 
 
-def test_one_seed_shows_not_available(tmp_path):
-    built = build(tmp_path, seeds=(0,), datasets=("gmm",))
+def test_one_seed_without_trials_shows_not_available_and_no_tuning(tmp_path):
+    built = build(tmp_path, seeds=(0,), datasets=("gmm",), trials=False)
     variants = built["tables"]["variants"]
     assert variants["ci_low"].isna().all() and variants["std"].isna().all()
     html = (built["out"] / "report.html").read_text()
@@ -180,6 +180,9 @@ def test_one_seed_shows_not_available(tmp_path):
     assert "no CI: fewer than two seeds" in html
     assert "0.0–0.0" not in html
     assert "ranking is not statistically supported" in html
+    # One seed: the curves' band collapses onto the line. No trials: no tuning section.
+    assert 'id="fig-1-curves_optimizer"' in html and 'id="tab-time-to-target-gmm"' in html
+    assert "<h3>Tuning</h3>" not in html and "lr_sensitivity" not in html
 
 
 def test_bad_membership_table_is_one_line_error(tmp_path):
@@ -440,13 +443,6 @@ def test_report_shows_tuning_only_where_there_are_trials(built, html, tex):
         assert budget[opt][6] == str((t["status"] == "failed").sum())
 
 
-def test_a_study_without_trials_has_no_tuning_section(tmp_path):
-    study = build(tmp_path, seeds=(0,), datasets=("gmm",), trials=False)
-    html = (study["out"] / "report.html").read_text()
-    assert "<h3>Tuning</h3>" not in html and "lr_sensitivity" not in html
-    assert 'id="tab-time-to-target-gmm"' in html
-
-
 def test_time_to_target_by_brute_force(built):
     tables = built["tables"]
     histories = tables["histories"][tables["histories"]["dataset"] == "spirals"]
@@ -510,3 +506,20 @@ def test_tuning_tables_escape_hostile_names(built):
     html_fragment, tex_fragment = (render_table(table, fmt) for fmt in ("html", "tex"))
     assert HOSTILE_HTML in html_fragment and "<script" not in html_fragment
     assert HOSTILE_TEX in tex_fragment and HOSTILE not in tex_fragment
+
+
+def test_without_a_tuned_lr_there_is_no_sensitivity_figure(built, tmp_path):
+    trials = built["tables"]["trials"].rename(columns={"lr": "momentum"})
+    trials["tuned"] = "momentum"
+    tables = {**built["tables"], "trials": trials}
+    fig = figures.lr_sensitivity(tables=tables, dataset="gmm")
+    assert "no learning-rate trials" in fig.axes[0].texts[0].get_text()
+    plt.close(fig)
+    figs = {ds: names.figure_paths(built["root"] / "results/figures", ds) for ds in ("gmm",)}
+    figs["spirals"] = names.figure_paths(built["root"] / "results/figures", "spirals")
+    context = report.build_context(
+        tables, built["config"], figs, {}, ["core"], tmp_path, "hash", repo=tmp_path
+    )
+    kinds = [f["kind"] for f in context["datasets"][0]["figures"]]
+    assert "expected_max" in kinds and "lr_sensitivity" not in kinds
+    assert "momentum in {" in context["tuning"][0]

@@ -517,9 +517,9 @@ def tuning_methods(trials: pd.DataFrame) -> list[str]:
     rungs = trials.groupby("rung")["budget_epochs"].max().sort_index()
     per_rung = ", ".join(f"rung {int(k)}: {int(v)} epochs" for k, v in rungs.items())
     return [
-        f"Tuned settings: {values or NA}, searched separately for every variant with the same "
-        f"budget for every optimizer ({len(trials)} trials, {trials['variant'].nunique()} "
-        f"variants; {per_rung}"
+        f"Tuned settings: {values or NA}, searched separately for every variant; each "
+        "dataset's tuning-budget table shows what each optimizer got "
+        f"({len(trials)} trials, {trials['variant'].nunique()} variants; {per_rung}"
         + (
             "; successive halving keeps the better trials for the next rung"
             if len(rungs) > 1
@@ -674,13 +674,17 @@ def build_context(
     datasets = []
     for dataset in sorted(runs["dataset"].unique()):
         r = runs[runs["dataset"] == dataset]
-        has_trials = bool((trials["dataset"] == dataset).any())
+        ds_trials = trials[trials["dataset"] == dataset]
         tuning = (
             [_default_vs_tuned_table(dataset, tuned), _tuning_budget_table(dataset, trials)]
-            if has_trials
+            if len(ds_trials)
             else []
         )
-        kinds = [k for k in FIGURE_TYPES if has_trials or k not in TUNING_FIGURES]
+        # Tuning figures only with trials; the sensitivity one only when lr was tuned.
+        shown = set(TUNING_FIGURES) if len(ds_trials) else set()
+        if "lr" not in tuning_stats.tuned_names(ds_trials):
+            shown.discard("lr_sensitivity")
+        kinds = [k for k in FIGURE_TYPES if k not in TUNING_FIGURES or k in shown]
         datasets.append(
             {
                 "name": dataset,
