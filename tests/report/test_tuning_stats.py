@@ -121,15 +121,33 @@ def test_default_ranking_uses_a_common_rung_and_skips_variants_without_defaults(
 
 
 def test_sensitivity_marks_chosen_and_diverged():
-    trials = _trials()
-    # A second tuned setting: the best momentum per lr is drawn.
-    extra = _trial("c", "momentum", 1e-2, 0.75)
+    trials = _trials().assign(dropout=0.0, tuned="lr;dropout")
+    # A second tuned setting: the best candidate over dropout is drawn at each lr.
+    extra = _trial("c", "momentum", 1e-2, 0.75) | {"dropout": 0.1, "tuned": "lr;dropout"}
     trials = pd.concat([trials, pd.DataFrame([extra])], ignore_index=True)
     sens = tuning_stats.sensitivity(trials, "lr").set_index(["variant", "lr"])
     assert sens.loc[("c", 1e-2), "val_accuracy"] == 0.75
     assert sens.loc[("c", 1e-1), "chosen"] and not sens.loc[("c", 1e-2), "chosen"]
     assert sens.loc[("b", 1e-1), "diverged"] and sens.loc[("b", 1e-1), "val_accuracy"] == 0.0
     assert len(sens) == 9
+
+
+def test_candidates_average_trial_seeds_and_count_shared_trials_once():
+    trials = _trials()
+    # A second trial seed of a's lr 1e-2 candidate, and the whole search listed again under a
+    # second experiment (trials.csv has one row per experiment and trial run).
+    seed1 = _trial("a", "adam", 1e-2, 0.75, selected=True) | {"seed": 1, "run_id": "a-s1"}
+    again = _trials().assign(experiment="f")
+    trials = pd.concat([trials, pd.DataFrame([seed1]), again], ignore_index=True)
+    cands = tuning_stats.candidates(trials).set_index(["variant", "lr"])
+    assert len(cands) == 9
+    assert cands.loc[("a", 1e-2), "value"] == pytest.approx(0.80)
+    assert cands.loc[("a", 1e-2), "seeds"] == 2
+    assert cands.loc[("b", 1e-1), "diverged"] and cands.loc[("b", 1e-1), "value"] == 0.0
+    table = tuning_stats.default_vs_tuned(trials).set_index("variant")
+    assert table.loc["a", "tuned_value"] == pytest.approx(0.80)
+    budget = tuning_stats.tuning_budget(trials).set_index("optimizer")
+    assert budget.loc["adam", "trials"] == 4 and budget.loc["adam", "settings"] == 3
 
 
 def test_expected_max_curves_use_first_rung_and_lead_variants_use_validation():

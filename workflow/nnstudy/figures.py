@@ -422,7 +422,7 @@ def _lead(trials) -> dict:
 
 def _budget_title(trials) -> str:
     """What budget the first-rung trials had, and whether halving went further."""
-    first = tuning_stats.first_rung(trials)
+    first = tuning_stats.first_rung(tuning_stats.candidates(trials))
     budgets = sorted(pd.to_numeric(first["budget_epochs"], errors="coerce").dropna().unique())
     text = f"{'/'.join(f'{b:g}' for b in budgets) or 'n/a'} epochs per trial"
     if trials["rung"].nunique() > 1:

@@ -11,8 +11,6 @@ from pathlib import Path
 
 MAIN_FACTORS = ("optimizer", "activation", "initializer")
 TABLES = ("runs", "histories", "variants", "main_effects", "interaction", "ranking")
-# Written by aggregate when the study tunes; the report works without them.
-TUNING_TABLES = ("trials",)
 # Figure types, in report order; learning curves are one figure per factor.
 FIGURE_TYPES = (
     *(f"curves_{f}" for f in MAIN_FACTORS),

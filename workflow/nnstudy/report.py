@@ -519,7 +519,8 @@ def tuning_methods(trials: pd.DataFrame) -> list[str]:
     return [
         f"Tuned settings: {values or NA}, searched separately for every variant; each "
         "dataset's tuning-budget table shows what each optimizer got "
-        f"({len(trials)} trials, {trials['variant'].nunique()} variants; {per_rung}"
+        f"({trials['run_id'].nunique()} trial runs, {trials['variant'].nunique()} variants; "
+        f"{per_rung}"
         + (
             "; successive halving keeps the better trials for the next rung"
             if len(rungs) > 1
@@ -667,14 +668,13 @@ def build_context(
     runs, variants, ranking = tables["runs"], tables["variants"], tables["ranking"]
     effects, inter = tables["main_effects"], tables["interaction"]
     trials = tables.get("trials")
-    if trials is None:  # a study without tuning
-        trials = pd.DataFrame(columns=tuning_stats.TRIAL_COLUMNS)
-    tuned = tuning_stats.default_vs_tuned(trials)
+    trials = trials if trials is not None else pd.DataFrame()  # a study without tuning
+    tuned = tuning_stats.default_vs_tuned(trials) if len(trials) else None
     factors = varying_factors(runs)
     datasets = []
     for dataset in sorted(runs["dataset"].unique()):
         r = runs[runs["dataset"] == dataset]
-        ds_trials = trials[trials["dataset"] == dataset]
+        ds_trials = tuning_stats.dataset_trials(trials, dataset)
         tuning = (
             [_default_vs_tuned_table(dataset, tuned), _tuning_budget_table(dataset, trials)]
             if len(ds_trials)
@@ -729,7 +729,7 @@ def build_context(
         ),
         "findings": best_variant_findings(variants, ranking)
         + factor_findings(runs, effects)
-        + tuning_findings(tuned)
+        + (tuning_findings(tuned) if tuned is not None else [])
         + status_findings(runs),
         "tuning": tuning_methods(trials) if len(trials) else None,
         "targets": " and ".join(f"{100 * f:g} %" for f in tuning_stats.TARGET_FRACTIONS),

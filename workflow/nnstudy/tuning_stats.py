@@ -5,10 +5,12 @@ factors, one column per tuned setting, ``tuned`` = the ";"-joined tuned setting 
 ``rung``, ``budget_epochs``, ``status``, ``val_accuracy``, ``is_default``, ``selected``, ...)
 and ``histories`` (one row per run and epoch). Conventions:
 
-- Trials are compared at one budget: the sensitivity and the expected-best curves use the
-  first rung, which every trial ran (the full budget when there is no successive halving).
-- A trial that diverged without a finite validation accuracy counts as 0 (it yields no usable
-  model); failed trials are left out and counted.
+- A *candidate* (one value of the tuned settings for one variant, at one rung) scores the
+  mean validation metric over its trial seeds (``candidates``). A trial that diverged without
+  a finite value counts as 0 (it yields no usable model); failed trials are left out (and
+  counted in the budget). A variant listed by several experiments counts once.
+- Candidates are compared at one budget: the sensitivity and the expected-best curves use the
+  first rung, which every candidate ran (the full budget when there is no successive halving).
 - The "best" variant of an optimizer among the trials is chosen on validation numbers only.
 """
 
@@ -24,34 +26,16 @@ from scipy import stats as sps
 from nnstudy.names import MAIN_FACTORS
 
 TRIAL_METRIC = "val_accuracy"
-# The trials table's fixed columns (one more per tuned setting, e.g. lr).
-TRIAL_COLUMNS = (
-    "experiment",
-    "dataset",
-    "variant",
-    *MAIN_FACTORS,
-    "tuned",
-    "rung",
-    "budget_epochs",
-    "epochs_run",
-    "seed",
-    "run_id",
-    "status",
-    "val_accuracy",
-    "val_loss",
-    "best_val_accuracy",
-    "train_seconds",
-    "is_default",
-    "selected",
-)
 TARGET_FRACTIONS = (0.95, 0.99)
 
 
 def read_trials(path) -> pd.DataFrame | None:
-    """aggregate's trials table, or None when there is none (a study without tuning)."""
+    """aggregate's trials table, or None when there is none or it has no rows (no tuning)."""
     if path is None or not Path(path).exists() or Path(path).stat().st_size == 0:
         return None
     trials = pd.read_csv(path, dtype={"run_id": str, "variant": str, "tuned": str})
+    if trials.empty:
+        return None
     # CSV loses dtypes: the flags come back as bool, or as text next to empty cells.
     for flag in ("is_default", "selected"):
         trials[flag] = trials[flag].astype(str).str.lower().eq("true")
@@ -59,9 +43,9 @@ def read_trials(path) -> pd.DataFrame | None:
 
 
 def dataset_trials(trials: pd.DataFrame | None, dataset: str) -> pd.DataFrame:
-    """The trials of one dataset; empty when the study has none."""
+    """The trials of one dataset; an empty frame when the study has none."""
     if trials is None or trials.empty:
-        return pd.DataFrame(columns=TRIAL_COLUMNS)
+        return pd.DataFrame()
     return trials[trials["dataset"] == dataset]
 
 
@@ -83,12 +67,6 @@ def expected_max(values, n_max: int | None = None) -> pd.DataFrame:
     return pd.DataFrame({"n": n, "mean": mean, "std": np.sqrt(var)})
 
 
-def first_rung(trials: pd.DataFrame) -> pd.DataFrame:
-    """Trials at the lowest rung (the budget every trial ran), without failed ones."""
-    ran = trials[trials["status"] != "failed"]
-    return ran[ran["rung"] == ran["rung"].min()] if len(ran) else ran
-
-
 def trial_scores(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.Series:
     """The metric of each trial; a diverged trial without a finite value counts as 0."""
     values = pd.to_numeric(trials[metric], errors="coerce")
@@ -98,23 +76,59 @@ def trial_scores(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.Series:
 
 def tuned_names(trials: pd.DataFrame) -> list[str]:
     """The tuned settings of these trials, in first-seen order."""
+    if "tuned" not in trials.columns:
+        return []
     names = trials["tuned"].dropna().astype(str).str.split(";").explode()
     return list(dict.fromkeys(n for n in names if n))
 
 
+def candidates(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.DataFrame:
+    """One row per (dataset, variant, rung, tuned values): ``value`` = the mean metric over
+    the candidate's trial seeds (``trial_scores``), ``seeds`` = how many counted,
+    ``diverged`` = all of them diverged, ``is_default``/``selected`` from the trials.
+
+    Failed trials are left out. A variant listed by several experiments is taken from the
+    first of them by name (trials.csv repeats shared trials once per experiment)."""
+    names = tuned_names(trials)
+    keys = ["dataset", "variant", "rung", *names]
+    cols = [*keys, *MAIN_FACTORS, "tuned", "budget_epochs", "value", "seeds", "diverged"]
+    cols += ["is_default", "selected"]
+    ran = trials[trials["status"] != "failed"] if len(trials) else trials
+    if ran.empty:
+        return pd.DataFrame(columns=cols)
+    first = ran.groupby(["dataset", "variant"])["experiment"].transform("min")
+    ran = ran[ran["experiment"] == first].assign(
+        _value=trial_scores(ran, metric), _diverged=ran["status"].eq("diverged")
+    )
+    out = ran.groupby(keys, sort=True).agg(
+        **{f: (f, "first") for f in (*MAIN_FACTORS, "tuned", "budget_epochs")},
+        value=("_value", "mean"),
+        seeds=("_value", "size"),
+        diverged=("_diverged", "all"),
+        is_default=("is_default", "any"),
+        selected=("selected", "any"),
+    )
+    return out.reset_index()[cols]
+
+
+def first_rung(cands: pd.DataFrame) -> pd.DataFrame:
+    """Candidates at the lowest rung: the budget every candidate ran."""
+    return cands[cands["rung"] == cands["rung"].min()] if len(cands) else cands
+
+
 def lead_variants(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.DataFrame:
-    """Per (dataset, optimizer) the variant whose selected trial scores highest on the
+    """Per (dataset, optimizer) the variant whose selected candidate scores highest on the
     validation metric (ties: first variant id). Columns: dataset, optimizer, variant."""
-    chosen = trials[trials["selected"].astype(bool)].assign(_score=trial_scores(trials, metric))
-    chosen = chosen.sort_values(["_score", "variant"], ascending=[False, True])
+    cands = candidates(trials, metric)
+    chosen = cands[cands["selected"]].sort_values(["value", "variant"], ascending=[False, True])
     first = chosen.groupby(["dataset", "optimizer"], sort=True)["variant"].first()
     return first.reset_index()
 
 
-def variant_labels(trials: pd.DataFrame) -> pd.Series:
-    """Readable name per trial variant id: its main factors, plus the id where two variants of
-    a dataset would get the same name."""
-    per_variant = trials.drop_duplicates(["dataset", "variant"]).set_index(["dataset", "variant"])
+def variant_labels(cands: pd.DataFrame) -> pd.Series:
+    """Readable name per (dataset, variant id): its main factors, plus the id where two
+    variants of a dataset would get the same name."""
+    per_variant = cands.drop_duplicates(["dataset", "variant"]).set_index(["dataset", "variant"])
     names = per_variant[list(MAIN_FACTORS)].astype(str).agg(" / ".join, axis=1)
     clash = names.groupby(level="dataset").transform(lambda s: s.duplicated(keep=False))
     ids = per_variant.index.get_level_values("variant").astype(str)
@@ -123,24 +137,23 @@ def variant_labels(trials: pd.DataFrame) -> pd.Series:
 
 def sensitivity(trials: pd.DataFrame, setting: str = "lr", metric: str = TRIAL_METRIC):
     """Validation metric against one tuned setting at the first rung: one row per (dataset,
-    variant, setting value), the best over any other tuned setting; ``chosen`` marks the value
-    of the selected trial, ``diverged`` a value whose best trial diverged."""
-    first = first_rung(trials)
-    first = first.assign(_score=trial_scores(first, metric))
-    chosen = trials[trials["selected"].astype(bool)][["dataset", "variant", setting]]
+    variant, setting value), the best candidate over any other tuned setting; ``chosen``
+    marks the selected candidate's value, ``diverged`` a value whose candidate diverged."""
+    cands = candidates(trials, metric)
+    chosen = cands[cands["selected"]][["dataset", "variant", setting]]
     rows = []
-    for (dataset, variant), group in first.groupby(["dataset", "variant"], sort=True):
+    for (dataset, variant), group in first_rung(cands).groupby(["dataset", "variant"]):
         pick = chosen[(chosen["dataset"] == dataset) & (chosen["variant"] == variant)]
         for value, g in group.groupby(setting, sort=True):
-            best = g.sort_values("_score", ascending=False).iloc[0]
+            best = g.sort_values("value", ascending=False).iloc[0]
             rows.append(
                 {
                     "dataset": dataset,
                     "variant": variant,
                     "optimizer": best["optimizer"],
                     setting: float(value),
-                    metric: float(best["_score"]),
-                    "diverged": best["status"] == "diverged",
+                    metric: float(best["value"]),
+                    "diverged": bool(best["diverged"]),
                     "chosen": bool(np.isclose(pick[setting].astype(float), value).any()),
                 }
             )
@@ -149,24 +162,23 @@ def sensitivity(trials: pd.DataFrame, setting: str = "lr", metric: str = TRIAL_M
 
 
 def expected_max_curves(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.DataFrame:
-    """``expected_max`` of every variant's first-rung trials: one row per (dataset, variant,
-    n) with the observed range (low, high) that bounds any maximum."""
-    first = first_rung(trials)
-    first = first.assign(_score=trial_scores(first, metric))
+    """``expected_max`` over every variant's first-rung candidates: one row per (dataset,
+    variant, n) with the observed range (low, high) that bounds any maximum."""
     frames = []
-    for (dataset, variant), group in first.groupby(["dataset", "variant"], sort=True):
-        scores = group["_score"].dropna()
-        if scores.empty:
+    cands = first_rung(candidates(trials, metric))
+    for (dataset, variant), group in cands.groupby(["dataset", "variant"], sort=True):
+        values = group["value"].dropna()
+        if values.empty:
             continue
-        curve = expected_max(scores)
+        curve = expected_max(values)
         frames.append(
             curve.assign(
                 dataset=dataset,
                 variant=variant,
                 optimizer=group["optimizer"].iloc[0],
-                n_trials=len(scores),
-                low=scores.min(),
-                high=scores.max(),
+                n_trials=len(values),
+                low=values.min(),
+                high=values.max(),
             )
         )
     cols = ["dataset", "variant", "optimizer", "n_trials", "n", "mean", "std", "low", "high"]
@@ -192,37 +204,30 @@ def default_vs_tuned(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.Dat
     """Per dataset, each variant ranked by its validation metric at the optimizer's default
     settings and with the selected (tuned) settings.
 
-    Each ranking compares one budget: the tuned side the selected trials (the last rung, the
-    same for every variant), the default side the default trials at the highest rung that
-    every variant's default trial reached. A variant without a default trial (the defaults
-    are not in its search space) has no default rank."""
-    trials = trials[trials["status"] != "failed"].assign(_score=trial_scores(trials, metric))
+    Each ranking compares one budget: the tuned side the selected candidates (the last rung,
+    the same for every variant), the default side the default candidates at the highest rung
+    that every variant's default candidate reached. A variant without a default candidate
+    (the defaults are not in its search space) has no default rank."""
+    cands = candidates(trials, metric)
+    labels = variant_labels(cands)
     out = []
-    labels = variant_labels(trials) if len(trials) else None
-    for dataset, data in trials.groupby("dataset", sort=True):
+    for dataset, data in cands.groupby("dataset", sort=True):
         variants = sorted(data["variant"].unique(), key=str)
-        selected = data[data["selected"].astype(bool)].set_index("variant")
-        defaults = data[data["is_default"].astype(bool)]
-        reached = defaults.groupby("variant")["rung"].max()
-        rung = reached.min()
-        at_rung = defaults[defaults["rung"] == rung].sort_values("_score", ascending=False)
-        at_rung = at_rung.drop_duplicates("variant").set_index("variant")
+        selected = data[data["selected"]].set_index("variant")
+        defaults = data[data["is_default"]]
+        rung = defaults.groupby("variant")["rung"].max().min()
+        at_rung = defaults[defaults["rung"] == rung].set_index("variant")
         frame = pd.DataFrame(index=pd.Index(variants, name="variant"))
         frame["dataset"] = dataset
         frame["label"] = [labels[(dataset, v)] for v in variants]
         frame["optimizer"] = data.drop_duplicates("variant").set_index("variant")["optimizer"]
-        frame["default_setting"] = [
-            _setting_text(at_rung.loc[v]) if v in at_rung.index else math.nan for v in variants
-        ]
-        frame["default_value"] = at_rung["_score"].reindex(variants)
-        frame["default_budget"] = at_rung["budget_epochs"].reindex(variants)
-        frame["tuned_setting"] = [
-            _setting_text(selected.loc[v]) if v in selected.index else math.nan for v in variants
-        ]
-        frame["tuned_value"] = selected["_score"].reindex(variants)
-        frame["tuned_budget"] = selected["budget_epochs"].reindex(variants)
-        frame["default_rank"] = _rank(frame["default_value"])
-        frame["tuned_rank"] = _rank(frame["tuned_value"])
+        for side, table in (("default", at_rung), ("tuned", selected)):
+            frame[f"{side}_setting"] = [
+                _setting_text(table.loc[v]) if v in table.index else math.nan for v in variants
+            ]
+            frame[f"{side}_value"] = table["value"].reindex(variants)
+            frame[f"{side}_budget"] = table["budget_epochs"].reindex(variants)
+            frame[f"{side}_rank"] = _rank(frame[f"{side}_value"])
         out.append(frame.reset_index().sort_values(["tuned_rank", "variant"], na_position="last"))
     cols = ["dataset", "variant", "label", "optimizer", "default_setting", "default_value"]
     cols += ["default_budget", "default_rank", "tuned_setting", "tuned_value", "tuned_budget"]
@@ -254,20 +259,20 @@ def ranking_change(table: pd.DataFrame) -> dict:
 
 
 def tuning_budget(trials: pd.DataFrame) -> pd.DataFrame:
-    """Per (dataset, optimizer): variants, distinct settings tried, trials, epochs trained
-    (the tuning budget in epochs), training seconds and failed trials."""
+    """Per (dataset, optimizer): variants, candidates per variant (settings tried), trial runs
+    (each once, however many experiments list it), the epochs they trained (the tuning budget
+    in epochs), their training seconds and how many failed."""
     names = tuned_names(trials)
+    runs = trials.drop_duplicates(["dataset", "run_id"])
     rows = []
-    for (dataset, opt), g in trials.groupby(["dataset", "optimizer"], sort=True):
-        per_variant = g.groupby("variant")
+    for (dataset, opt), g in runs.groupby(["dataset", "optimizer"], sort=True):
+        settings = g.drop_duplicates(["variant", *names]).groupby("variant").size()
         rows.append(
             {
                 "dataset": dataset,
                 "optimizer": opt,
                 "variants": g["variant"].nunique(),
-                "settings": int(per_variant.apply(lambda t: len(t.drop_duplicates(names))).max())
-                if names
-                else 0,
+                "settings": int(settings.max()),
                 "trials": len(g),
                 "epochs": float(pd.to_numeric(g["epochs_run"], errors="coerce").sum()),
                 "seconds": float(pd.to_numeric(g["train_seconds"], errors="coerce").sum()),

@@ -4,7 +4,7 @@ from contextlib import redirect_stderr, redirect_stdout
 
 from nnstudy.aggregate import read_tables
 from nnstudy.figures import make_figures
-from nnstudy.names import TABLES, TUNING_TABLES
+from nnstudy.names import TABLES
 from nnstudy.studylock import hold
 from nnstudy.tuning_stats import read_trials
 
@@ -12,9 +12,9 @@ hold()  # keeps a rerun from starting this job again beside it (nnstudy.studyloc
 
 # Warnings and messages go to the rule's log.
 with open(snakemake.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
-    # The trials table is an input only when aggregate writes one (a study that tunes).
-    paths = {k: v for k, v in snakemake.input.items() if k in TABLES + TUNING_TABLES}
+    paths = {name: snakemake.input[name] for name in TABLES}
     tables = read_tables(paths)
+    # None for a study without tuning (no trials table, or one without rows).
     tables["trials"] = read_trials(paths.get("trials"))
     make_figures(
         tables,

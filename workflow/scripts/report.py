@@ -2,7 +2,7 @@
 
 from contextlib import redirect_stderr, redirect_stdout
 
-from nnstudy.names import TABLES, TUNING_TABLES
+from nnstudy.names import TABLES
 from nnstudy.report import write_report
 from nnstudy.studylock import hold
 
@@ -11,8 +11,7 @@ hold()  # keeps a rerun from starting this job again beside it (nnstudy.studyloc
 # Warnings and messages go to the rule's log.
 with open(snakemake.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
     write_report(
-        # The trials table is an input only when aggregate writes one (a study that tunes).
-        table_paths={k: v for k, v in snakemake.input.items() if k in TABLES + TUNING_TABLES},
+        table_paths={name: snakemake.input[name] for name in TABLES},
         figures_dir=snakemake.params.figures_dir,
         card_paths=snakemake.input.cards,
         config=snakemake.params.study,
