@@ -103,8 +103,21 @@ def test_default_vs_tuned_ranks_and_change():
     change = tuning_stats.ranking_change(table.reset_index())
     # Pairs (a,b) keep their order, (a,c) and (b,c) swap: (1 - 2) / 3.
     assert change["changed"] and change["moved"] == 3
+    assert (change["reversed"], change["pairs"]) == (2, 3)
     assert change["tau"] == pytest.approx(-1 / 3)
-    assert (change["top_default"], change["top_tuned"]) == ("a", "c")
+    assert (change["top_default"], change["top_tuned"]) == (["a"], ["c"])
+
+
+def test_ties_share_a_rank_and_are_no_reversal():
+    trials = _trials()
+    # Tuned, all three reach 0.9: one three-way tie for rank 1.
+    trials.loc[trials["selected"], "val_accuracy"] = 0.9
+    table = tuning_stats.default_vs_tuned(trials).set_index("variant")
+    assert table["tuned_rank"].tolist() == [1, 1, 1]
+    change = tuning_stats.ranking_change(table.reset_index())
+    assert not change["changed"] and change["reversed"] == 0 and change["moved"] == 2
+    assert math.isnan(change["tau"])  # one side all tied: tau-b is undefined
+    assert change["top_tuned"] == ["a", "b", "c"]
 
 
 def test_default_ranking_uses_a_common_rung_and_skips_variants_without_defaults():
@@ -206,13 +219,14 @@ def test_time_to_target_by_hand():
     picks = pd.Series({"adam": "fast", "sgd": "slow"})
     got = tuning_stats.time_to_target(histories, picks, fractions=(0.95, 0.99))
     got = got.set_index(["level", "fraction"])
-    # best = 1.0; target 0.95: r1 epoch 2 (2 s), r2 epoch 2 (4 s), r3 epoch 1 (0.5 s).
+    # The bar: fast's median curve (0.9, 0.96, 0.98, 0.985) peaks at 0.985 (r1's 1.0 alone
+    # does not count). Target 0.95 x 0.985: r1 epoch 2 (2 s), r2 epoch 2 (4 s), r3 epoch 1.
     fast = got.loc[("adam", 0.95)]
+    assert fast["best"] == pytest.approx(0.985)
     assert (fast["reached"], fast["runs"], fast["epochs"], fast["seconds"]) == (3, 3, 2.0, 2.0)
-    assert fast["target"] == pytest.approx(0.95)
-    # 0.99: only r1 (epoch 3): two of three never reach it, so the median is "not reached".
-    assert got.loc[("adam", 0.99), "reached"] == 1
-    assert math.isinf(got.loc[("adam", 0.99), "epochs"])
+    # 0.99 x 0.985 = 0.975: r1 epoch 3 (3 s), r2 epoch 4 (8 s), r3 epoch 3 (1.5 s).
+    slowest = got.loc[("adam", 0.99)]
+    assert (slowest["reached"], slowest["epochs"], slowest["seconds"]) == (3, 3.0, 3.0)
     # slow at 0.95: s1 at epoch 4 (4 s), s2 never -> median of (4, inf) = inf.
     assert got.loc[("sgd", 0.95), "reached"] == 1 and math.isinf(got.loc[("sgd", 0.95), "seconds"])
 

@@ -98,7 +98,7 @@ def learning_curves(runs, histories, tables, dataset, factor: str, **_):
     """Accuracy and loss per epoch, validation (solid) and training (dashed), for one variant
     per level of ``factor`` (the level's best by mean test accuracy): median over its seeds
     with the interquartile band. The gap between the two lines is the over-fitting."""
-    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4), gridspec_kw={"wspace": 0.3})
     picks = stats.best_variant_per_level(tables["variants"], dataset, factor)
     levels = _style(picks.index)
     shown = runs[runs["variant"].isin(picks.to_numpy())]
@@ -143,7 +143,9 @@ def learning_curves(runs, histories, tables, dataset, factor: str, **_):
         drawn = histories[histories["variant"].isin(picks.to_numpy())]
         values = pd.to_numeric(drawn[[c for c, _ in columns]].stack(), errors="coerce")
         values = values[np.isfinite(values)]
-        if label == "loss" and len(values) and (values > 0).all():
+        # Log scale only where losses span more than a decade (else its ticks say little).
+        positive = len(values) and (values > 0).all()
+        if label == "loss" and positive and values.max() > 10 * values.min():
             ax.set_yscale("log")
     axes[0].plot([], [], color="black", linestyle="-", label="validation (band: IQR over seeds)")
     axes[0].plot([], [], color="black", linestyle="--", label="training")

@@ -142,23 +142,23 @@ def tuning_findings(table: pd.DataFrame) -> list[str]:
                 "the ranking at the defaults cannot be compared with the tuned one."
             )
             continue
-        text = (
-            f"{dataset}: ranked by validation accuracy, tuning "
-            + (
-                f"changed the order of the {change['n']} variants ({change['moved']} moved; "
-                f"Kendall's tau = {change['tau']:.2f})"
-                if change["changed"]
-                else f"left the order of the {change['n']} variants unchanged"
-            )
-            + "."
+        tau = "n/a" if math.isnan(change["tau"]) else f"{change['tau']:.2f}"
+        text = f"{dataset}: ranked by validation accuracy, tuning " + (
+            f"reversed the order of {change['reversed']} of the {change['pairs']} pairs of "
+            f"variants ({change['moved']} of {change['n']} changed rank; Kendall's tau-b = "
+            f"{tau})."
+            if change["changed"]
+            else f"reversed no pair of the {change['n']} variants ({change['moved']} changed "
+            f"rank through ties; Kendall's tau-b = {tau})."
         )
-        if change["top_default"] != change["top_tuned"]:
-            text += (
-                f" The best at the default settings is {labels[change['top_default']]}, "
-                f"the best tuned is {labels[change['top_tuned']]}."
-            )
+        tops = {
+            side: " = ".join(labels[v] for v in change[f"top_{side}"])
+            for side in ("default", "tuned")
+        }
+        if tops["default"] != tops["tuned"]:
+            text += f" Best at the default settings: {tops['default']}; tuned: {tops['tuned']}."
         else:
-            text += f" The best is {labels[change['top_tuned']]} either way."
+            text += f" Best either way: {tops['tuned']}."
         out.append(text)
     return out
 
@@ -301,8 +301,9 @@ def _time_to_target_table(dataset, histories, variants) -> Table:
         name=f"time-to-target-{dataset}",
         caption=(
             f"{dataset}: time to target. Per optimizer its best variant; the target is a "
-            f"fraction of the best validation accuracy any run of this dataset reached "
-            f"({pct(best)} %). Median over the variant's seeds of the first epoch, and of the "
+            "fraction of the best validation accuracy, the highest point of these variants' "
+            f"median curves over seeds ({pct(best)} %). Median over the variant's seeds of "
+            "the first epoch, and of the "
             "training seconds until then, at which the validation accuracy reached the "
             "target; 'not reached' when half of the seeds or more never did."
         ),
@@ -355,7 +356,7 @@ def _default_vs_tuned_table(dataset, table) -> Table:
             f"{dataset}: tuned against default. Validation accuracy (%) of each variant with "
             "its selected (tuned) settings and at its optimizer's default settings, each "
             f"ranked at one budget per column ({budgets or NA}); 'moved' is the change of rank "
-            "from the default to the tuned ranking."
+            "from the default to the tuned ranking; equal values share a rank."
         ),
         columns=[
             "tuned rank",
@@ -507,15 +508,24 @@ def methods(config: dict, runs: pd.DataFrame, cards: dict[str, dict], selected: 
     }
 
 
+def _values(series) -> str:
+    return "{" + ", ".join(f"{v:.3g}" for v in sorted(series.dropna().unique())) + "}"
+
+
 def tuning_methods(trials: pd.DataFrame) -> list[str]:
     """How the study tuned, from its trials: settings and values tried, rungs and budgets."""
-    names = tuning_stats.tuned_names(trials)
-    values = "; ".join(
-        f"{n} in {{{', '.join(f'{v:.3g}' for v in sorted(trials[n].dropna().unique()))}}}"
-        for n in names
+    parts = []
+    for name in tuning_stats.tuned_names(trials):
+        per_opt = {o: _values(g[name]) for o, g in trials.groupby("optimizer", sort=True)}
+        if len(set(per_opt.values())) == 1:
+            parts.append(f"{name} in {next(iter(per_opt.values()))}")
+        else:
+            parts.append(f"{name}: " + ", ".join(f"{o} {v}" for o, v in per_opt.items()))
+    values = "; ".join(parts)
+    rungs = trials.groupby("rung")["budget_epochs"].agg(
+        lambda b: "/".join(f"{x:g}" for x in sorted(b.unique()))
     )
-    rungs = trials.groupby("rung")["budget_epochs"].max().sort_index()
-    per_rung = ", ".join(f"rung {int(k)}: {int(v)} epochs" for k, v in rungs.items())
+    per_rung = ", ".join(f"rung {int(k)}: {v} epochs" for k, v in rungs.items())
     return [
         f"Tuned settings: {values or NA}, searched separately for every variant; each "
         "dataset's tuning-budget table shows what each optimizer got "

@@ -195,9 +195,8 @@ def _setting_text(row: pd.Series) -> str:
 
 
 def _rank(values: pd.Series) -> pd.Series:
-    """Rank 1 = highest, ties by the index order (variant ids, sorted); NaN stays unranked."""
-    order = values.dropna().sort_values(ascending=False, kind="stable")
-    return pd.Series(np.arange(1, len(order) + 1), index=order.index).reindex(values.index)
+    """Rank 1 = highest; equal values share the better rank (1, 1, 3); NaN stays unranked."""
+    return values.rank(method="min", ascending=False)
 
 
 def default_vs_tuned(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.DataFrame:
@@ -228,7 +227,8 @@ def default_vs_tuned(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.Dat
             frame[f"{side}_value"] = table["value"].reindex(variants)
             frame[f"{side}_budget"] = table["budget_epochs"].reindex(variants)
             frame[f"{side}_rank"] = _rank(frame[f"{side}_value"])
-        out.append(frame.reset_index().sort_values(["tuned_rank", "variant"], na_position="last"))
+        frame = frame.reset_index().sort_values(["tuned_rank", "label"], na_position="last")
+        out.append(frame)
     cols = ["dataset", "variant", "label", "optimizer", "default_setting", "default_value"]
     cols += ["default_budget", "default_rank", "tuned_setting", "tuned_value", "tuned_budget"]
     cols += ["tuned_rank"]
@@ -238,23 +238,27 @@ def default_vs_tuned(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.Dat
 
 
 def ranking_change(table: pd.DataFrame) -> dict:
-    """Whether the order of the variants ranked both ways differs, how many moved, and
-    Kendall's tau between the two rankings (NaN with fewer than two such variants)."""
+    """How the tuned ranking differs from the default one, over the variants ranked both
+    ways: ``reversed`` = pairs of variants in strictly opposite order (the order changed when
+    there is one; a tie that one side breaks is no reversal), ``moved`` = variants whose rank
+    differs, Kendall's tau-b (NaN with fewer than two variants or when one side is all tied),
+    and the variants ranked first on each side."""
     both = table.dropna(subset=["default_rank", "tuned_rank"])
-    by_default = list(both.sort_values("default_rank")["variant"])
-    by_tuned = list(both.sort_values("tuned_rank")["variant"])
-    default_pos = {v: i for i, v in enumerate(by_default)}
-    tuned_pos = {v: i for i, v in enumerate(by_tuned)}
+    d, t = both["default_rank"].to_numpy(float), both["tuned_rank"].to_numpy(float)
+    pairs = np.sign(d[:, None] - d[None, :]) * np.sign(t[:, None] - t[None, :])
+    reversed_pairs = int((np.triu(pairs, 1) < 0).sum())
     tau = math.nan
-    if len(both) >= 2:
-        tau = float(sps.kendalltau([default_pos[v] for v in by_tuned], range(len(both)))[0])
+    if len(both) >= 2 and len(set(d)) > 1 and len(set(t)) > 1:
+        tau = float(sps.kendalltau(d, t).statistic)
     return {
         "n": len(both),
-        "changed": by_default != by_tuned,
-        "moved": sum(default_pos[v] != tuned_pos[v] for v in by_tuned),
+        "changed": reversed_pairs > 0,
+        "reversed": reversed_pairs,
+        "pairs": len(both) * (len(both) - 1) // 2,
+        "moved": int((d != t).sum()),
         "tau": tau,
-        "top_default": by_default[0] if by_default else None,
-        "top_tuned": by_tuned[0] if by_tuned else None,
+        "top_default": sorted(both.loc[both["default_rank"] == 1, "variant"]),
+        "top_tuned": sorted(both.loc[both["tuned_rank"] == 1, "variant"]),
     }
 
 
@@ -287,30 +291,31 @@ def time_to_target(
     histories: pd.DataFrame, picks: pd.Series, fractions=TARGET_FRACTIONS
 ) -> pd.DataFrame:
     """Epochs and training seconds until the validation accuracy first reaches a fraction of
-    the best validation accuracy any run in ``histories`` (one dataset) reached.
+    the best one: the highest point of any picked variant's median curve over its seeds (a
+    single seed's spike does not set the bar, and the leader's median reaches it).
 
-    ``picks`` maps a level (e.g. each optimizer) to the variant shown for it. Per level and
-    fraction: how many of the variant's runs reached the target, and the median over its runs
-    of the epoch and of the cumulative seconds at which each first did -- a run that never did
-    counts as infinitely late, so the median is "not reached" (inf) when half of them did not.
+    ``picks`` maps a level (e.g. each optimizer) to the variant shown for it; ``histories``
+    are one dataset's. Per level and fraction: how many of the variant's runs reached the
+    target, and the median over its runs of the epoch and of the cumulative seconds at which
+    each first did -- a run that never did counts as infinitely late, so the median is "not
+    reached" (inf) when half of them did not.
     """
-    accuracy = pd.to_numeric(histories["val_accuracy"], errors="coerce")
-    finite = accuracy[np.isfinite(accuracy)]
-    best = float(finite.max()) if len(finite) else math.nan
+    shown = histories[histories["variant"].isin(picks.to_numpy())].assign(
+        _acc=pd.to_numeric(histories["val_accuracy"], errors="coerce")
+    )
+    medians = shown[np.isfinite(shown["_acc"])].groupby(["variant", "epoch"])["_acc"].median()
+    best = float(medians.max()) if len(medians) else math.nan
     rows = []
     for level, variant in picks.items():
-        h = histories[histories["variant"] == variant].sort_values(["run_id", "epoch"])
+        h = shown[shown["variant"] == variant].sort_values(["run_id", "epoch"])
         for fraction in fractions:
             target = fraction * best
             epochs, secs = [], []
             for _, run in h.groupby("run_id", sort=True):
                 elapsed = pd.to_numeric(run["seconds"], errors="coerce").fillna(0.0).cumsum()
-                hit = np.flatnonzero(
-                    pd.to_numeric(run["val_accuracy"], errors="coerce").to_numpy() >= target
-                )
+                hit = np.flatnonzero(run["_acc"].to_numpy() >= target)
                 epochs.append(float(run["epoch"].iloc[hit[0]]) if hit.size else math.inf)
                 secs.append(float(elapsed.iloc[hit[0]]) if hit.size else math.inf)
-            reached = int(np.isfinite(epochs).sum())
             rows.append(
                 {
                     "level": level,
@@ -319,7 +324,7 @@ def time_to_target(
                     "best": best,
                     "target": target,
                     "runs": len(epochs),
-                    "reached": reached,
+                    "reached": int(np.isfinite(epochs).sum()),
                     "epochs": float(np.median(epochs)) if epochs else math.nan,
                     "seconds": float(np.median(secs)) if secs else math.nan,
                 }
