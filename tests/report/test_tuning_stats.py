@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from nnstudy import stats, tuning_stats
+from nnstudy import report, stats, tuning_stats
 
 
 def _enumerate_max(values, n):
@@ -242,3 +242,15 @@ def test_best_variant_per_level_prefers_the_mean_and_keeps_levels_without_one():
     )
     picks = stats.best_variant_per_level(variants, "d", "optimizer")
     assert picks.to_dict() == {"adam": "adam / tanh", "sgd": "sgd / relu"}
+
+
+def test_tuning_finding_words_reversals_and_ties():
+    (text,) = report.tuning_findings(tuning_stats.default_vs_tuned(_trials()))
+    assert text.startswith("d: ranked by validation accuracy, tuning reversed the order of 2")
+    assert "of the 3 pairs" in text and "Kendall's tau-b = -0.33" in text
+    assert "Best at the default settings: adam / relu / he; tuned: momentum / relu / he." in text
+    trials = _trials()
+    trials.loc[trials["selected"], "val_accuracy"] = 0.9
+    (tied,) = report.tuning_findings(tuning_stats.default_vs_tuned(trials))
+    assert "reversed no pair of the 3 variants" in tied and "tau-b = n/a" in tied
+    assert tied.endswith("tuned: 3 variants tied.")

@@ -152,8 +152,10 @@ def tuning_findings(table: pd.DataFrame) -> list[str]:
             f"rank through ties; Kendall's tau-b = {tau})."
         )
         tops = {
-            side: " = ".join(labels[v] for v in change[f"top_{side}"])
-            for side in ("default", "tuned")
+            side: " = ".join(labels[v] for v in top)
+            if len(top) <= 2
+            else f"{len(top)} variants tied"
+            for side, top in (("default", change["top_default"]), ("tuned", change["top_tuned"]))
         }
         if tops["default"] != tops["tuned"]:
             text += f" Best at the default settings: {tops['default']}; tuned: {tops['tuned']}."
