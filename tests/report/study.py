@@ -6,17 +6,23 @@ nnstudy.evaluate_job.evaluate_run, so every number is from an actual fit. One va
 huge SGD learning rate and really diverges; one run really fails (its data folder is missing).
 A third experiment has a hostile name and shares the adam runs of `core`: the report must
 render any name harmlessly.
+
+``make_trials`` adds a learning-rate search in the layout of aggregate's trials table, from
+real train_run trials: a 4-point grid with two rungs of successive halving (the better half
+goes on with twice the epochs) for the relu variants of `core`; lr 1e4 diverges.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
+import pandas as pd
 import yaml
 from nnstudy.config import validate_config
 from nnstudy.evaluate_job import evaluate_run
-from nnstudy.runs import study_rows, table_csv, unique_runs
+from nnstudy.runs import run_id, study_rows, table_csv, unique_runs
 from nnstudy.train_job import train_outputs, train_run
 
 from nnlib.datasets import prepare
@@ -97,3 +103,77 @@ def make_study(root: Path, seeds=(0, 1), datasets=DATASETS, select=SELECT) -> di
         "config": config,
         "cards": [data / name / "card.json" for name in datasets],
     }
+
+
+TRIAL_LRS = (1.0e-3, 1.0e-2, 1.0e-1, 1.0e4)
+RUNG_EPOCHS = (2, 4)
+
+
+def _trial_row(run: dict, out: Path, rung: int, config: dict) -> dict:
+    info = json.loads((out / "train.json").read_text())
+    history = pd.read_csv(out / "history.csv")
+    last = history.iloc[-1] if len(history) else {"val_accuracy": None, "val_loss": None}
+    variant = run_id({k: v for k, v in run.items() if k not in ("lr", "seed", "epochs", "run_id")})
+    default_lr = config["defaults"]["optimizers"][run["optimizer"]]["lr"]
+    return {
+        "experiment": "core",
+        "dataset": run["dataset"],
+        "variant": variant,
+        **{k: run[k] for k in ("optimizer", "activation", "initializer", "lr")},
+        "tuned": "lr",
+        "rung": rung,
+        "budget_epochs": run["epochs"],
+        "epochs_run": info["epochs_run"],
+        "seed": run["seed"],
+        "run_id": run["run_id"],
+        "status": info["status"],
+        "val_accuracy": last["val_accuracy"],
+        "val_loss": last["val_loss"],
+        "best_val_accuracy": history["val_accuracy"].max() if len(history) else None,
+        "train_seconds": info["train_seconds"],
+        "is_default": run["lr"] == default_lr,
+        "selected": False,
+    }
+
+
+def make_trials(study: dict, dataset: str = "gmm") -> pd.DataFrame:
+    """Train the lr search of the relu variants of `core` on ``dataset`` (seed 0); returns the
+    trials table (``selected``: the best validation accuracy at the last rung)."""
+    config = study["config"]
+    data = study["root"] / "data" / "processed" / dataset
+    bases = [
+        {**row.run, "run_id": row.run_id}
+        for row in study_rows(config)
+        if row.experiment == "core"
+        and row.dataset == dataset
+        and row.run["seed"] == 0
+        and row.run["activation"] == "relu"
+    ]
+    rows = []
+    for base in bases:
+        candidates = list(TRIAL_LRS)
+        for rung, epochs in enumerate(RUNG_EPOCHS):
+            scored = []
+            for lr in candidates:
+                run = {k: v for k, v in base.items() if k != "run_id"} | {
+                    "lr": lr,
+                    "epochs": epochs,
+                }
+                run["run_id"] = run_id(run)
+                out = study["runs_root"] / dataset / run["run_id"]
+                train_run(run, data, train_outputs(out))
+                rows.append(_trial_row(run, out, rung, config))
+                score = rows[-1]["val_accuracy"]
+                scored.append((-(score if score == score and score is not None else 0.0), lr))
+            candidates = [lr for _, lr in sorted(scored)[: max(1, len(scored) // 2)]]
+        # After the last rung, candidates[0] is its best: that trial is the selection.
+        (chosen,) = [r for r in rows[-len(scored) :] if r["lr"] == candidates[0]]
+        chosen["selected"] = True
+    if bases:
+        # One trial fails for real (its data folder is missing): counted, never a draw.
+        run = {k: v for k, v in bases[0].items() if k != "run_id"} | {"lr": 0.5, "epochs": 2}
+        run["run_id"] = run_id(run)
+        out = study["runs_root"] / dataset / run["run_id"]
+        train_run(run, study["root"] / "missing", train_outputs(out))
+        rows.append(_trial_row(run, out, 0, config))
+    return pd.DataFrame(rows)

@@ -1,6 +1,7 @@
 """Aggregate -> figures -> report on a tiny real study (nnlib runs), plus the browser and PDF
 checks and hostile names in both templates."""
 
+import itertools
 import json
 import math
 import re
@@ -10,13 +11,15 @@ import sys
 import warnings
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
-from nnstudy import aggregate, figures, names, report, runs, stats
-from nnstudy.templating import latex_escape
+from nnstudy import aggregate, figures, names, report, runs, stats, tuning_stats
+from nnstudy.templating import latex_escape, render_table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from study import HOSTILE, make_study  # noqa: E402
+from study import HOSTILE, make_study, make_trials  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HAS_CHROMIUM = Path(CHROMIUM).exists()
@@ -24,13 +27,19 @@ HOSTILE_HTML = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; 100%_\\x"
 HOSTILE_TEX = r"\textless{}script\textgreater{}alert(1)\textless{}/script\textgreater{} \& 100\%\_\textbackslash{}x"
 
 
-def build(root: Path, seeds=(0, 1), datasets=("gmm", "spirals"), **study_args) -> dict:
-    """The three rules' work, in order, on a freshly trained tiny study under root."""
+def build(root: Path, seeds=(0, 1), datasets=("gmm", "spirals"), trials=True, **study_args) -> dict:
+    """The three rules' work, in order, on a freshly trained tiny study under root; with
+    ``trials``, an lr search on gmm (none on spirals) in aggregate's trials table."""
     study = make_study(root, seeds=seeds, datasets=datasets, **study_args)
     tables_dir = root / "results" / "tables"
     paths = {name: tables_dir / f"{name}.csv" for name in names.TABLES}
     aggregate.aggregate(study["membership"], study["runs_root"], paths)
+    table = make_trials(study, "gmm") if trials and "gmm" in datasets else None
+    if table is not None and len(table):
+        paths["trials"] = tables_dir / "trials.csv"
+        table.to_csv(paths["trials"], index=False)
     tables = aggregate.read_tables(paths)
+    tables["trials"] = tuning_stats.read_trials(paths.get("trials"))
     for dataset in sorted(tables["runs"]["dataset"].unique()):
         figures.make_figures(tables, dataset, study["runs_root"], root / "results" / "figures")
     out = root / "results" / "report"
@@ -64,6 +73,11 @@ def tex(built):
     return (built["out"] / "report.tex").read_text()
 
 
+def shown_figures(dataset: str) -> tuple[str, ...]:
+    """The figures the report shows for a dataset of ``build``: tuning ones only on gmm."""
+    return tuple(k for k in names.FIGURE_TYPES if dataset == "gmm" or k not in names.TUNING_FIGURES)
+
+
 def test_latex_escape_every_special_character():
     assert latex_escape(HOSTILE) == HOSTILE_TEX
     assert latex_escape("a#b$c^d~e{f}g|h[i]") == (
@@ -76,7 +90,8 @@ def test_latex_escape_every_special_character():
 def test_tables_cover_every_run(built):
     runs = built["tables"]["runs"]
     run_dirs = {p.name for p in Path(built["runs_root"]).glob("*/*") if p.is_dir()}
-    assert set(runs["run_id"]) == run_dirs
+    # Trials are ordinary runs in the same folders (a trial may also be a final run).
+    assert set(runs["run_id"]) | set(built["tables"]["trials"]["run_id"]) == run_dirs
     assert set(runs["status"]) == {"ok", "diverged", "failed"}
     hostile_runs = runs[runs["experiments"].map(lambda e: HOSTILE in json.loads(e))]
     assert set(hostile_runs["optimizer"]) == {"adam"}
@@ -155,8 +170,8 @@ def test_findings_are_generated_from_the_statistics(built):
             assert abs(float(m.group(1))) > float(m.group(2))
 
 
-def test_one_seed_shows_not_available(tmp_path):
-    built = build(tmp_path, seeds=(0,), datasets=("gmm",))
+def test_one_seed_without_trials_shows_not_available_and_no_tuning(tmp_path):
+    built = build(tmp_path, seeds=(0,), datasets=("gmm",), trials=False)
     variants = built["tables"]["variants"]
     assert variants["ci_low"].isna().all() and variants["std"].isna().all()
     html = (built["out"] / "report.html").read_text()
@@ -165,6 +180,9 @@ def test_one_seed_shows_not_available(tmp_path):
     assert "no CI: fewer than two seeds" in html
     assert "0.0–0.0" not in html
     assert "ranking is not statistically supported" in html
+    # One seed: the curves' band collapses onto the line. No trials: no tuning section.
+    assert 'id="fig-1-curves_optimizer"' in html and 'id="tab-time-to-target-gmm"' in html
+    assert "<h3>Tuning</h3>" not in html and "lr_sensitivity" not in html
 
 
 def test_bad_membership_table_is_one_line_error(tmp_path):
@@ -223,7 +241,7 @@ window.addEventListener('load', () => {
     result = json.loads(
         re.search(r'<pre id="__check">(.*?)</pre>', dom, re.S).group(1).replace("&quot;", '"')
     )
-    n_figures = len(names.FIGURE_TYPES) * 2
+    n_figures = len(shown_figures("gmm")) + len(shown_figures("spirals"))
     assert result == {"images": n_figures, "broken": [], "scripts": 1, "errors": []}
     shot = built["out"] / "report-screenshot.png"
     subprocess.run(
@@ -254,10 +272,22 @@ def test_pdf_builds_with_figures_tables_and_hostile_names(built):
     log = (build_dir / "report.log").read_text(errors="replace")
     assert re.search(r"Output written on .*report\.pdf \(\d+ pages", log)
     for dataset in ("gmm", "spirals"):
-        for kind in names.FIGURE_TYPES:
+        for kind in shown_figures(dataset):
             assert f"figures/{dataset}/{kind}.pdf" in log, (dataset, kind)
+    for kind in names.TUNING_FIGURES:  # spirals has no trials: no tuning figures
+        assert f"figures/spirals/{kind}.pdf" not in log, kind
     aux = (build_dir / "report.aux").read_text()
-    for name in ("best", "problems", "runs", "variants-gmm", "effects-spirals", "interaction-gmm"):
+    for name in (
+        "best",
+        "problems",
+        "runs",
+        "variants-gmm",
+        "effects-spirals",
+        "interaction-gmm",
+        "time-to-target-spirals",
+        "tuned-vs-default-gmm",
+        "tuning-budget-gmm",
+    ):
         assert f"{{tab:{name}}}" in aux, name
     assert not math.isnan(pd.read_csv(built["paths"]["variants"])["mean"].iloc[0])
 
@@ -316,6 +346,205 @@ def test_pdf_text_shows_hostile_name_literally_and_every_run(built, tmp_path):
         ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert HOSTILE in text
-    assert text.count("Figure") >= 2 * len(names.FIGURE_TYPES)
+    assert text.count("Figure") >= len(shown_figures("gmm")) + len(shown_figures("spirals"))
     for run_id in built["tables"]["runs"]["run_id"]:
         assert run_id in text
+
+
+def _lines(fig, ax_index=0):
+    return fig.axes[ax_index].get_lines()
+
+
+def test_learning_curves_show_median_and_iqr_of_one_variant_per_level(built):
+    tables = built["tables"]
+    runs = tables["runs"][tables["runs"]["dataset"] == "gmm"]
+    histories = tables["histories"][tables["histories"]["dataset"] == "gmm"]
+    fig = figures.learning_curves(runs, histories, tables, "gmm", factor="optimizer")
+    variants = tables["variants"][tables["variants"]["dataset"] == "gmm"]
+    for opt in ("adam", "sgd"):
+        mine = variants[variants["optimizer"] == opt]
+        best = mine.sort_values("mean", ascending=False)["variant"].iloc[0]
+        seeds = histories[histories["variant"] == best].pivot(
+            index="epoch", columns="run_id", values="val_accuracy"
+        )
+        (line,) = [ln for ln in _lines(fig) if ln.get_label().startswith(f"{best} (")]
+        assert line.get_label() == f"{best} ({len(seeds.columns)} seeds)"
+        assert line.get_ydata() == pytest.approx(100 * seeds.median(axis=1).to_numpy())
+    # Quantiles of accuracies stay accuracies: no band above 100 %.
+    for band in fig.axes[0].collections:
+        assert band.get_paths()[0].vertices[:, 1].max() <= 100.0
+    plt.close(fig)
+
+
+def test_quantile_band_skips_non_finite_values():
+    h = pd.DataFrame(
+        {
+            "epoch": [1, 1, 1, 2, 2, 2, 3],
+            "val_loss": [1.0, 2.0, 4.0, 0.5, math.inf, math.nan, math.nan],
+        }
+    )
+    band = figures.quantile_band(h, "val_loss").set_index("epoch")
+    assert list(band.index) == [1, 2]
+    assert band.loc[1, ["q25", "median", "q75"]].tolist() == pytest.approx([1.5, 2.0, 3.0])
+    assert band.loc[2, "n"] == 1 and band.loc[2, "median"] == 0.5
+    nothing = figures.quantile_band(h.assign(val_loss=math.nan), "val_loss")
+    assert nothing.empty and list(nothing.columns) == ["epoch", "n", "q25", "median", "q75"]
+
+
+def _raw_trials(built):
+    return pd.read_csv(built["paths"]["trials"], dtype={"variant": str})
+
+
+def test_tuned_against_default_matches_the_trials(built):
+    raw = _raw_trials(built)
+    ok = raw[raw["status"] != "failed"]
+    table = tuning_stats.default_vs_tuned(built["tables"]["trials"]).set_index("variant")
+    assert set(table.index) == set(raw["variant"])
+    for variant, t in ok.groupby("variant"):
+        last = t[t["rung"] == t["rung"].max()]
+        assert table.loc[variant, "tuned_value"] == last["val_accuracy"].fillna(0).max()
+        default = t[(t["is_default"]) & (t["rung"] == 0)]
+        assert table.loc[variant, "default_value"] == default["val_accuracy"].item()
+    for side in ("default", "tuned"):
+        values = table[f"{side}_value"]
+        better = [int((values > v).sum()) + 1 for v in values]  # ties share the better rank
+        assert table[f"{side}_rank"].tolist() == better
+    rows = {r[1]: r for r in _table(built, "gmm", "tuned-vs-default").rows}
+    for _, r in table.iterrows():
+        step = int(r["default_rank"]) - int(r["tuned_rank"])
+        moved = "same" if step == 0 else f"{'up' if step > 0 else 'down'} {abs(step)}"
+        assert rows[r["label"]][7] == moved
+
+
+def _table(built, dataset, prefix):
+    (ds,) = [d for d in built["context"]["datasets"] if d["name"] == dataset]
+    found = [t for t in ds["tables"] if t.name == f"{prefix}-{dataset}"]
+    return found[0] if found else None
+
+
+def test_report_shows_tuning_only_where_there_are_trials(built, html, tex):
+    assert _table(built, "gmm", "tuned-vs-default") is not None
+    assert _table(built, "gmm", "tuning-budget") is not None
+    assert _table(built, "spirals", "tuned-vs-default") is None
+    for dataset in ("gmm", "spirals"):
+        assert _table(built, dataset, "time-to-target") is not None
+        assert f'id="tab-time-to-target-{dataset}"' in html
+    assert 'id="tab-tuned-vs-default-gmm"' in html and "tuned-vs-default-spirals" not in html
+    assert 'id="fig-1-lr_sensitivity"' in html and 'id="fig-1-expected_max"' in html
+    assert "fig-2-lr_sensitivity" not in html
+    assert "<h3>Tuning</h3>" in html and r"\subsection{Tuning}" in tex
+    assert r"tab:tuned-vs-default-gmm" in tex and "tuning-budget-gmm" in tex
+    change = tuning_stats.ranking_change(tuning_stats.default_vs_tuned(built["tables"]["trials"]))
+    (finding,) = [f for f in built["context"]["findings"] if "ranked by validation" in f]
+    assert finding.startswith("gmm: ranked by validation accuracy, tuning")
+    assert ("tuning reversed the order" in finding) == change["changed"]
+    budget = {r[0]: r for r in _table(built, "gmm", "tuning-budget").rows}
+    raw = _raw_trials(built)
+    for opt, t in raw.groupby("optimizer"):
+        assert budget[opt][3] == str(len(t)) and budget[opt][4] == f"{t['epochs_run'].sum():g}"
+        assert budget[opt][6] == str((t["status"] == "failed").sum())
+
+
+def test_time_to_target_by_brute_force(built):
+    tables = built["tables"]
+    histories = tables["histories"][tables["histories"]["dataset"] == "spirals"]
+    rows = _table(built, "spirals", "time-to-target").rows
+    variants = tables["variants"][tables["variants"]["dataset"] == "spirals"]
+    picks = {}
+    for opt in ("adam", "sgd"):
+        mine = variants[variants["optimizer"] == opt]
+        picks[opt] = mine.sort_values("mean", ascending=False)["variant"].iloc[0]
+    best = max(
+        np.nanmedian(
+            histories[histories["variant"] == v].pivot(
+                index="epoch", columns="run_id", values="val_accuracy"
+            ),
+            axis=1,
+        ).max()
+        for v in picks.values()
+    )
+    for opt, variant in picks.items():
+        for fraction in tuning_stats.TARGET_FRACTIONS:
+            epochs = []
+            for _, run in histories[histories["variant"] == variant].groupby("run_id"):
+                hits = [
+                    e
+                    for e, a in zip(run["epoch"], run["val_accuracy"], strict=True)
+                    if a >= fraction * best
+                ]
+                epochs.append(min(hits) if hits else math.inf)
+            (row,) = [r for r in rows if r[0] == opt and r[2].startswith(f"{100 * fraction:g} %")]
+            assert row[1] == variant
+            assert row[3] == f"{sum(map(math.isfinite, epochs))}/{len(epochs)}"
+            median = float(np.median(epochs))
+            assert row[4] == ("not reached" if math.isinf(median) else f"{median:g}")
+
+
+def test_lr_sensitivity_marks_the_selected_lr_of_each_optimizers_best_variant(built):
+    raw = _raw_trials(built)
+    fig = figures.lr_sensitivity(tables=built["tables"], dataset="gmm")
+    stars = [ln for ln in _lines(fig) if ln.get_marker() == "*" and len(ln.get_xdata())]
+    selected = raw[raw["selected"]]
+    assert len(stars) == selected["optimizer"].nunique()
+    for star in stars:
+        (lr,) = star.get_xdata()
+        assert lr in set(selected["lr"])
+    # The diverged trials (sgd at lr 1e4) are drawn as crosses at 0 %.
+    crosses = [ln for ln in _lines(fig) if ln.get_marker() == "x" and len(ln.get_xdata())]
+    assert any(1.0e4 in ln.get_xdata() and 0.0 in ln.get_ydata() for ln in crosses)
+    plt.close(fig)
+
+
+def test_expected_max_curve_equals_enumeration_of_the_trials(built):
+    raw = _raw_trials(built)
+    fig = figures.expected_max(tables=built["tables"], dataset="gmm")
+    lead = tuning_stats.lead_variants(built["tables"]["trials"])
+    for _, row in lead.iterrows():
+        t = raw[(raw["variant"] == row["variant"]) & (raw["rung"] == 0)]
+        t = t[t["status"] != "failed"]
+        scores = t["val_accuracy"].where(t["status"] != "diverged", 0.0).fillna(0.0).tolist()
+        (line,) = [ln for ln in _lines(fig) if ln.get_label().startswith(f"{row['optimizer']} (")]
+        assert list(line.get_xdata()) == list(range(1, len(scores) + 1))
+        for n, y in zip(line.get_xdata(), line.get_ydata(), strict=True):
+            exact = np.mean([max(d) for d in itertools.product(scores, repeat=int(n))])
+            assert y == pytest.approx(100 * exact)
+    plt.close(fig)
+
+
+def test_tuning_tables_escape_hostile_names(built):
+    trials = built["tables"]["trials"].copy()
+    trials["activation"] = HOSTILE
+    table = report._default_vs_tuned_table("gmm", tuning_stats.default_vs_tuned(trials))
+    html_fragment, tex_fragment = (render_table(table, fmt) for fmt in ("html", "tex"))
+    assert HOSTILE_HTML in html_fragment and "<script" not in html_fragment
+    assert HOSTILE_TEX in tex_fragment and HOSTILE not in tex_fragment
+
+
+def test_without_a_tuned_lr_there_is_no_sensitivity_figure(built, tmp_path):
+    trials = built["tables"]["trials"].rename(columns={"lr": "momentum"})
+    trials["tuned"] = "momentum"
+    tables = {**built["tables"], "trials": trials}
+    fig = figures.lr_sensitivity(tables=tables, dataset="gmm")
+    assert "no learning-rate trials" in fig.axes[0].texts[0].get_text()
+    plt.close(fig)
+    figs = {ds: names.figure_paths(built["root"] / "results/figures", ds) for ds in ("gmm",)}
+    figs["spirals"] = names.figure_paths(built["root"] / "results/figures", "spirals")
+    context = report.build_context(
+        tables, built["config"], figs, {}, ["core"], tmp_path, "hash", repo=tmp_path
+    )
+    kinds = [f["kind"] for f in context["datasets"][0]["figures"]]
+    assert "expected_max" in kinds and "lr_sensitivity" not in kinds
+    assert "Tuned settings: momentum: adam {" in context["tuning"][0]
+
+
+def test_tuning_methods_name_each_optimizers_values_when_they_differ(built):
+    trials = built["tables"]["trials"].copy()
+    adam = trials["optimizer"] == "adam"
+    trials.loc[adam, "lr"] = trials.loc[adam, "lr"] * 10
+    (text, _) = report.tuning_methods(trials)
+    # The failed sgd trial at lr 0.5 was tried too.
+    assert "lr: adam {0.01, 0.1, 1, 1e+05}, sgd {0.001, 0.01, 0.1, 0.5, 1e+04}" in text
+    assert "rung 0: 2 epochs, rung 1: 4 epochs" in text
+    ran = built["tables"]["trials"].query("status != 'failed'")
+    (same, _) = report.tuning_methods(ran)
+    assert "lr in {0.001, 0.01, 0.1, 1e+04}" in same

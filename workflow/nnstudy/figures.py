@@ -20,9 +20,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from nnstudy import stats, tuning_stats  # noqa: E402
 from nnstudy.aggregate import METRIC  # noqa: E402
 from nnstudy.names import MAIN_FACTORS, figure_paths  # noqa: E402
-from nnstudy.stats import usable  # noqa: E402
 from nnstudy.tracking import read_snapshots  # noqa: E402
 
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442", "#000000"]
@@ -51,11 +51,11 @@ def _style(levels) -> dict:
     }
 
 
-def _note(fig, runs: pd.DataFrame) -> None:
+def _note(fig, runs: pd.DataFrame, noun: str = "runs") -> None:
     """Footnote with the diverged and failed counts of the runs behind a figure."""
     n_div = int(runs["status"].eq("diverged").sum())
     n_fail = int(runs["status"].eq("failed").sum())
-    parts = [f"{len(runs)} runs"]
+    parts = [f"{len(runs)} {noun}"]
     if n_div:
         parts.append(f"{n_div} diverged (x)")
     if n_fail:
@@ -69,38 +69,94 @@ def _empty(ax, text: str) -> None:
     ax.set_axis_off()
 
 
-def learning_curves(runs, histories, factor: str, **_):
-    """Validation accuracy and training loss per epoch: mean over runs of each level ± 1 sd."""
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
-    levels = _style(runs[factor].unique())
-    for ax, col, label in zip(
-        axes, ["val_accuracy", "train_loss"], ["validation accuracy", "training loss"], strict=True
-    ):
+def quantile_band(histories: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Median and interquartile range of ``column`` per epoch over the runs in ``histories``.
+
+    Non-finite values (a diverged run's last epoch) are left out; an epoch where no run has a
+    finite value is dropped. Columns: epoch, n, q25, median, q75."""
+    values = pd.to_numeric(histories[column], errors="coerce")
+    finite = histories.assign(_v=values)[np.isfinite(values)]
+    by_epoch = finite.groupby("epoch")["_v"]
+    out = pd.DataFrame(
+        {
+            "n": by_epoch.size(),
+            "q25": by_epoch.quantile(0.25),
+            "median": by_epoch.median(),
+            "q75": by_epoch.quantile(0.75),
+        }
+    )
+    return out.rename_axis("epoch").reset_index()[["epoch", "n", "q25", "median", "q75"]]
+
+
+CURVE_PANELS = (
+    ("accuracy (%)", (("val_accuracy", "validation"), ("train_accuracy", "training")), 100.0),
+    ("loss", (("val_loss", "validation"), ("train_loss", "training")), 1.0),
+)
+
+
+def learning_curves(runs, histories, tables, dataset, factor: str, **_):
+    """Accuracy and loss per epoch, validation (solid) and training (dashed), for one variant
+    per level of ``factor`` (the level's best by mean test accuracy): median over its seeds
+    with the interquartile band. The gap between the two lines is the over-fitting."""
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4), gridspec_kw={"wspace": 0.3})
+    picks = stats.best_variant_per_level(tables["variants"], dataset, factor)
+    levels = _style(picks.index)
+    shown = runs[runs["variant"].isin(picks.to_numpy())]
+    for ax, (label, columns, scale) in zip(axes, CURVE_PANELS, strict=True):
         for level, sty in levels.items():
-            h = histories[histories[factor] == level]
-            if h.empty:
-                continue
-            by_epoch = h.replace([np.inf, -np.inf], np.nan).groupby("epoch")[col]
-            mean, sd = by_epoch.mean(), by_epoch.std().fillna(0.0)
-            ax.plot(
-                mean.index,
-                mean,
-                color=sty["color"],
-                marker=sty["marker"],
-                markevery=max(1, len(mean) // 8),
-                ms=4,
-                label=str(level),
-            )
-            ax.fill_between(mean.index, mean - sd, mean + sd, color=sty["color"], alpha=0.2, lw=0)
+            variant = picks[level]
+            h = histories[histories["variant"] == variant]
+            n_seeds = int((shown["variant"] == variant).sum())
+            for column, kind in columns:
+                band = quantile_band(h, column)
+                if band.empty:
+                    continue
+                solid = kind == "validation"
+                ax.plot(
+                    band["epoch"],
+                    scale * band["median"],
+                    color=sty["color"],
+                    linestyle="-" if solid else "--",
+                    marker=sty["marker"] if solid else None,
+                    markevery=max(1, len(band) // 8),
+                    ms=4,
+                    label=f"{variant} ({n_seeds} seeds)" if solid else None,
+                )
+                ax.fill_between(
+                    band["epoch"],
+                    scale * band["q25"],
+                    scale * band["q75"],
+                    color=sty["color"],
+                    alpha=0.2 if solid else 0.1,
+                    lw=0,
+                )
+            # A diverged run's last validation value, or the top of the band when not finite.
+            val = pd.to_numeric(h[columns[0][0]], errors="coerce")
+            top = val[np.isfinite(val)].max() if np.isfinite(val).any() else np.nan
             for _, last in h[h["status"] == "diverged"].groupby("run_id").tail(1).iterrows():
-                y = last[col] if np.isfinite(last[col]) else np.nanmax(mean)
-                ax.plot(last["epoch"], y, **DIVERGED)
+                y = val[last.name] if np.isfinite(val[last.name]) else top
+                if np.isfinite(y):
+                    ax.plot(last["epoch"], scale * y, **DIVERGED)
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
-        if col == "train_loss" and (histories[col] > 0).all():
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        drawn = histories[histories["variant"].isin(picks.to_numpy())]
+        values = pd.to_numeric(drawn[[c for c, _ in columns]].stack(), errors="coerce")
+        values = values[np.isfinite(values)]
+        # Log scale only where losses span more than a decade (else its ticks say little).
+        positive = len(values) and (values > 0).all()
+        if label == "loss" and positive and values.max() > 10 * values.min():
             ax.set_yscale("log")
-    axes[0].legend(title=factor)
-    _note(fig, runs)
+    axes[0].plot([], [], color="black", linestyle="-", label="validation (band: IQR over seeds)")
+    axes[0].plot([], [], color="black", linestyle="--", label="training")
+    fig.legend(
+        *axes[0].get_legend_handles_labels(),
+        title=factor,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=2,
+    )
+    _note(fig, shown)
     return fig
 
 
@@ -360,6 +416,105 @@ def gradients(runs, histories, tables, dataset, runs_root, **_):
     return fig
 
 
+def _lead(trials) -> dict:
+    """optimizer -> the variant drawn in bold (``tuning_stats.lead_variants``)."""
+    lead = tuning_stats.lead_variants(trials)
+    return dict(zip(lead["optimizer"], lead["variant"], strict=True))
+
+
+def _budget_title(trials) -> str:
+    """What budget the first-rung trials had, and whether halving went further."""
+    first = tuning_stats.first_rung(tuning_stats.candidates(trials))
+    budgets = sorted(pd.to_numeric(first["budget_epochs"], errors="coerce").dropna().unique())
+    text = f"{'/'.join(f'{b:g}' for b in budgets) or 'n/a'} epochs per trial"
+    if trials["rung"].nunique() > 1:
+        text = f"first rung of successive halving, {text}"
+    return text
+
+
+def lr_sensitivity(tables, dataset, **_):
+    """Validation accuracy against the learning rate (log x) at the first rung: per optimizer
+    its best variant in bold, its other variants thin, the chosen lr as a star."""
+    trials = tuning_stats.dataset_trials(tables.get("trials"), dataset)
+    fig, ax = plt.subplots(figsize=(5.6, 3.4))
+    if trials.empty or "lr" not in trials.columns:
+        _empty(ax, "no learning-rate trials for this dataset")
+        return fig
+    sens = tuning_stats.sensitivity(trials, "lr")
+    lead = _lead(trials)
+    for opt, sty in _style(sens["optimizer"].unique()).items():
+        for variant, s in sens[sens["optimizer"] == opt].groupby("variant", sort=True):
+            bold = variant == lead.get(opt)
+            y = 100 * s[tuning_stats.TRIAL_METRIC]
+            ax.plot(
+                s["lr"],
+                y,
+                color=sty["color"],
+                marker=sty["marker"] if bold else None,
+                lw=2 if bold else 0.8,
+                alpha=1 if bold else 0.35,
+                ms=5,
+                label=str(opt) if bold else None,
+            )
+            ax.plot(s.loc[s["diverged"], "lr"], y[s["diverged"]], **DIVERGED)
+            if bold:
+                ax.plot(
+                    s.loc[s["chosen"], "lr"],
+                    y[s["chosen"]],
+                    marker="*",
+                    ms=14,
+                    mfc=sty["color"],
+                    mec="black",
+                    linestyle="none",
+                )
+    ax.plot([], [], marker="*", ms=10, mfc="white", mec="black", ls="none", label="chosen lr")
+    if sens["diverged"].any():
+        ax.plot([], [], **DIVERGED, label="diverged (counts as 0)")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title(_budget_title(trials), fontsize=8)
+    ax.legend(
+        title="optimizer (bold: its best variant)", loc="center left", bbox_to_anchor=(1, 0.5)
+    )
+    _note(fig, trials, "trials")
+    return fig
+
+
+def expected_max(tables, dataset, **_):
+    """Expected best validation accuracy of n trials (Dodge et al. 2019) for each optimizer's
+    best variant: mean ± 1 sd over the draws, the band clipped to the observed range."""
+    trials = tuning_stats.dataset_trials(tables.get("trials"), dataset)
+    fig, ax = plt.subplots(figsize=(5.6, 3.4))
+    curves = tuning_stats.expected_max_curves(trials) if len(trials) else None
+    if curves is None or curves.empty:
+        _empty(ax, "no tuning trials for this dataset")
+        return fig
+    lead = _lead(trials)
+    for opt, sty in _style(curves["optimizer"].unique()).items():
+        c = curves[curves["variant"] == lead.get(opt)]
+        if c.empty:
+            continue
+        ax.plot(
+            c["n"],
+            100 * c["mean"],
+            color=sty["color"],
+            marker=sty["marker"],
+            ms=4,
+            label=f"{opt} ({int(c['n_trials'].iloc[0])} trials)",
+        )
+        low = np.clip(c["mean"] - c["std"], c["low"], c["high"])
+        high = np.clip(c["mean"] + c["std"], c["low"], c["high"])
+        ax.fill_between(c["n"], 100 * low, 100 * high, color=sty["color"], alpha=0.2, lw=0)
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_xlabel("number of trials n")
+    ax.set_ylabel("expected best validation accuracy (%)")
+    ax.set_title(_budget_title(trials), fontsize=8)
+    ax.legend(title="optimizer (best variant)", loc="center left", bbox_to_anchor=(1, 0.5))
+    _note(fig, trials, "trials")
+    return fig
+
+
 BUILDERS: dict[str, Callable] = {
     **{f"curves_{f}": functools.partial(learning_curves, factor=f) for f in MAIN_FACTORS},
     "heatmap": heatmap,
@@ -368,6 +523,8 @@ BUILDERS: dict[str, Callable] = {
     "confusion": confusion,
     "weights": weights,
     "gradients": gradients,
+    "lr_sensitivity": lr_sensitivity,
+    "expected_max": expected_max,
 }
 
 
@@ -389,7 +546,7 @@ def make_figures(tables: dict[str, pd.DataFrame], dataset: str, runs_root, outdi
         runs=runs, histories=histories, tables=tables, dataset=dataset, runs_root=runs_root
     )
     # Without a single test accuracy (every run failed) each figure says so instead.
-    no_metrics = usable(runs, METRIC).empty
+    no_metrics = stats.usable(runs, METRIC).empty
     with plt.rc_context(STYLE):
         for kind, builder in BUILDERS.items():
             fig = _placeholder(runs) if no_metrics else builder(**kwargs)

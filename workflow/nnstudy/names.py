@@ -29,7 +29,11 @@ FIGURE_TYPES = (
     "confusion",
     "weights",
     "gradients",
+    "lr_sensitivity",
+    "expected_max",
 )
+# Figures drawn from the tuning trials: in the report only for datasets that have trials.
+TUNING_FIGURES = ("lr_sensitivity", "expected_max")
 TITLES = {
     **{f"curves_{f}": f"Learning curves by {f}" for f in MAIN_FACTORS},
     "heatmap": "Test accuracy, optimizer x activation",
@@ -38,6 +42,8 @@ TITLES = {
     "confusion": "Confusion matrix of the best variant",
     "weights": "Weight histograms of the best variant",
     "gradients": "Gradient norms",
+    "lr_sensitivity": "Learning-rate sensitivity",
+    "expected_max": "Expected best validation accuracy against the number of trials",
 }
 TEX_ENGINES = ("latexmk", "pdflatex", "tectonic")
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nnstudy import stats
+from nnstudy import stats, tuning_stats
 from nnstudy.aggregate import METRIC, read_tables, setting_columns, varying_factors
-from nnstudy.names import FIGURE_TYPES, TITLES, figure_paths, tex_engine
+from nnstudy.names import FIGURE_TYPES, TITLES, TUNING_FIGURES, figure_paths, tex_engine
 from nnstudy.provenance import git_state
 from nnstudy.templating import (
     NA,
@@ -125,6 +125,42 @@ def factor_findings(runs: pd.DataFrame, effects: pd.DataFrame) -> list[str]:
                 text += f" Mean lead over the runner-up: {points(np.mean(diffs))} points."
         else:
             text = f"{factor}: the best level depends on the dataset ({details})."
+        out.append(text)
+    return out
+
+
+def tuning_findings(table: pd.DataFrame) -> list[str]:
+    """Per dataset: whether tuning changed the ranking at the default settings (from
+    ``tuning_stats.default_vs_tuned``)."""
+    out = []
+    for dataset, t in table.groupby("dataset", sort=True):
+        change = tuning_stats.ranking_change(t)
+        labels = dict(zip(t["variant"], t["label"], strict=True))
+        if change["n"] < 2:
+            out.append(
+                f"{dataset}: fewer than two variants have a trial at the default settings, so "
+                "the ranking at the defaults cannot be compared with the tuned one."
+            )
+            continue
+        tau = "n/a" if math.isnan(change["tau"]) else f"{change['tau']:.2f}"
+        text = f"{dataset}: ranked by validation accuracy, tuning " + (
+            f"reversed the order of {change['reversed']} of the {change['pairs']} pairs of "
+            f"variants ({change['moved']} of {change['n']} changed rank; Kendall's tau-b = "
+            f"{tau})."
+            if change["changed"]
+            else f"reversed no pair of the {change['n']} variants ({change['moved']} changed "
+            f"rank through ties; Kendall's tau-b = {tau})."
+        )
+        tops = {
+            side: " = ".join(labels[v] for v in top)
+            if len(top) <= 2
+            else f"{len(top)} variants tied"
+            for side, top in (("default", change["top_default"]), ("tuned", change["top_tuned"]))
+        }
+        if tops["default"] != tops["tuned"]:
+            text += f" Best at the default settings: {tops['default']}; tuned: {tops['tuned']}."
+        else:
+            text += f" Best either way: {tops['tuned']}."
         out.append(text)
     return out
 
@@ -242,6 +278,131 @@ def _interaction_table(dataset, inter) -> Table:
     )
 
 
+def _steps(value, unit: str) -> str:
+    if pd.isna(value):
+        return NA
+    return "not reached" if math.isinf(value) else unit.format(value)
+
+
+def _time_to_target_table(dataset, histories, variants) -> Table:
+    picks = stats.best_variant_per_level(variants, dataset, "optimizer")
+    ttt = tuning_stats.time_to_target(histories[histories["dataset"] == dataset], picks)
+    best = ttt["best"].iloc[0] if len(ttt) else math.nan
+    rows = [
+        [
+            str(r["level"]),
+            str(r["variant"]),
+            f"{100 * r['fraction']:g} % ({pct(r['target'])})",
+            f"{int(r['reached'])}/{int(r['runs'])}",
+            _steps(r["epochs"], "{:g}"),
+            _steps(r["seconds"], "{:.2f} s"),
+        ]
+        for _, r in ttt.iterrows()
+    ]
+    return Table(
+        name=f"time-to-target-{dataset}",
+        caption=(
+            f"{dataset}: time to target. Per optimizer its best variant; the target is a "
+            "fraction of the best validation accuracy, the highest point of these variants' "
+            f"median curves over seeds ({pct(best)} %). Median over the variant's seeds of "
+            "the first epoch, and of the "
+            "training seconds until then, at which the validation accuracy reached the "
+            "target; 'not reached' when half of the seeds or more never did."
+        ),
+        columns=["optimizer", "variant", "target (val. acc. %)", "reached", "epochs", "time"],
+        rows=rows,
+        align="llrrrr",
+    )
+
+
+def _moved(default_rank, tuned_rank) -> str:
+    if pd.isna(default_rank) or pd.isna(tuned_rank):
+        return NA
+    step = int(default_rank) - int(tuned_rank)
+    return "same" if step == 0 else f"{'up' if step > 0 else 'down'} {abs(step)}"
+
+
+def _rank_text(rank) -> str:
+    return NA if pd.isna(rank) else str(int(rank))
+
+
+def _default_vs_tuned_table(dataset, table) -> Table:
+    t = table[table["dataset"] == dataset]
+    rows, marked = [], set()
+    for i, (_, r) in enumerate(t.iterrows()):
+        if r["tuned_rank"] == 1:
+            marked.add(i)
+        rows.append(
+            [
+                _rank_text(r["tuned_rank"]),
+                str(r["label"]),
+                "" if pd.isna(r["tuned_setting"]) else str(r["tuned_setting"]),
+                pct(r["tuned_value"]),
+                _rank_text(r["default_rank"]),
+                NA if pd.isna(r["default_setting"]) else str(r["default_setting"]),
+                pct(r["default_value"]),
+                _moved(r["default_rank"], r["tuned_rank"]),
+            ]
+        )
+    budgets = ", ".join(
+        f"{name} {int(b)} epochs"
+        for name, b in (
+            ("tuned", t["tuned_budget"].max()),
+            ("default", t["default_budget"].max()),
+        )
+        if pd.notna(b)
+    )
+    return Table(
+        name=f"tuned-vs-default-{dataset}",
+        caption=(
+            f"{dataset}: tuned against default. Validation accuracy (%) of each variant with "
+            "its selected (tuned) settings and at its optimizer's default settings, each "
+            f"ranked at one budget per column ({budgets or NA}); 'moved' is the change of rank "
+            "from the default to the tuned ranking; equal values share a rank."
+        ),
+        columns=[
+            "tuned rank",
+            "variant",
+            "tuned",
+            "val. acc.",
+            "default rank",
+            "default",
+            "val. acc.",
+            "moved",
+        ],
+        rows=rows,
+        align="rllrrlrl",
+        marked=marked,
+    )
+
+
+def _tuning_budget_table(dataset, trials) -> Table:
+    budget = tuning_stats.tuning_budget(trials[trials["dataset"] == dataset])
+    rows = [
+        [
+            str(r["optimizer"]),
+            str(int(r["variants"])),
+            str(int(r["settings"])),
+            str(int(r["trials"])),
+            f"{r['epochs']:g}",
+            seconds(r["seconds"]),
+            str(int(r["failed"])),
+        ]
+        for _, r in budget.iterrows()
+    ]
+    names = ", ".join(tuning_stats.tuned_names(trials)) or NA
+    return Table(
+        name=f"tuning-budget-{dataset}",
+        caption=(
+            f"{dataset}: tuning budget per optimizer (tuned: {names}). Settings tried per "
+            "variant, trials run (all rungs), epochs trained by them and their training time."
+        ),
+        columns=["optimizer", "variants", "settings", "trials", "epochs", "time", "failed"],
+        rows=rows,
+        align="lrrrrrr",
+    )
+
+
 def problems_table(runs: pd.DataFrame) -> Table:
     bad = runs[runs["status"].isin(["diverged", "failed"])]
     rows = [
@@ -349,6 +510,46 @@ def methods(config: dict, runs: pd.DataFrame, cards: dict[str, dict], selected: 
     }
 
 
+def _values(series) -> str:
+    return "{" + ", ".join(f"{v:.3g}" for v in sorted(series.dropna().unique())) + "}"
+
+
+def tuning_methods(trials: pd.DataFrame) -> list[str]:
+    """How the study tuned, from its trials: settings and values tried, rungs and budgets."""
+    parts = []
+    for name in tuning_stats.tuned_names(trials):
+        per_opt = {o: _values(g[name]) for o, g in trials.groupby("optimizer", sort=True)}
+        if len(set(per_opt.values())) == 1:
+            parts.append(f"{name} in {next(iter(per_opt.values()))}")
+        else:
+            parts.append(f"{name}: " + ", ".join(f"{o} {v}" for o, v in per_opt.items()))
+    values = "; ".join(parts)
+    rungs = trials.groupby("rung")["budget_epochs"].agg(
+        lambda b: "/".join(f"{x:g}" for x in sorted(b.unique()))
+    )
+    per_rung = ", ".join(f"rung {int(k)}: {v} epochs" for k, v in rungs.items())
+    return [
+        f"Tuned settings: {values or NA}, searched separately for every variant; each "
+        "dataset's tuning-budget table shows what each optimizer got "
+        f"({trials['run_id'].nunique()} trial runs, {trials['variant'].nunique()} variants; "
+        f"{per_rung}"
+        + (
+            "; successive halving keeps the better trials for the next rung"
+            if len(rungs) > 1
+            else ""
+        )
+        + "). Trials read only the training and validation splits; each variant's selected "
+        "setting is then trained for every seed, and those runs make the ranking above.",
+        "Tuned against default ranks the variants twice by validation accuracy, once with the "
+        "selected settings and once at the optimizer's defaults from config.yaml (when they "
+        "were among the trials). The learning-rate sensitivity and the expected best "
+        "validation accuracy of n trials (Dodge et al. 2019, the expectation and standard "
+        "deviation of the maximum of n draws from the trials' empirical distribution, in "
+        "closed form) use the first rung, which every trial ran; a diverged trial without a "
+        "validation accuracy counts as 0.",
+    ]
+
+
 def _split_text(split: dict) -> str:
     if not split:
         return NA
@@ -444,9 +645,11 @@ def caption(kind: str) -> str:
     return " ".join((TEMPLATE_DIR / f"fig_{kind}.rst").read_text(encoding="utf-8").split())
 
 
-def figure_entries(dataset: str, figure_paths: dict, tex_dir: Path) -> list[dict]:
+def figure_entries(
+    dataset: str, figure_paths: dict, tex_dir: Path, kinds=FIGURE_TYPES
+) -> list[dict]:
     entries = []
-    for kind in FIGURE_TYPES:
+    for kind in kinds:
         paths = figure_paths[kind]
         png = Path(paths["png"]).read_bytes()
         entries.append(
@@ -476,10 +679,24 @@ def build_context(
     """Everything the two templates render; ``figures`` maps dataset -> figure_paths()."""
     runs, variants, ranking = tables["runs"], tables["variants"], tables["ranking"]
     effects, inter = tables["main_effects"], tables["interaction"]
+    trials = tables.get("trials")
+    trials = trials if trials is not None else pd.DataFrame()  # a study without tuning
+    tuned = tuning_stats.default_vs_tuned(trials) if len(trials) else None
     factors = varying_factors(runs)
     datasets = []
     for dataset in sorted(runs["dataset"].unique()):
         r = runs[runs["dataset"] == dataset]
+        ds_trials = tuning_stats.dataset_trials(trials, dataset)
+        tuning = (
+            [_default_vs_tuned_table(dataset, tuned), _tuning_budget_table(dataset, trials)]
+            if len(ds_trials)
+            else []
+        )
+        # Tuning figures only with trials; the sensitivity one only when lr was tuned.
+        shown = set(TUNING_FIGURES) if len(ds_trials) else set()
+        if "lr" not in tuning_stats.tuned_names(ds_trials):
+            shown.discard("lr_sensitivity")
+        kinds = [k for k in FIGURE_TYPES if k not in TUNING_FIGURES or k in shown]
         datasets.append(
             {
                 "name": dataset,
@@ -489,8 +706,10 @@ def build_context(
                     _variant_table(dataset, variants, ranking, factors),
                     _effects_table(dataset, effects),
                     _interaction_table(dataset, inter),
+                    _time_to_target_table(dataset, tables["histories"], variants),
+                    *tuning,
                 ],
-                "figures": figure_entries(dataset, figures[dataset], Path(tex_dir)),
+                "figures": figure_entries(dataset, figures[dataset], Path(tex_dir), kinds),
             }
         )
     best = []
@@ -522,7 +741,10 @@ def build_context(
         ),
         "findings": best_variant_findings(variants, ranking)
         + factor_findings(runs, effects)
+        + (tuning_findings(tuned) if tuned is not None else [])
         + status_findings(runs),
+        "tuning": tuning_methods(trials) if len(trials) else None,
+        "targets": " and ".join(f"{100 * f:g} %" for f in tuning_stats.TARGET_FRACTIONS),
         "methods": methods(config, runs, cards, selected),
         "datasets": datasets,
         "problems": problems_table(runs),
@@ -627,6 +849,7 @@ def write_report(
 ) -> dict:
     """Entry point of the `report` rule: report.html, report.tex and the table fragments."""
     tables = read_tables(table_paths)
+    tables["trials"] = tuning_stats.read_trials(table_paths.get("trials"))
     datasets = sorted(tables["runs"]["dataset"].unique())
     figs = {ds: figure_paths(figures_dir, ds) for ds in datasets}
     context = build_context(

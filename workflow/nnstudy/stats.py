@@ -215,3 +215,14 @@ def level_contrast(
     a = seeds[levels == str(better)].set_index("seed")[metric]
     b = seeds[levels == str(worse)].set_index("seed")[metric]
     return compare(a, b)
+
+
+def best_variant_per_level(variants: pd.DataFrame, dataset: str, factor: str) -> pd.Series:
+    """For one dataset, the variant with the highest mean metric among those with each level
+    of ``factor`` (level as text -> variant). Variants without a mean (all runs failed) come
+    last, ties go to the first name, so every level that has a variant gets one."""
+    v = variants[variants["dataset"] == dataset]
+    v = v.assign(_level=v[factor].astype(str)).sort_values(
+        ["mean", "variant"], ascending=[False, True], na_position="last"
+    )
+    return v.groupby("_level", sort=True)["variant"].first()
