@@ -225,7 +225,7 @@ def bench(shape: str, optimizer: str, epochs: int, steps: int) -> None:
     res = {name: per_epoch(t, steps) for name, t in times.items()}
     nn, floor = res["nnlib"], res["floor"]
     arch = "-".join(map(str, sizes))
-    path = runners["nnlib"].opt.path
+    path = getattr(runners["nnlib"].opt, "path", "numpy")  # nnlib before #16: NumPy only
     print(f"\n== {shape} {arch}, dropout {dropout}, {optimizer}; nnlib's optimizer path: {path}")
     print(f"nnlib    {nn[0]:7.3f} / {nn[1]:7.3f} s per epoch")
     print(f"floor    {floor[0]:7.3f} / {floor[1]:7.3f} s per epoch (the step's GEMMs alone)")

@@ -89,4 +89,27 @@ def compiled():
                 pi = pi - mi / (np.sqrt(vi) * den_a + den_b)
             p[i] = pi
 
-    return sgd, adam
+    @jit
+    def rmsprop(p, g, v, g_avg, buf, lr, wd, alpha, alpha_keep, eps, momentum, centered):
+        # g' = p*wd + g; v = v*alpha + (g'*g')*(1-alpha); avg = sqrt(v) or, centered, with
+        # a = a*alpha + g'*(1-alpha), sqrt(v - a*a); s = g' / (avg + eps); with momentum
+        # b = b*mu + s and p = p - b*lr, else p = p - s*lr, as RMSprop._kernel does.
+        for i in range(p.size):
+            gi = g[i]
+            if wd != 0:
+                gi = p[i] * wd + gi
+            vi = v[i] * alpha + (gi * gi) * alpha_keep
+            v[i] = vi
+            if centered:
+                ai = g_avg[i] * alpha + gi * alpha_keep
+                g_avg[i] = ai
+                avg = np.sqrt(vi - ai * ai)
+            else:
+                avg = np.sqrt(vi)
+            s = gi / (avg + eps)
+            if momentum != 0:
+                s = buf[i] * momentum + s
+                buf[i] = s
+            p[i] = p[i] - s * lr
+
+    return {"sgd": sgd, "adam": adam, "rmsprop": rmsprop}
