@@ -388,6 +388,16 @@ def test_path_is_chosen_by_size_and_can_be_forced():
         halving.path = "numba"
 
 
+def test_without_numba_every_optimizer_runs_the_numpy_path(monkeypatch):
+    from nnlib import kernels
+
+    monkeypatch.setattr(kernels, "numba_installed", lambda: False)
+    opt = get_optimizer("adam", [param(np.zeros(kernels.MIN_PARAMETERS))])
+    assert opt.path == "numpy"
+    with pytest.raises(ValueError, match="needs numba, which is not installed"):
+        opt.path = "numba"
+
+
 def test_small_models_never_import_numba():
     # The study's many small jobs must not pay numba's start-up: a whole fit of a 64-64 MLP
     # (and the import of nnlib) leaves numba unimported.
