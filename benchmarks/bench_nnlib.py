@@ -5,8 +5,9 @@ For each shape and optimizer the same step is timed three ways, round-robin, ``-
 times (the first is warm-up): nnlib's ``fit`` over ``--steps`` batches of 128 synthetic
 float32 samples; PyTorch's equivalent loop; and the floor, the step's GEMMs alone (forward,
 weight gradients and the input gradients of every layer but the first, back to back on hot
-operands). Seconds are per step, scaled to an epoch of 60,000 samples (469 steps), as the
-minimum / median of the timed epochs. Then nnlib's step phase by phase (a replay of fit's
+operands). Times are CPU seconds of this process (what core-hours count; on a busy machine
+they grow far less than wall time), per step scaled to an epoch of 60,000 samples (469
+steps), as the minimum / median of the timed epochs. Then nnlib's step phase by phase (a replay of fit's
 step through the public API with a timer between phases), and the targets of issue #16.
 
     .venv/bin/python benchmarks/bench_nnlib.py [--epochs 5] [--steps 60]
@@ -86,11 +87,11 @@ class FloorRunner:
         ]
 
     def epoch(self) -> float:
-        t = time.perf_counter()
+        t = time.process_time()
         for _ in range(self.steps):
             for a, b, c in self.ops:
                 np.matmul(a, b, out=c)
-        return time.perf_counter() - t
+        return time.process_time() - t
 
 
 class NnlibRunner:
@@ -103,7 +104,8 @@ class NnlibRunner:
         self.rng = np.random.default_rng(0)
 
     def epoch(self) -> float:
-        """One epoch; fit's own timing covers the epoch loop, not its one-off input checks."""
+        """One epoch of ``fit`` (its input checks included: under 1 % of the time here)."""
+        t = time.process_time()
         result = nnlib.fit(
             self.model,
             self.loss,
@@ -116,7 +118,7 @@ class NnlibRunner:
         )
         if result.status != "ok":
             raise RuntimeError(f"nnlib training ended with status {result.status!r}")
-        return result.history[0]["seconds"]
+        return time.process_time() - t
 
 
 class TorchRunner:
@@ -141,14 +143,14 @@ class TorchRunner:
         self.gen = torch.Generator().manual_seed(0)
 
     def epoch(self) -> float:
-        t = time.perf_counter()
+        t = time.process_time()
         perm = self.torch.randperm(len(self.x), generator=self.gen)
         for i in range(0, len(self.x), BATCH):
             idx = perm[i : i + BATCH]
             self.opt.zero_grad(set_to_none=True)
             self.loss(self.model(self.x[idx]), self.y[idx]).backward()
             self.opt.step()
-        return time.perf_counter() - t
+        return time.process_time() - t
 
 
 def torch_available() -> bool:
@@ -160,7 +162,7 @@ def torch_available() -> bool:
 
 
 def step_phases(runner: NnlibRunner, epochs: int = 2) -> dict[str, float]:
-    """Seconds per step of each phase of ``fit``'s training step, replayed with nnlib's public
+    """CPU seconds per step of each phase of ``fit``'s training step, replayed with nnlib's public
     API (same calls, same order; a timer between phases), from the best of ``epochs``."""
     x, y, model, loss, opt = runner.x, runner.y, runner.model, runner.loss, runner.opt
     xb = np.empty((BATCH, x.shape[1]), x.dtype)
@@ -171,21 +173,21 @@ def step_phases(runner: NnlibRunner, epochs: int = 2) -> dict[str, float]:
         steps = len(x) // BATCH
         for i in range(steps):
             idx = order[i * BATCH : (i + 1) * BATCH]
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             x.take(idx, axis=0, out=xb, mode="clip")
             yb = y[idx]
-            t1 = time.perf_counter()
+            t1 = time.process_time()
             out = model.forward(xb, training=True)
-            t2 = time.perf_counter()
+            t2 = time.process_time()
             loss.forward(out, yb)
             grad = loss.backward()
-            t3 = time.perf_counter()
+            t3 = time.process_time()
             model.backward(grad, input_grad=False)
-            t4 = time.perf_counter()
+            t4 = time.process_time()
             np.vdot(opt.flat_grad, opt.flat_grad)
-            t5 = time.perf_counter()
+            t5 = time.process_time()
             opt.step()
-            t6 = time.perf_counter()
+            t6 = time.process_time()
             for name, (a, b) in zip(
                 PHASES, itertools.pairwise((t0, t1, t2, t3, t4, t5, t6)), strict=True
             ):
@@ -225,10 +227,10 @@ def bench(shape: str, optimizer: str, epochs: int, steps: int) -> None:
     res = {name: per_epoch(t, steps) for name, t in times.items()}
     nn, floor = res["nnlib"], res["floor"]
     arch = "-".join(map(str, sizes))
-    path = runners["nnlib"].opt.path
+    path = getattr(runners["nnlib"].opt, "path", "numpy")  # nnlib before #16: NumPy only
     print(f"\n== {shape} {arch}, dropout {dropout}, {optimizer}; nnlib's optimizer path: {path}")
-    print(f"nnlib    {nn[0]:7.3f} / {nn[1]:7.3f} s per epoch")
-    print(f"floor    {floor[0]:7.3f} / {floor[1]:7.3f} s per epoch (the step's GEMMs alone)")
+    print(f"nnlib    {nn[0]:7.3f} / {nn[1]:7.3f} CPU s per epoch")
+    print(f"floor    {floor[0]:7.3f} / {floor[1]:7.3f} CPU s per epoch (the step's GEMMs alone)")
     limits = TARGETS.get(shape) if optimizer == "adam" else None
     ratio = nn[0] / floor[0]
     print(
@@ -238,7 +240,7 @@ def bench(shape: str, optimizer: str, epochs: int, steps: int) -> None:
     if "pytorch" in res:
         th = res["pytorch"]
         ratio = nn[0] / th[0]
-        print(f"pytorch  {th[0]:7.3f} / {th[1]:7.3f} s per epoch")
+        print(f"pytorch  {th[0]:7.3f} / {th[1]:7.3f} CPU s per epoch")
         print(
             f"nnlib / pytorch = {ratio:.2f} / {nn[1] / th[1]:.2f} "
             f"{verdict(ratio, limits[1]) if limits else ''}"
@@ -255,18 +257,18 @@ def bench(shape: str, optimizer: str, epochs: int, steps: int) -> None:
 
 STARTUP = """
 import time
-t = time.perf_counter()
+t = time.process_time()
 import numpy as np, nnlib
 p = nnlib.Parameter(np.zeros(10, np.float32))
 opt = nnlib.get_optimizer("adam", [p])
 opt.path = "{path}"
 opt.step()
-print(time.perf_counter() - t)
+print(time.process_time() - t)
 """
 
 
 def startup_seconds(path: str, env=None) -> float:
-    """Seconds a fresh process takes to import nnlib and make one optimizer step on ``path``
+    """CPU seconds a fresh process takes to import nnlib and make one optimizer step on ``path``
     (for "numba": import numba and compile its kernels, or read them from the disk cache)."""
     code = STARTUP.format(path=path)
     done = subprocess.run(
@@ -297,15 +299,15 @@ def numba_costs(repeats: int = 3) -> None:
     best = dict.fromkeys(step, math.inf)
     for _ in range(5):
         for path, opt in step.items():
-            t = time.perf_counter()
+            t = time.process_time()
             for _ in range(10):
                 opt.step()
-            best[path] = min(best[path], (time.perf_counter() - t) / 10)
+            best[path] = min(best[path], (time.process_time() - t) / 10)
     saved = (best["numpy"] - best["numba"]) / n
     extra = cached - plain
     print(
         f"\n== numba's costs: a fresh process importing nnlib and making one Adam step takes "
-        f"{plain:.2f} s on the NumPy path, {cached:.2f} s on the numba path with its kernels in "
+        f"{plain:.2f} CPU s on the NumPy path, {cached:.2f} s on the numba path with its kernels in "
         f"the disk cache (+{extra:.2f} s), {first:.2f} s when it compiles them (empty cache); "
         f"the fused Adam update of {n} parameters takes {1e3 * best['numba']:.3f} ms, NumPy's "
         f"{1e3 * best['numpy']:.3f} ms: {1e9 * saved:.2f} ns saved per parameter and step, so "

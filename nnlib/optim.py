@@ -3,10 +3,11 @@
 All optimizers take a list of Parameters sharing one dtype. On construction they move the
 parameters' ``data`` and ``grad`` into one contiguous buffer each (the Parameters keep views
 into it), so a step is a handful of in-place ufunc calls over one array whatever the number
-of layers, split over ``threads`` threads (``fit`` matches the BLAS thread limit). BLAS
-axpy/scal would save a few passes at one thread, but OpenBLAS threads them itself, which
-costs far more on a busy machine. ``lr`` is a plain attribute and may change between steps
-(schedules do that).
+of layers (``path`` "numpy"), or one fused numba loop over it (``path`` "numba", chosen for
+large models; see ``nnlib.kernels``), split over ``threads`` threads (``fit`` matches the
+BLAS thread limit). Both paths give bit-identical results. Assigning ``p.data`` or
+``p.grad`` afterwards copies into the buffer; optimizers over the same list share it.
+``lr`` is a plain attribute and may change between steps (schedules do that).
 
 ``state_dict()`` returns ``{"name", "step", "hyper": {...}, "state": {name: ndarray}}``;
 ``load_state_dict`` restores it exactly (used for checkpoints).
@@ -251,7 +252,7 @@ class SGD(Optimizer):
 
     def _fused(self, t, p, g, state, scratch):
         f = p.dtype.type
-        sgd = kernels.compiled()[0]
+        sgd = kernels.compiled()["sgd"]
         buf = state.get("momentum_buffer", p)  # unused without momentum
         scalars = (self.lr, self.weight_decay, self.momentum, 1 - self.dampening)
         sgd(p, g, buf, *map(f, scalars), t == 1, self.nesterov)
@@ -306,6 +307,16 @@ class RMSprop(Optimizer):
             avg *= self.lr
         p -= avg
 
+    _fused_kernel = True
+
+    def _fused(self, t, p, g, state, scratch):
+        f = p.dtype.type
+        rmsprop = kernels.compiled()["rmsprop"]
+        v = state["square_avg"]
+        g_avg, buf = state.get("grad_avg", v), state.get("momentum_buffer", v)  # v: unused
+        scalars = (self.lr, self.weight_decay, self.alpha, 1 - self.alpha, self.eps, self.momentum)
+        rmsprop(p, g, v, g_avg, buf, *map(f, scalars), self.centered)
+
 
 class Adam(Optimizer):
     """torch.optim.Adam: g += wd * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
@@ -356,7 +367,7 @@ class Adam(Optimizer):
 
     def _fused(self, t, p, g, state, scratch):
         f, (b1, b2) = p.dtype.type, self.betas
-        adam = kernels.compiled()[1]
+        adam = kernels.compiled()["adam"]
         wd = 0.0 if self.decoupled else self.weight_decay
         decay = 1 - self.lr * self.weight_decay if self.decoupled else 1.0
         c1, c2 = 1 - b1**t, 1 - b2**t

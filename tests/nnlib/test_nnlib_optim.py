@@ -10,7 +10,16 @@ import sys
 import numpy as np
 import pytest
 
-from nnlib import SGD, Adam, AdamW, Parameter, RMSprop, clip_grad_norm, get_optimizer
+from nnlib import (
+    SGD,
+    Adam,
+    AdamW,
+    Optimizer,
+    Parameter,
+    RMSprop,
+    clip_grad_norm,
+    get_optimizer,
+)
 
 
 def param(values):
@@ -76,9 +85,10 @@ def test_adamw_decoupled_decay_by_hand(path):
     assert p[0][0] == pytest.approx(2 * 0.95 - 0.1 / (1 + 1e-8), rel=1e-14)
 
 
-def test_rmsprop_by_hand():
+@pytest.mark.parametrize("path", ["numpy", "numba"])
+def test_rmsprop_by_hand(path):
     # v1 = 0.01 -> step lr / (0.1 + eps); v2 = 0.99 * 0.01 + 0.01 = 0.0199
-    p = run(RMSprop, [0.0], [[1.0], [1.0]], [0.01, 0.01])
+    p = run(RMSprop, [0.0], [[1.0], [1.0]], [0.01, 0.01], path)
     s1 = 0.01 / (0.1 + 1e-8)
     s2 = 0.01 / (math.sqrt(0.0199) + 1e-8)
     np.testing.assert_allclose(np.ravel(p), [-s1, -s1 - s2], rtol=1e-14)
@@ -157,13 +167,8 @@ BASE_CASES = [
     (Adam, ref_adam, {"betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}),
     (AdamW, lambda *a, **k: ref_adam(*a, decoupled=True, **k), {"weight_decay": 0.1}),
 ]
-# Every case on the NumPy path, and on the numba path for the optimizers that have one.
-CASES = [
-    (cls, ref, kw, path)
-    for cls, ref, kw in BASE_CASES
-    for path in ("numpy", "numba")
-    if path == "numpy" or cls._fused_kernel
-]
+# Every case on both paths.
+CASES = [(cls, ref, kw, path) for cls, ref, kw in BASE_CASES for path in ("numpy", "numba")]
 
 
 def gradient_sequence(rng, steps=6, size=5):
@@ -302,8 +307,7 @@ def test_threaded_update_is_bit_identical(name, kw):
     rng = np.random.default_rng(0)
     init, grads = rng.standard_normal(70_001), rng.standard_normal((3, 70_001)).astype(np.float32)
     results = []
-    paths = ["numpy", "numba"] if name != "rmsprop" else ["numpy"]
-    for path, threads in itertools.product(paths, (1, 3)):
+    for path, threads in itertools.product(("numpy", "numba"), (1, 3)):
         p = Parameter(init.astype(np.float32))
         opt = get_optimizer(name, [p], lr=0.01, **kw)
         opt.threads, opt.path = threads, path
@@ -323,6 +327,8 @@ PATH_CASES = [
     ("adam", {}),
     ("adam", {"betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}),
     ("adamw", {"weight_decay": 0.1}),
+    ("rmsprop", {"weight_decay": 0.01}),
+    ("rmsprop", {"momentum": 0.5, "centered": True, "alpha": 0.9}),
 ]
 
 
@@ -365,14 +371,31 @@ def test_path_is_chosen_by_size_and_can_be_forced():
     small, large = param(np.zeros(10)), param(np.zeros(kernels.MIN_PARAMETERS))
     assert get_optimizer("adam", [small]).path == "numpy"
     assert get_optimizer("sgd", [large]).path == "numba"
-    assert get_optimizer("rmsprop", [param(np.zeros(kernels.MIN_PARAMETERS))]).path == "numpy"
+    assert get_optimizer("rmsprop", [param(np.zeros(kernels.MIN_PARAMETERS))]).path == "numba"
     opt = get_optimizer("adam", [small])
     opt.path = "numba"
     assert opt.path == "numba"
     with pytest.raises(ValueError, match="path must be one of numpy, numba"):
         opt.path = "cuda"
-    with pytest.raises(ValueError, match="RMSprop has no numba kernel"):
-        get_optimizer("rmsprop", [param([1.0])]).path = "numba"
+
+    class Halving(Optimizer):  # a user's optimizer with only a NumPy kernel
+        def _kernel(self, t, p, g, state, scratch):
+            p *= 0.5
+
+    halving = Halving([param(np.ones(kernels.MIN_PARAMETERS))], lr=0.1)
+    assert halving.path == "numpy"
+    with pytest.raises(ValueError, match="Halving has no numba kernel"):
+        halving.path = "numba"
+
+
+def test_without_numba_every_optimizer_runs_the_numpy_path(monkeypatch):
+    from nnlib import kernels
+
+    monkeypatch.setattr(kernels, "numba_installed", lambda: False)
+    opt = get_optimizer("adam", [param(np.zeros(kernels.MIN_PARAMETERS))])
+    assert opt.path == "numpy"
+    with pytest.raises(ValueError, match="needs numba, which is not installed"):
+        opt.path = "numba"
 
 
 def test_small_models_never_import_numba():
