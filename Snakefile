@@ -9,6 +9,7 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/tune.smk"
 include: "workflow/rules/tracking.smk"
 include: "workflow/rules/report.smk"
 
@@ -20,11 +21,21 @@ localrules:
     figures,
 
 
-# Every run's metrics reach `all` through the report (aggregate needs them all); listing them here
-# too would make Snakemake resolve each run a second time when it plans the DAG.
+# Every output the study keeps, so that Snakemake rebuilds any of them that is deleted (with
+# what was made from it): it does not rerun a job for a missing file that only up-to-date jobs
+# read.
 rule all:
     default_target: True
     input:
         "results/runs/experiments.csv",
+        [
+            f"{RAW_DIR}/{name}/source.json"
+            for name in REPORT_DATASETS
+            if name in DOWNLOADED
+        ],
+        expand(rules.prepare.output, dataset=REPORT_DATASETS),
+        [run_files(name) for name in (*TRAIN_OUTPUTS.values(), "metrics.json")],
+        rules.aggregate.output,
+        expand(rules.figures.output, dataset=REPORT_DATASETS),
         WANDB_TARGETS,
         report_targets(),

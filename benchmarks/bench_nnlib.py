@@ -1,15 +1,18 @@
-"""Epoch time of nnlib vs scikit-learn's MLPClassifier and PyTorch (CPU, when importable).
+"""nnlib's training epoch on the study's shapes, beside PyTorch (CPU, when importable) and the
+GEMM-only floor, at one BLAS thread.
 
-A 784-256-128-10 ReLU network trained with Adam (lr 1e-3), batch 128, float32, on 60,000
-synthetic samples (no download), at BLAS thread counts 1 and 2. Prints the minimum and the
-median epoch time of each library over the timed epochs, the ratios, this machine's measured
-float32 GEMM rate and the share of it that nnlib's training step reaches. Then where nnlib's
-step goes: its phases timed one by one in a replica of ``fit``'s step, beside the step's GEMMs
-alone (back to back, hot) and the step time that 70 % of the GEMM rate allows.
+For each shape and optimizer the same step is timed three ways, round-robin, ``--epochs``
+times (the first is warm-up): nnlib's ``fit`` over ``--steps`` batches of 128 synthetic
+float32 samples; PyTorch's equivalent loop; and the floor, the step's GEMMs alone (forward,
+weight gradients and the input gradients of every layer but the first, back to back on hot
+operands). Seconds are per step, scaled to an epoch of 60,000 samples (469 steps), as the
+minimum / median of the timed epochs. Then nnlib's step phase by phase (a replay of fit's
+step through the public API with a timer between phases), and the targets of issue #16.
 
-    .venv/bin/python benchmarks/bench_nnlib.py [--epochs 5] [--threads 1 2] [--samples 60000]
+    .venv/bin/python benchmarks/bench_nnlib.py [--epochs 5] [--steps 60]
+        [--shapes small paper cifar] [--optimizers adam momentum]
 
-The machine may be shared: compare the minimum columns, and rerun when it is quiet.
+The machine may be shared: compare ratios (measured in the same run) and the minimum columns.
 """
 
 from __future__ import annotations
@@ -17,78 +20,85 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
-import warnings
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 import nnlib
 
-SIZES = [784, 256, 128, 10]
 BATCH = 128
+EPOCH_STEPS = math.ceil(60_000 / BATCH)
+# name: (sizes, dropout); "paper" and "cifar" are the paper experiment's MLPs.
+SHAPES = {
+    "small": ([784, 256, 128, 10], 0.0),
+    "paper": ([784, 1024, 1024, 10], 0.2),
+    "cifar": ([3072, 2048, 1024, 512, 10], 0.2),
+}
+# name: (nnlib optimizer, torch.optim class, keyword arguments both take)
+OPTIMIZERS = {
+    "adam": ("adam", "Adam", {"lr": 1e-3}),
+    "momentum": ("sgd", "SGD", {"lr": 0.01, "momentum": 0.9}),
+}
+# shape: (largest nnlib / floor, largest nnlib / pytorch), at one BLAS thread
+TARGETS = {"small": (1 / 0.65, 0.7), "paper": (1.25, 0.8)}
+PHASES = ("gather", "forward", "loss", "backward", "grad norm", "optimizer")
 
 
-def synthetic_data(n: int, seed: int = 0):
+def synthetic_data(n: int, n_in: int, n_out: int, seed: int = 0):
     """Gaussian inputs labelled by a random two-layer teacher, so there is something to learn."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, SIZES[0]), dtype=np.float32)
-    teacher = rng.standard_normal((SIZES[0], 64), dtype=np.float32) / 28
-    y = (np.tanh(x @ teacher) @ rng.standard_normal((64, SIZES[-1]), dtype=np.float32)).argmax(1)
+    x = rng.standard_normal((n, n_in), dtype=np.float32)
+    teacher = rng.standard_normal((n_in, 64), dtype=np.float32) / np.sqrt(n_in)
+    y = (np.tanh(x @ teacher) @ rng.standard_normal((64, n_out), dtype=np.float32)).argmax(1)
     return x, y.astype(np.int64)
 
 
-def step_flops(n: int) -> float:
-    """FLOPs of the GEMMs in one epoch of training: forward, weight gradients, and input
-    gradients of every layer but the first (nnlib skips that one; so do torch and sklearn)."""
-    return n / BATCH * sum(2.0 * m * k * n for m, k, n in gemm_shapes())
-
-
-def gemm_shapes() -> list[tuple[int, int, int]]:
+def gemm_shapes(sizes) -> list[tuple[int, int, int]]:
     """(m, k, n) of every GEMM of one step: forward, weight gradient, and input gradient of
-    every layer but the first."""
+    every layer but the first (nnlib and torch both skip that one)."""
     shapes = []
-    for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True)):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         shapes += [(BATCH, n_in, n_out), (n_in, BATCH, n_out)]
         if i:
             shapes.append((BATCH, n_out, n_in))
     return shapes
 
 
-def gemm_operands(shapes) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Random float32 (a, b, out) for each (m, k, n), from a fixed seed."""
-    rng = np.random.default_rng(0)
-    return [
-        (
-            rng.standard_normal((m, k), dtype=np.float32),
-            rng.standard_normal((k, n), dtype=np.float32),
-            np.empty((m, n), np.float32),
-        )
-        for m, k, n in shapes
-    ]
+class FloorRunner:
+    """The step's GEMMs alone, on hot random float32 operands."""
 
+    def __init__(self, sizes, steps: int):
+        rng = np.random.default_rng(0)
+        self.steps = steps
+        self.ops = [
+            (
+                rng.standard_normal((m, k), dtype=np.float32),
+                rng.standard_normal((k, n), dtype=np.float32),
+                np.empty((m, n), np.float32),
+            )
+            for m, k, n in gemm_shapes(sizes)
+        ]
 
-def gemm_rate(repeats: int = 30) -> float:
-    """Best float32 GEMM rate (FLOP/s) over the first layer's three GEMM shapes (forward,
-    weight gradient, input gradient), which dominate the step."""
-    best = 0.0
-    shapes = [(BATCH, SIZES[0], SIZES[1]), (SIZES[0], BATCH, SIZES[1]), (BATCH, SIZES[1], SIZES[0])]
-    for (m, k, n), (a, b, c) in zip(shapes, gemm_operands(shapes), strict=True):
-        for _ in range(3):
-            np.matmul(a, b, out=c)
+    def epoch(self) -> float:
         t = time.perf_counter()
-        for _ in range(repeats):
-            np.matmul(a, b, out=c)
-        best = max(best, 2.0 * m * k * n * repeats / (time.perf_counter() - t))
-    return best
+        for _ in range(self.steps):
+            for a, b, c in self.ops:
+                np.matmul(a, b, out=c)
+        return time.perf_counter() - t
 
 
 class NnlibRunner:
-    def __init__(self, x, y):
+    def __init__(self, sizes, dropout, optimizer, x, y):
+        name, _, kw = OPTIMIZERS[optimizer]
         self.x, self.y = x, y
-        self.model = nnlib.MLP(SIZES, activation="relu", init="he_uniform", rng=0)
-        self.opt = nnlib.get_optimizer("adam", self.model.parameters(), lr=1e-3)
+        self.model = nnlib.MLP(sizes, init="he_uniform", dropout=dropout, rng=0)
+        self.opt = nnlib.get_optimizer(name, self.model.parameters(), **kw)
         self.loss = nnlib.get_loss("cross_entropy")
         self.rng = np.random.default_rng(0)
 
@@ -106,18 +116,53 @@ class NnlibRunner:
         )
         if result.status != "ok":
             raise RuntimeError(f"nnlib training ended with status {result.status!r}")
-        self.last = result.history[0]
-        return self.last["seconds"]
+        return result.history[0]["seconds"]
 
 
-PHASES = ("gather", "forward", "loss", "backward", "grad norm", "optimizer")
+class TorchRunner:
+    def __init__(self, sizes, dropout, optimizer, x, y):
+        import torch
+
+        _, cls, kw = OPTIMIZERS[optimizer]
+        self.torch = torch
+        torch.set_num_threads(1)
+        torch.manual_seed(0)
+        layers = []
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+            layers.append(torch.nn.Linear(n_in, n_out))
+            if i < len(sizes) - 2:
+                layers.append(torch.nn.ReLU())
+                if dropout:
+                    layers.append(torch.nn.Dropout(dropout))
+        self.model = torch.nn.Sequential(*layers)
+        self.opt = getattr(torch.optim, cls)(self.model.parameters(), **kw)
+        self.loss = torch.nn.CrossEntropyLoss()
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+        self.gen = torch.Generator().manual_seed(0)
+
+    def epoch(self) -> float:
+        t = time.perf_counter()
+        perm = self.torch.randperm(len(self.x), generator=self.gen)
+        for i in range(0, len(self.x), BATCH):
+            idx = perm[i : i + BATCH]
+            self.opt.zero_grad(set_to_none=True)
+            self.loss(self.model(self.x[idx]), self.y[idx]).backward()
+            self.opt.step()
+        return time.perf_counter() - t
 
 
-def step_phases(x, y, epochs: int = 3) -> dict[str, float]:
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def step_phases(runner: NnlibRunner, epochs: int = 2) -> dict[str, float]:
     """Seconds per step of each phase of ``fit``'s training step, replayed with nnlib's public
-    API (same calls, same order; a timer between phases), averaged over the best epoch."""
-    runner = NnlibRunner(x, y)
-    model, loss, opt = runner.model, runner.loss, runner.opt
+    API (same calls, same order; a timer between phases), from the best of ``epochs``."""
+    x, y, model, loss, opt = runner.x, runner.y, runner.model, runner.loss, runner.opt
     xb = np.empty((BATCH, x.shape[1]), x.dtype)
     best = None
     for _ in range(epochs):
@@ -151,152 +196,141 @@ def step_phases(x, y, epochs: int = 3) -> dict[str, float]:
     return best
 
 
-def gemms_alone(repeats: int = 200) -> float:
-    """Seconds for the step's GEMMs alone, back to back on hot operands (best of 3 blocks)."""
-    ops = gemm_operands(gemm_shapes())
-    best = math.inf
-    for _ in range(3):
-        t = time.perf_counter()
-        for _ in range(repeats):
-            for a, b, c in ops:
-                np.matmul(a, b, out=c)
-        best = min(best, (time.perf_counter() - t) / repeats)
-    return best
+def per_epoch(times: list[float], steps: int) -> tuple[float, float]:
+    """(min, median) seconds of a 60,000-sample epoch from the timed epochs (the first of
+    ``times`` warms caches up and is left out)."""
+    timed = times[1:] if len(times) > 1 else times
+    scale = EPOCH_STEPS / steps
+    return min(timed) * scale, statistics.median(timed) * scale
 
 
-class SklearnRunner:
-    def __init__(self, x, y):
-        from sklearn.neural_network import MLPClassifier
+def verdict(ratio: float, limit: float) -> str:
+    return f"(target <= {limit:.2f}: {'met' if ratio <= limit else 'NOT met'})"
 
-        self.x, self.y, self.classes = x, y, np.arange(SIZES[-1])
-        self.clf = MLPClassifier(
-            hidden_layer_sizes=tuple(SIZES[1:-1]),
-            activation="relu",
-            solver="adam",
-            alpha=0.0,
-            batch_size=BATCH,
-            learning_rate_init=1e-3,
-            shuffle=True,
-            random_state=0,
+
+def bench(shape: str, optimizer: str, epochs: int, steps: int) -> None:
+    sizes, dropout = SHAPES[shape]
+    x, y = synthetic_data(steps * BATCH, sizes[0], sizes[-1])
+    runners = {
+        "nnlib": NnlibRunner(sizes, dropout, optimizer, x, y),
+        "floor": FloorRunner(sizes, steps),
+    }
+    if torch_available():
+        runners["pytorch"] = TorchRunner(sizes, dropout, optimizer, x, y)
+    times = {name: [] for name in runners}
+    # Round-robin, so a burst of load on a shared machine hits every contender alike.
+    for _ in range(epochs):
+        for name, runner in runners.items():
+            times[name].append(runner.epoch())
+    res = {name: per_epoch(t, steps) for name, t in times.items()}
+    nn, floor = res["nnlib"], res["floor"]
+    arch = "-".join(map(str, sizes))
+    path = runners["nnlib"].opt.path
+    print(f"\n== {shape} {arch}, dropout {dropout}, {optimizer}; nnlib's optimizer path: {path}")
+    print(f"nnlib    {nn[0]:7.3f} / {nn[1]:7.3f} s per epoch")
+    print(f"floor    {floor[0]:7.3f} / {floor[1]:7.3f} s per epoch (the step's GEMMs alone)")
+    limits = TARGETS.get(shape) if optimizer == "adam" else None
+    ratio = nn[0] / floor[0]
+    print(
+        f"nnlib / floor = {ratio:.2f} / {nn[1] / floor[1]:.2f} "
+        f"(floor share {1 / ratio:.0%}) {verdict(ratio, limits[0]) if limits else ''}"
+    )
+    if "pytorch" in res:
+        th = res["pytorch"]
+        ratio = nn[0] / th[0]
+        print(f"pytorch  {th[0]:7.3f} / {th[1]:7.3f} s per epoch")
+        print(
+            f"nnlib / pytorch = {ratio:.2f} / {nn[1] / th[1]:.2f} "
+            f"{verdict(ratio, limits[1]) if limits else ''}"
         )
-
-    def epoch(self) -> float:
-        """One partial_fit = one epoch of mini-batch Adam (includes sklearn's input checks)."""
-        t = time.perf_counter()
-        self.clf.partial_fit(self.x, self.y, classes=self.classes)
-        return time.perf_counter() - t
-
-
-class TorchRunner:
-    def __init__(self, x, y, threads: int):
-        import torch
-
-        self.torch = torch
-        torch.set_num_threads(threads)
-        torch.manual_seed(0)
-        layers = []
-        for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True)):
-            layers.append(torch.nn.Linear(n_in, n_out))
-            if i < len(SIZES) - 2:
-                layers.append(torch.nn.ReLU())
-        self.model = torch.nn.Sequential(*layers)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
-        self.loss = torch.nn.CrossEntropyLoss()
-        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
-        self.gen = torch.Generator().manual_seed(0)
-
-    def epoch(self) -> float:
-        t = time.perf_counter()
-        perm = self.torch.randperm(len(self.x), generator=self.gen)
-        for i in range(0, len(self.x), BATCH):
-            idx = perm[i : i + BATCH]
-            self.opt.zero_grad(set_to_none=True)
-            self.loss(self.model(self.x[idx]), self.y[idx]).backward()
-            self.opt.step()
-        return time.perf_counter() - t
+    else:
+        print("pytorch  not installed (skipped)")
+    phases = step_phases(runners["nnlib"])
+    print(
+        "nnlib step, phase by phase (ms): "
+        + ", ".join(f"{name} {1e3 * t:.3f}" for name, t in phases.items())
+        + f" = {1e3 * sum(phases.values()):.3f}; the GEMMs alone {1e3 * floor[0] / EPOCH_STEPS:.3f}"
+    )
 
 
-def torch_available() -> bool:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+STARTUP = """
+import time
+t = time.perf_counter()
+import numpy as np, nnlib
+p = nnlib.Parameter(np.zeros(10, np.float32))
+opt = nnlib.get_optimizer("adam", [p])
+opt.path = "{path}"
+opt.step()
+print(time.perf_counter() - t)
+"""
 
 
-def summary(times: list[float]) -> tuple[float, float]:
-    timed = times[1:] if len(times) > 1 else times  # the first epoch warms caches up
-    return min(timed), statistics.median(timed)
+def startup_seconds(path: str, env=None) -> float:
+    """Seconds a fresh process takes to import nnlib and make one optimizer step on ``path``
+    (for "numba": import numba and compile its kernels, or read them from the disk cache)."""
+    code = STARTUP.format(path=path)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    return float(done.stdout)
+
+
+def numba_costs(repeats: int = 3) -> None:
+    """numba's one-off costs beside what its update saves per parameter and step: the numbers
+    behind ``nnlib.kernels.MIN_PARAMETERS``."""
+    with tempfile.TemporaryDirectory() as cache:
+        first = startup_seconds("numba", {**os.environ, "NUMBA_CACHE_DIR": cache})
+    runs = {path: [] for path in ("numpy", "numba")}
+    for _ in range(repeats):  # interleaved
+        for path, times in runs.items():
+            times.append(startup_seconds(path))
+    plain, cached = min(runs["numpy"]), min(runs["numba"])
+    n = 1 << 20
+    rng = np.random.default_rng(0)
+    step = {}
+    for path in ("numpy", "numba"):
+        p = nnlib.Parameter(rng.standard_normal(n, dtype=np.float32))
+        opt = nnlib.get_optimizer("adam", [p])
+        opt.path = path
+        p.grad[...] = rng.standard_normal(n, dtype=np.float32)
+        step[path] = opt
+    best = dict.fromkeys(step, math.inf)
+    for _ in range(5):
+        for path, opt in step.items():
+            t = time.perf_counter()
+            for _ in range(10):
+                opt.step()
+            best[path] = min(best[path], (time.perf_counter() - t) / 10)
+    saved = (best["numpy"] - best["numba"]) / n
+    extra = cached - plain
+    print(
+        f"\n== numba's costs: a fresh process importing nnlib and making one Adam step takes "
+        f"{plain:.2f} s on the NumPy path, {cached:.2f} s on the numba path with its kernels in "
+        f"the disk cache (+{extra:.2f} s), {first:.2f} s when it compiles them (empty cache); "
+        f"the fused Adam update of {n} parameters takes {1e3 * best['numba']:.3f} ms, NumPy's "
+        f"{1e3 * best['numpy']:.3f} ms: {1e9 * saved:.2f} ns saved per parameter and step, so "
+        f"{nnlib.kernels.MIN_PARAMETERS} parameters (the threshold) repay the cached start-up "
+        f"after {extra / (saved * nnlib.kernels.MIN_PARAMETERS):.0f} steps"
+    )
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=5, help="epochs per library (first is warm-up)")
-    ap.add_argument("--samples", type=int, default=60_000)
-    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--epochs", type=int, default=5, help="epochs per contender (first: warm-up)")
+    ap.add_argument("--steps", type=int, default=60, help="batches of 128 per epoch")
+    ap.add_argument("--shapes", nargs="+", choices=SHAPES, default=list(SHAPES))
+    ap.add_argument("--optimizers", nargs="+", choices=OPTIMIZERS, default=list(OPTIMIZERS))
     args = ap.parse_args(argv)
-
-    x, y = synthetic_data(args.samples)
-    flops = step_flops(args.samples)
     print(
-        f"784-256-128-10 ReLU, Adam, batch {BATCH}, float32, {args.samples} samples; "
-        f"{args.epochs} epochs each, interleaved; seconds per epoch as min / median of "
-        f"epochs 2..{args.epochs}"
+        f"batch {BATCH}, float32, ReLU, one BLAS thread, {args.steps} steps per epoch scaled to "
+        f"{EPOCH_STEPS} (60,000 samples); min / median of epochs 2..{args.epochs}; "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
-    for threads in args.threads:
-        with threadpool_limits(threads), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # sklearn's ConvergenceWarning after one epoch
-            rates = [gemm_rate()]
-            phases, alone = step_phases(x, y), gemms_alone()
-            runners = {"nnlib": NnlibRunner(x, y), "scikit-learn": SklearnRunner(x, y)}
-            if torch_available():
-                runners["pytorch"] = TorchRunner(x, y, threads)
-            times = {name: [] for name in runners}
-            # Round-robin, so a burst of load on a shared machine hits every library alike.
-            for _ in range(args.epochs):
-                for name, runner in runners.items():
-                    times[name].append(runner.epoch())
-                rates.append(gemm_rate())
-        # The best rate seen over the run: a burst of load must not inflate nnlib's share.
-        rate = max(rates)
-        res = {name: summary(t) for name, t in times.items()}
-        last = runners["nnlib"].last
-        nn = res["nnlib"]
-        print(f"\n== BLAS threads: {threads}")
-        print(f"float32 GEMM rate: {rate / 1e9:.1f} GFLOP/s (best of {len(rates)} measurements)")
-        print(
-            f"nnlib        epoch {nn[0]:.3f} / {nn[1]:.3f} s   training step at "
-            f"{flops / nn[0] / 1e9:.1f} GFLOP/s = {flops / nn[0] / rate:.0%} of the GEMM rate"
-        )
-        print(
-            f"             (last epoch: train loss {last['train_loss']:.3f}, "
-            f"accuracy {last['train_accuracy']:.3f})"
-        )
-        sk = res["scikit-learn"]
-        print(
-            f"scikit-learn epoch {sk[0]:.3f} / {sk[1]:.3f} s   "
-            f"nnlib is {sk[0] / nn[0]:.2f}x / {sk[1] / nn[1]:.2f}x faster"
-        )
-        if "pytorch" in res:
-            th = res["pytorch"]
-            print(
-                f"pytorch      epoch {th[0]:.3f} / {th[1]:.3f} s   "
-                f"nnlib / pytorch epoch time = {nn[0] / th[0]:.2f} / {nn[1] / th[1]:.2f}"
-            )
-        else:
-            print("pytorch      not installed (skipped)")
-        step = sum(phases.values())
-        print(
-            "nnlib step, phase by phase (ms): "
-            + ", ".join(f"{name} {1e3 * t:.3f}" for name, t in phases.items())
-            + f" = {1e3 * step:.3f}"
-        )
-        step_gemm_flops = step_flops(BATCH)
-        print(
-            f"the step's GEMMs alone, hot: {1e3 * alone:.3f} ms "
-            f"({step_gemm_flops / alone / rate:.0%} of the GEMM rate); 70 % of the GEMM rate "
-            f"allows {1e3 * step_gemm_flops / (0.7 * rate):.3f} ms per step"
-        )
+    with threadpool_limits(1):
+        for shape, optimizer in itertools.product(args.shapes, args.optimizers):
+            bench(shape, optimizer, args.epochs, args.steps)
+        numba_costs()
+    print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -35,23 +35,62 @@ class Parameter:
     """A trainable array ``data`` and its gradient ``grad`` (same shape and dtype).
 
     ``backward`` of the owning module *sets* ``grad`` (it does not accumulate), so one
-    forward/backward pair per step needs no ``zero_grad``. Optimizers may re-point ``data``
-    and ``grad`` to views of one contiguous buffer; always read them through the Parameter.
+    forward/backward pair per step needs no ``zero_grad``. An optimizer moves ``data`` and
+    ``grad`` into views of its flat buffers; from then on ``p.data = array`` and
+    ``p.grad = array`` copy the values into those views (so the optimizer sees them, as in
+    PyTorch), and an array of another shape, or None, is refused with a ValueError.
     """
 
-    __slots__ = ("data", "grad", "name")
+    __slots__ = ("_data", "_grad", "_flat", "name")
 
     def __init__(self, data: np.ndarray, name: str = ""):
-        self.data = np.ascontiguousarray(data)
-        self.grad = np.zeros_like(self.data)
+        self._data = np.ascontiguousarray(data)
+        self._grad = np.zeros_like(self._data)
+        self._flat = None  # the optimizer buffer holding data and grad, once bound
         self.name = name
 
     @property
+    def data(self) -> np.ndarray:
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        self._data = self._assign(self._data, value, "data")
+
+    @property
+    def grad(self) -> np.ndarray:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        self._grad = self._assign(self._grad, value, "grad")
+
+    def _assign(self, current: np.ndarray, value, what: str) -> np.ndarray:
+        """The array ``what`` becomes: ``value`` itself while unbound, else ``current`` (a view
+        into an optimizer's buffer) with ``value`` copied in."""
+        if value is None:
+            raise ValueError(f"parameter {self.name or '?'}: {what} cannot be None")
+        if self._flat is None:
+            return np.ascontiguousarray(value)
+        value = np.asarray(value)
+        if value.dtype.kind not in "fiub" or value.shape != current.shape:
+            raise ValueError(
+                f"parameter {self.name or '?'} holds {current.dtype} {current.shape}; cannot "
+                f"assign {what} of {value.dtype} {value.shape} after an optimizer was built over it"
+            )
+        np.copyto(current, value, casting="same_kind")
+        return current
+
+    def _bind(self, flat, data: np.ndarray, grad: np.ndarray) -> None:
+        """Re-point ``data`` and ``grad`` to views of an optimizer's buffers (``flat``)."""
+        self._flat, self._data, self._grad = flat, data, grad
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     def __repr__(self) -> str:
-        return f"Parameter({self.name or '?'}, shape={self.data.shape}, dtype={self.data.dtype})"
+        return f"Parameter({self.name or '?'}, shape={self._data.shape}, dtype={self._data.dtype})"
 
 
 class Scratch:

@@ -80,6 +80,9 @@ class Dense(Module):
 class Dropout(Module):
     """Inverted dropout: in training, zero each unit with probability ``p`` and scale the
     rest by 1/(1-p); the same mask multiplies the gradient in backward. Identity in eval.
+
+    A unit is kept when a raw 32-bit draw of the generator is >= round(p * 2**32), so p is
+    exact to 2**-32; two units per 64-bit draw, about twice as fast as uniform floats.
     """
 
     def __init__(self, p: float = 0.5, rng=None):
@@ -87,14 +90,16 @@ class Dropout(Module):
             raise ValueError(f"dropout p must be in [0, 1), got {p}")
         self.p = float(p)
         self.rng = as_generator(rng)
+        self._threshold = np.uint32(min(round(self.p * 2**32), 2**32 - 1))
 
     def forward(self, x, training=False):
         if not training or self.p == 0:
             self._mask = None
             return x
         mask = self._buffer("mask", x.shape, x.dtype)
-        self.rng.random(dtype=x.dtype, out=mask)
-        np.greater_equal(mask, self.p, out=mask)
+        raw = self.rng.bit_generator.random_raw(-(-x.size // 2))
+        bits = raw.view(np.uint32)[: x.size].reshape(x.shape)
+        np.greater_equal(bits, self._threshold, out=mask)
         mask *= 1.0 / (1.0 - self.p)
         self._mask = mask
         return np.multiply(x, mask, out=self._buffer("out", x.shape, x.dtype))

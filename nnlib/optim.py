@@ -15,19 +15,58 @@ costs far more on a busy machine. ``lr`` is a plain attribute and may change bet
 from __future__ import annotations
 
 import math
+import numbers
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from . import kernels
 from .core import Parameter
 
 
 def _check(name, value, low, high=math.inf, low_open=False):
-    ok = np.isfinite(value) and (value > low if low_open else value >= low) and value < high
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    ok = math.isfinite(value) and (value > low if low_open else value >= low) and value < high
     if not ok:
         lo = "(" if low_open else "["
         raise ValueError(f"{name} must be in {lo}{low}, {high}), got {value}")
     return float(value)
+
+
+class _FlatBuffers:
+    """One flat buffer for the data and one for the grads of a list of Parameters, which
+    are re-pointed to views into them. Optimizers over the same list share it (so both
+    update the same weights, as in PyTorch); any other overlap is refused."""
+
+    def __init__(self, params):
+        dtype = params[0].data.dtype
+        total = sum(p.data.size for p in params)
+        self.params = params
+        self.flat, self.flat_grad = np.empty(total, dtype), np.zeros(total, dtype)
+        i = 0
+        for p in params:
+            n, shape = p.data.size, p.data.shape
+            self.flat[i : i + n] = p.data.ravel()
+            self.flat_grad[i : i + n] = p.grad.ravel()
+            p._bind(
+                self, self.flat[i : i + n].reshape(shape), self.flat_grad[i : i + n].reshape(shape)
+            )
+            i += n
+
+    @classmethod
+    def of(cls, params) -> _FlatBuffers:
+        bound = {id(p._flat): p._flat for p in params if p._flat is not None}
+        if not bound:
+            return cls(params)
+        buffers = next(iter(bound.values()))
+        same = len(bound) == 1 and len(buffers.params) == len(params)
+        if same and all(a is b for a, b in zip(buffers.params, params, strict=True)):
+            return buffers
+        raise ValueError(
+            "some of these parameters belong to an optimizer over a different parameter "
+            "list; build every optimizer over the same list (e.g. model.parameters())"
+        )
 
 
 class Optimizer:
@@ -54,19 +93,10 @@ class Optimizer:
         self.params = params
         self.lr = _check("lr", lr, 0.0)
         self.step_count = 0
-        # One flat buffer for data and one for grads; the Parameters keep views into them.
-        dtype = params[0].data.dtype
-        total = sum(p.data.size for p in params)
-        self.flat, self.flat_grad = np.empty(total, dtype), np.zeros(total, dtype)
-        i = 0
-        for p in params:
-            n = p.data.size
-            self.flat[i : i + n] = p.data.ravel()
-            self.flat_grad[i : i + n] = p.grad.ravel()
-            p.data = self.flat[i : i + n].reshape(p.data.shape)
-            p.grad = self.flat_grad[i : i + n].reshape(p.grad.shape)
-            i += n
+        self._buffers = _FlatBuffers.of(params)
+        self.flat, self.flat_grad = self._buffers.flat, self._buffers.flat_grad
         self._threads, self._chunks, self._pool = 1, None, None
+        self._path = kernels.choose(self.flat.size) if self._fused_kernel else "numpy"
         self._init_state((), 0)
 
     def _init_state(self, names, n_scratch: int) -> None:
@@ -84,6 +114,19 @@ class Optimizer:
         if not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"threads must be a positive int, got {n!r}")
         self._threads, self._chunks = int(n), None
+
+    @property
+    def path(self) -> str:
+        """Which code runs the update: "numba" (one fused pass, chosen automatically for
+        large models when numba is installed) or "numpy". Both give the same results (see
+        ``nnlib.kernels``); set it to force one."""
+        return self._path
+
+    @path.setter
+    def path(self, path: str) -> None:
+        if kernels.check_path(path) == "numba" and not self._fused_kernel:
+            raise ValueError(f"{type(self).__name__} has no numba kernel; its path is numpy")
+        self._path = path
 
     def _build_chunks(self):
         # Below ~16k elements per thread the hand-off costs more than it saves.
@@ -109,13 +152,21 @@ class Optimizer:
         t = self.step_count
         if self._chunks is None:
             self._build_chunks()
+        kernel = self._fused if self._path == "numba" else self._kernel
         first, *rest = self._chunks
-        futures = [self._pool.submit(self._kernel, t, *chunk) for chunk in rest]
-        self._kernel(t, *first)
+        futures = [self._pool.submit(kernel, t, *chunk) for chunk in rest]
+        kernel(t, *first)
         for f in futures:
             f.result()
 
     def _kernel(self, t, p, g, state, scratch) -> None:
+        raise NotImplementedError
+
+    # Subclasses with a numba kernel set this True and implement ``_fused(t, p, g, state,
+    # scratch)``: the same update as ``_kernel`` in one pass (scratch unused).
+    _fused_kernel = False
+
+    def _fused(self, t, p, g, state, scratch) -> None:
         raise NotImplementedError
 
     @staticmethod
@@ -195,6 +246,15 @@ class SGD(Optimizer):
                 g = b
         np.multiply(g, self.lr, out=step)
         p -= step
+
+    _fused_kernel = True
+
+    def _fused(self, t, p, g, state, scratch):
+        f = p.dtype.type
+        sgd = kernels.compiled()[0]
+        buf = state.get("momentum_buffer", p)  # unused without momentum
+        scalars = (self.lr, self.weight_decay, self.momentum, 1 - self.dampening)
+        sgd(p, g, buf, *map(f, scalars), t == 1, self.nesterov)
 
 
 class RMSprop(Optimizer):
@@ -291,6 +351,21 @@ class Adam(Optimizer):
         den += self.eps * c1 / self.lr
         np.divide(m, den, out=den)
         p -= den
+
+    _fused_kernel = True
+
+    def _fused(self, t, p, g, state, scratch):
+        f, (b1, b2) = p.dtype.type, self.betas
+        adam = kernels.compiled()[1]
+        wd = 0.0 if self.decoupled else self.weight_decay
+        decay = 1 - self.lr * self.weight_decay if self.decoupled else 1.0
+        c1, c2 = 1 - b1**t, 1 - b2**t
+        update = self.lr != 0
+        a = c1 / (self.lr * math.sqrt(c2)) if update else 0.0
+        b = self.eps * c1 / self.lr if update else 0.0
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        scalars = (wd, decay, b1, 1 - b1, b2, 1 - b2, a, b)
+        adam(p, g, m, v, *map(f, scalars), update)
 
 
 class AdamW(Adam):

@@ -8,6 +8,7 @@ written atomically and read with ``allow_pickle=False``.
 from __future__ import annotations
 
 import json
+import zipfile
 
 import numpy as np
 
@@ -69,9 +70,13 @@ def save_model(model, path) -> None:
 
 def load_model(path):
     """Read a model written by ``save_model``; raises ValueError for files that are not one."""
-    with np.load(path, allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files}
-    if arrays.get("format", np.array("")).item() != FORMAT:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        ok = arrays["format"].item() == FORMAT
+    except (zipfile.BadZipFile, ValueError, KeyError, EOFError, TypeError):
+        ok = False  # not a zip, pickled or truncated data, a bare .npy, no format marker
+    if not ok:
         raise ValueError(f"{path} is not an nnlib model file")
     model = module_from_config(json.loads(arrays["config"].item()))
     load_params(model, arrays)

@@ -206,6 +206,7 @@ def fit(
     callbacks=(),
     seed=0,
     checkpoint=None,
+    checkpoint_interval: float = 0.0,
     verbose: bool = False,
     shuffle: bool = True,
     threads: int | None = None,
@@ -224,12 +225,18 @@ def fit(
             weights of the best epoch are restored at the end.
         clip_norm: clip the global gradient norm to this value before each step.
         callbacks: objects with optional ``on_epoch_end(epoch, row, model, optimizer)``
-            (epoch counts from 1, row is the history dict) and ``on_fit_end(result)``.
+            (epoch counts from 1, row is the history dict), ``on_checkpoint(epoch)`` (just
+            before a checkpoint is written: the moment to persist a callback's own state for
+            a resumed fit) and ``on_fit_end(result)``.
         seed: int or Generator for the shuffle order (dropout draws from the model's rng).
         checkpoint: path of an .npz written atomically after every epoch (params, optimizer
             state, epoch, history, early-stopping state, shuffle and dropout generator
             states). If it exists when fit starts, training resumes from it and ends
             bit-identical to an uninterrupted fit; a checkpoint from other settings raises.
+        checkpoint_interval: minimum seconds between two checkpoints during the fit (0: after
+            every epoch). A kill then loses at most that much training; a short fit of many
+            quick epochs writes one checkpoint, at its end, instead of one per epoch. Results
+            do not depend on it.
         verbose: print one line per epoch.
         shuffle: reshuffle every epoch (else keep the order of x).
         threads: threads for the optimizer's element-wise update; None matches the BLAS
@@ -253,6 +260,8 @@ def fit(
         raise ValueError("early_stopping needs validation_data")
     if batch_transform is not None and not callable(batch_transform):
         raise ValueError(f"batch_transform must be None or callable, got {batch_transform!r}")
+    if not (math.isfinite(checkpoint_interval) and checkpoint_interval >= 0):
+        raise ValueError(f"checkpoint_interval must be >= 0 seconds, got {checkpoint_interval!r}")
     if clip_norm is not None and not (math.isfinite(clip_norm) and clip_norm > 0):
         raise ValueError(f"clip_norm must be None or > 0, got {clip_norm!r}")
     params = model.parameters()
@@ -305,6 +314,10 @@ def fit(
 
     def save_checkpoint():
         if ckpt is not None:
+            for cb in callbacks:
+                hook = getattr(cb, "on_checkpoint", None)
+                if hook is not None:
+                    hook(state["epoch"])
             extra = {
                 "rng": rng.bit_generator.state,
                 "module_rngs": [g.bit_generator.state for g in gens],
@@ -312,6 +325,7 @@ def fit(
             ckpt.save(model, optimizer, {**state, **extra}, best)
 
     history = state["history"]
+    last_saved = time.perf_counter()
     while state["status"] == "running" and state["epoch"] < epochs:
         epoch = state["epoch"]
         t0 = time.perf_counter()
@@ -364,8 +378,13 @@ def fit(
             hook = getattr(cb, "on_epoch_end", None)
             if hook is not None:
                 hook(epoch + 1, row, model, optimizer)
-        if state["status"] == "running" and state["epoch"] < epochs:
+        if (
+            state["status"] == "running"
+            and state["epoch"] < epochs
+            and time.perf_counter() - last_saved >= checkpoint_interval
+        ):
             save_checkpoint()
+            last_saved = time.perf_counter()
 
     if state["status"] == "running":
         state["status"] = "ok"

@@ -1,9 +1,10 @@
-"""Prepared files on disk: memory-mapped loads and integrity checks (writes: nnlib.atomic)."""
+"""Prepared files on disk: loads checked against the zip's CRC-32, integrity checks (writes:
+nnlib.atomic)."""
 
 from __future__ import annotations
 
 import json
-import struct
+import math
 import zipfile
 from pathlib import Path
 
@@ -19,50 +20,62 @@ _HEADER_READERS = {
 }
 
 
-def load_split(directory: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(x, y)`` of a prepared split, memory-mapped read-only; never unpickles.
+class CorruptFileError(ValueError):
+    """A prepared file that cannot be read back as written (bad CRC, truncated, garbled)."""
 
-    ``np.load(..., mmap_mode="r")`` silently reads .npz members into memory, so stored
-    members are mapped here directly at their offset inside the zip file.
+
+def load_split(directory: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` of a prepared split, read into memory (read-only); never unpickles.
+
+    In memory, a batch gather ``x.take(idx, out=xb)`` costs O(batch); on a memory map of an
+    ``.npz`` member (unaligned inside the zip) NumPy copies the whole array on every call.
+    Every member is checked against its CRC-32 while it is read, so a file changed on disk
+    (even with its modification time kept) raises :class:`CorruptFileError` before use.
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
-    arrays = load_npz(Path(directory) / f"{split}.npz")
+    path = Path(directory) / f"{split}.npz"
+    arrays = load_npz(path)
     try:
         return arrays["x"], arrays["y"]
     except KeyError as exc:
-        raise ValueError(f"{directory}/{split}.npz has no array {exc}") from None
+        raise ValueError(f"{path} has no array {exc}") from None
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of an .npz: stored members memory-mapped, compressed ones read."""
-    out = {}
-    with zipfile.ZipFile(path) as zf, open(path, "rb") as raw:
-        for info in zf.infolist():
-            key = info.filename.removesuffix(".npy")
-            if info.compress_type != zipfile.ZIP_STORED:
-                with zf.open(info) as member:
-                    out[key] = np.lib.format.read_array(member, allow_pickle=False)
-                continue
-            # Local file header: 30 fixed bytes, then name and extra field of given lengths.
-            raw.seek(info.header_offset)
-            header = raw.read(30)
-            name_len, extra_len = struct.unpack("<HH", header[26:30])
-            raw.seek(info.header_offset + 30 + name_len + extra_len)
-            version = np.lib.format.read_magic(raw)
-            if version not in _HEADER_READERS:
-                raise ValueError(f"{path}: unsupported .npy format version {version}")
-            shape, fortran, dtype = _HEADER_READERS[version](raw)
-            if dtype.hasobject:
-                raise ValueError(f"{path}: member {info.filename} holds Python objects; refused")
-            out[key] = np.memmap(
-                path,
-                dtype=dtype,
-                mode="r",
-                offset=raw.tell(),
-                shape=shape,
-                order="F" if fortran else "C",
-            )
+    """All arrays of an .npz, read into memory (read-only) and checked against each member's
+    CRC-32; a damaged file raises a one-line CorruptFileError naming it and its rebuild."""
+    out, refused, member = {}, None, None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                member = info.filename
+                with zf.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    if version not in _HEADER_READERS:
+                        raise ValueError(f"unsupported .npy format version {version}")
+                    shape, fortran, dtype = _HEADER_READERS[version](f)
+                    if dtype.hasobject:
+                        refused = member
+                        break
+                    # Reading to the member's end is what makes zipfile compare the CRC-32.
+                    data = f.read()
+                count = math.prod(shape)
+                if len(data) != count * dtype.itemsize:
+                    raise ValueError(f"{len(data)} bytes of data for shape {shape}")
+                array = np.frombuffer(data, dtype=dtype, count=count)  # read-only
+                out[member.removesuffix(".npy")] = array.reshape(
+                    shape, order="F" if fortran else "C"
+                )
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if member is not None:
+            reason = f"member {member}: {reason}"
+        raise CorruptFileError(
+            f"{path}: corrupt ({reason}); rebuild it: snakemake --cores 1 --forcerun {path}"
+        ) from None
+    if refused is not None:
+        raise ValueError(f"{path}: member {refused} holds Python objects; refused")
     return out
 
 

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+
+# The tiny study's helpers (run a study folder with the repository's Snakefile) are shared
+# with the fault suite.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -24,7 +24,7 @@ def test_digits_from_scikit_learns_data_file(digits):
     assert card["n_features"] == 64 and card["n_classes"] == 10
     assert card["source"]["digits.csv.gz"]["path"] == str(digits_path())
     x, y = load_split(out, "train")
-    assert isinstance(x, np.memmap) and not x.flags.writeable
+    assert not isinstance(x, np.memmap) and not x.flags.writeable and x.flags.aligned
     assert x.dtype == np.float32 and y.dtype == np.int64 and x.shape == (counts["train"], 64)
     # Standardized per channel with statistics of the training split only.
     assert abs(float(x.mean())) < 1e-5 and abs(float(x.std()) - 1) < 1e-4

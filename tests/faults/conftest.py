@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from faultstudy import TINY, results, run_ids, snakemake, write_study
+
+# Study jobs checkpoint a run at most every 5 s by default (nnstudy.train_job); the kill tests
+# need a checkpoint after every epoch of their short runs.
+os.environ["NNSTUDY_CHECKPOINT_SECONDS"] = "0"
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Shared by the fault suite (tests/faults) and the cluster test (tests/cluster): a study is a
 folder with a config.yaml; Snakemake runs in it with the repository's Snakefile and a workflow
-profile, up to the `evaluate` rule (the report is not what these tests are about).
+profile, up to the `evaluate` and `experiments` rules (the report is not what these tests are
+about).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ TINY = {
     "wandb": {"mode": "disabled"},
 }
 # Keys that measure time, not results: they differ between two identical runs.
-TIMING = {"train_seconds", "seconds", "wall_seconds"}
+TIMING = {"train_seconds", "eval_seconds", "seconds", "wall_seconds"}
 LOCK_MESSAGE = "Directory cannot be locked"
 
 
@@ -61,15 +62,21 @@ def run_ids(config: dict) -> dict[str, dict]:
     return unique_runs(study_rows(config))
 
 
-def command(*args: str, profile: str = "default", until: str | None = "evaluate") -> list[str]:
-    """The Snakemake command line for a study (up to rule ``until``; None: the whole study)."""
+UNTIL = ("evaluate", "experiments")
+
+
+def command(
+    *args: str, profile: str | None = "default", until: tuple[str, ...] | None = UNTIL
+) -> list[str]:
+    """The Snakemake command line for a study (up to the rules ``until``; None: the whole
+    study), with a workflow profile of the repository (None: none, a plain `snakemake`)."""
     return [
         SNAKEMAKE,
         "--snakefile",
         str(SNAKEFILE),
         "--workflow-profile",
-        str(PROFILES / profile),
-        *(["--until", until] if until else []),
+        str(PROFILES / profile) if profile else "none",
+        *(["--until", *until] if until else []),
         *args,
     ]
 
@@ -77,8 +84,8 @@ def command(*args: str, profile: str = "default", until: str | None = "evaluate"
 def snakemake(
     folder: Path,
     *args: str,
-    profile: str = "default",
-    until: str | None = "evaluate",
+    profile: str | None = "default",
+    until: tuple[str, ...] | None = UNTIL,
     timeout: float = 300,
 ):
     """Run Snakemake in ``folder`` to the end; the CompletedProcess (text output)."""

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 
 import yaml
-from faultstudy import ROOT, TINY, snakemake, write_study
+from faultstudy import ROOT, TINY, run_ids, snakemake, write_study
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
-from nnstudy.config import ConfigError, validate_config
+from nnstudy.config import MAX_VALUES, ConfigError, check_yaml, typed_overrides, validate_config
 from nnstudy.runs import study_rows
+from nnstudy.tuning import study_tunings
 
 BASE = yaml.safe_load((ROOT / "config.yaml").read_text())
 VALID_DATASETS = ["digits", "spirals", "gmm", "peaks", "mnist", "fashion_mnist", "cifar10"]
@@ -176,9 +178,11 @@ def mutated_configs(draw):
 @given(built_configs() | mutated_configs())
 def test_random_config_validates_or_fails_with_one_line(config):
     try:
-        # What common.smk does before any job: validate (fills defaults), expand into runs.
+        # What common.smk does before any job: validate (fills defaults), expand into runs
+        # and into the tuned experiments' searches.
         validate_config(config)
         study_rows(config)
+        study_tunings(config)
         event("valid")
     except ConfigError as error:
         event("one-line error")
@@ -195,3 +199,92 @@ def test_bad_config_stops_snakemake_with_one_line_and_no_traceback(tmp_path):
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert "experiments.tiny.grid.optimizer[0]: 'adma'" in done.stderr.strip().splitlines()[-1]
+
+
+# Nine lists of nine aliases of the one before: 584 bytes that stand for 9^9 values.
+ALIAS_BOMB = "bomb:\n" + "".join(
+    f"  {name}: &{name} [{', '.join([f'*{prev}'] * 9) if prev else ', '.join(['lol'] * 9)}]\n"
+    for prev, name in zip([None, *"abcdefgh"], "abcdefghi", strict=True)
+)
+DUPLICATE = """experiments:
+  core:
+    datasets: [digits]
+  core:
+    datasets: [spirals]
+    fixed: {epochs: 2}
+    fixed: {epochs: 3}
+select: [core]
+"""
+
+
+def test_duplicate_keys_are_refused_with_their_line(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(DUPLICATE)
+    try:
+        check_yaml(path)
+    except ConfigError as error:
+        assert (
+            str(error)
+            == f"config: {path}: line 4: duplicate key 'core' (first on line 2); keep one"
+        )
+    else:
+        raise AssertionError("a duplicate key was accepted")
+    # Merge keys (<<) and the same key in two mappings are fine.
+    path.write_text("a: &a {x: 1}\nb:\n  <<: *a\n  y: 2\nc: {x: 1}\n")
+    check_yaml(path)
+
+
+def test_alias_bomb_is_refused_at_once(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(ALIAS_BOMB)
+    assert len(ALIAS_BOMB) < 600
+    started = time.monotonic()
+    for check in (lambda: check_yaml(path), lambda: validate_config(yaml.safe_load(ALIAS_BOMB))):
+        try:
+            check()
+        except ConfigError as error:
+            assert f"more than {MAX_VALUES}" in str(error) and "\n" not in str(error)
+        else:
+            raise AssertionError("an alias bomb was accepted")
+    assert time.monotonic() - started < 5
+
+
+def test_config_overrides_are_read_as_yaml():
+    assert typed_overrides(["defaults={dropout: 5.0e-1, hidden: [8]}", "select=[a, b]", "x="]) == {
+        "defaults": {"dropout": 0.5, "hidden": [8]},
+        "select": ["a", "b"],
+        "x": None,
+    }
+    for bad in ["defaults={a: 1, a: 2}", "defaults={a: [1"]:
+        try:
+            typed_overrides([bad])
+        except ConfigError as error:
+            assert str(error).startswith("config: --config defaults: ") and "\n" not in str(error)
+        else:
+            raise AssertionError(bad)
+
+
+def test_yaml_traps_stop_snakemake_with_one_line(tmp_path):
+    for name, text in (("dup", DUPLICATE), ("bomb", yaml.safe_dump(TINY) + ALIAS_BOMB)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.yaml").write_text(text)
+        started = time.monotonic()
+        done = snakemake(folder, "--dry-run", timeout=120)
+        assert done.returncode != 0
+        assert "Traceback" not in done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith("config: config.yaml: ") and len(last) < 300, last
+        assert time.monotonic() - started < 60
+
+
+def test_nested_numeric_config_override_works(tmp_path):
+    write_study(tmp_path)
+    done = snakemake(tmp_path, "--dry-run", "--config", "defaults={dropout: 5.0e-1}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    config = copy.deepcopy(TINY)
+    config["defaults"] = {"dropout": 0.5}
+    runs = run_ids(config)
+    assert {run["dropout"] for run in runs.values()} == {0.5}
+    log = done.stdout + done.stderr
+    assert all(f"results/runs/spirals/{rid}/model.npz" in log for rid in runs)

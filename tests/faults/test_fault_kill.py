@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from faultstudy import (
+    group_members,
     incomplete_jobs,
     kill_group,
     results,
@@ -81,3 +84,31 @@ def test_sigkill_at_20_random_moments_costs_time_not_results(tmp_path, reference
     # Kills after Snakemake locked the folder (most of a study's time) are what a plain rerun
     # has to get past.
     assert any(stale for _, stale, _ in outcomes), "no kill left Snakemake's lock behind"
+
+
+def test_after_snakemake_alone_is_killed_a_plain_rerun_finishes_the_study(tmp_path, reference):
+    """kill -9 of the Snakemake process while its jobs run (they finish on their own), then
+    `snakemake --cores 1` without the profile, so without --rerun-incomplete."""
+    for trial in range(3):
+        folder = tmp_path / f"alone{trial}"
+        write_study(folder)
+        proc = start(folder, "--cores", "1", log=folder / "killed.log")
+        # The moment the first, second, third job is being written.
+        deadline = time.monotonic() + 120
+        while len(list((folder / "results" / "logs").rglob("*.log"))) <= trial or not (
+            incomplete_jobs(folder)
+        ):
+            assert proc.poll() is None, (folder / "killed.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no job started"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.log.close()
+        while group_members(proc.pid):  # its running job finishes and writes its outputs
+            time.sleep(0.05)
+        assert incomplete_jobs(folder), "the killed run left no mark of a running job"
+        rerun = snakemake(folder, "--cores", "1", profile=None)
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
+        assert "previous run in this folder was interrupted" in rerun.stderr
+        assert not incomplete_jobs(folder)
+        assert results(folder, reference.runs) == reference.results

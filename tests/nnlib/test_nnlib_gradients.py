@@ -68,6 +68,20 @@ def test_dropout_with_fixed_mask(rng):
     np.testing.assert_array_equal(drop.backward(np.ones_like(x)), kept / 0.6)
 
 
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.9])
+def test_dropout_drops_the_requested_share(p):
+    # 2**20 units (odd batch: one 64-bit draw holds two units); the share dropped is p
+    # within 5 standard deviations, and draws continue from one forward to the next.
+    drop = Dropout(p, rng=np.random.default_rng(0))
+    x = np.ones((1025, 1023), np.float32)
+    first = drop.forward(x, training=True).copy()
+    dropped = (first == 0).mean()
+    assert abs(dropped - p) < 5 * np.sqrt(p * (1 - p) / x.size)
+    assert set(np.unique(first)) == {0, np.float32(1 / (1 - p))}
+    assert not np.array_equal(drop.forward(x, training=True), first)
+    assert drop.forward(x) is x
+
+
 def test_residual(rng):
     block = Residual(
         Sequential(

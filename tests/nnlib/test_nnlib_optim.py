@@ -1,7 +1,11 @@
 """Optimizers against hand-derived values and an element-by-element transcription of
-torch.optim's documented algorithms (and against torch itself when it is installed)."""
+torch.optim's documented algorithms (and against torch itself when it is installed), on
+both paths (NumPy and, where an optimizer has one, the fused numba kernel)."""
 
+import itertools
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,10 +17,12 @@ def param(values):
     return Parameter(np.array(values, dtype=np.float64))
 
 
-def run(opt_cls, p0, grads, lrs, **kw):
-    """Apply grads[t] with learning rate lrs[t]; return the parameter after every step."""
+def run(opt_cls, p0, grads, lrs, path="numpy", **kw):
+    """Apply grads[t] with learning rate lrs[t] on ``path``; return the parameter after
+    every step."""
     p = param(p0)
     opt = opt_cls([p], lr=lrs[0], **kw)
+    opt.path = path
     out = []
     for g, lr in zip(grads, lrs, strict=True):
         opt.lr = lr
@@ -29,37 +35,44 @@ def run(opt_cls, p0, grads, lrs, **kw):
 # ---- hand-derived values ------------------------------------------------------------
 
 
-def test_sgd_momentum_by_hand():
+@pytest.mark.parametrize("path", ["numpy", "numba"])
+def test_sgd_momentum_by_hand(path):
     # b1 = g = 1 -> p = 1 - 0.1; b2 = 0.9 * 1 + 1 = 1.9 -> p = 0.9 - 0.19
-    p = run(SGD, [1.0], [[1.0], [1.0]], [0.1, 0.1], momentum=0.9)
+    p = run(SGD, [1.0], [[1.0], [1.0]], [0.1, 0.1], path, momentum=0.9)
     np.testing.assert_allclose(np.ravel(p), [0.9, 0.71], rtol=1e-15)
 
 
-def test_sgd_nesterov_by_hand():
+@pytest.mark.parametrize("path", ["numpy", "numba"])
+def test_sgd_nesterov_by_hand(path):
     # step 1: b = 1, g' = 1 + 0.9 * 1 = 1.9; step 2: b = 1.9, g' = 1 + 0.9 * 1.9 = 2.71
-    p = run(SGD, [1.0], [[1.0], [1.0]], [0.1, 0.1], momentum=0.9, nesterov=True)
+    p = run(SGD, [1.0], [[1.0], [1.0]], [0.1, 0.1], path, momentum=0.9, nesterov=True)
     np.testing.assert_allclose(np.ravel(p), [0.81, 0.539], rtol=1e-14)
 
 
-def test_sgd_weight_decay_and_dampening_by_hand():
+@pytest.mark.parametrize("path", ["numpy", "numba"])
+def test_sgd_weight_decay_and_dampening_by_hand(path):
     # g' = g + 0.5 p = 1 + 0.5 = 1.5 -> p = 1 - 0.15 = 0.85;
     # step 2: g' = 1 + 0.425 = 1.425, b = 0.9 * 1.5 + 0.5 * 1.425 = 2.0625 -> p = 0.85 - 0.20625
-    p = run(SGD, [1.0], [[1.0], [1.0]], [0.1, 0.1], momentum=0.9, dampening=0.5, weight_decay=0.5)
+    p = run(
+        SGD, [1.0], [[1.0], [1.0]], [0.1, 0.1], path, momentum=0.9, dampening=0.5, weight_decay=0.5
+    )
     np.testing.assert_allclose(np.ravel(p), [0.85, 0.64375], rtol=1e-14)
 
 
-def test_adam_tiny_gradients_and_lr_change_by_hand():
+@pytest.mark.parametrize("path", ["numpy", "numba"])
+def test_adam_tiny_gradients_and_lr_change_by_hand(path):
     # With a constant gradient g the bias-corrected moments are g and g^2, so every step
     # moves by lr * g / (|g| + eps): lr / 1.01 for g = 1e-6 and eps = 1e-8.
     g = [[1e-6]] * 3
-    p = run(Adam, [0.5], g, [1e-3, 1e-2, 5e-3])
+    p = run(Adam, [0.5], g, [1e-3, 1e-2, 5e-3], path)
     expected = 0.5 - np.cumsum([1e-3, 1e-2, 5e-3]) / 1.01
     np.testing.assert_allclose(np.ravel(p), expected, rtol=1e-12)
 
 
-def test_adamw_decoupled_decay_by_hand():
+@pytest.mark.parametrize("path", ["numpy", "numba"])
+def test_adamw_decoupled_decay_by_hand(path):
     # p1 = 2 * (1 - 0.1 * 0.5) - 0.1 * 1 / (1 + 1e-8)
-    p = run(AdamW, [2.0], [[1.0]], [0.1], weight_decay=0.5)
+    p = run(AdamW, [2.0], [[1.0]], [0.1], path, weight_decay=0.5)
     assert p[0][0] == pytest.approx(2 * 0.95 - 0.1 / (1 + 1e-8), rel=1e-14)
 
 
@@ -131,7 +144,7 @@ def ref_adam(p, grads, lrs, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, deco
     return out
 
 
-CASES = [
+BASE_CASES = [
     (SGD, ref_sgd, {}),
     (SGD, ref_sgd, {"weight_decay": 0.01}),
     (SGD, ref_sgd, {"momentum": 0.9}),
@@ -144,6 +157,13 @@ CASES = [
     (Adam, ref_adam, {"betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}),
     (AdamW, lambda *a, **k: ref_adam(*a, decoupled=True, **k), {"weight_decay": 0.1}),
 ]
+# Every case on the NumPy path, and on the numba path for the optimizers that have one.
+CASES = [
+    (cls, ref, kw, path)
+    for cls, ref, kw in BASE_CASES
+    for path in ("numpy", "numba")
+    if path == "numpy" or cls._fused_kernel
+]
 
 
 def gradient_sequence(rng, steps=6, size=5):
@@ -153,30 +173,35 @@ def gradient_sequence(rng, steps=6, size=5):
     return g
 
 
-@pytest.mark.parametrize(("cls", "ref", "kw"), CASES, ids=lambda c: getattr(c, "__name__", str(c)))
-def test_against_reference(cls, ref, kw, rng):
+@pytest.mark.parametrize(
+    ("cls", "ref", "kw", "path"), CASES, ids=lambda c: getattr(c, "__name__", str(c))
+)
+def test_against_reference(cls, ref, kw, path, rng):
     p0 = rng.standard_normal(5)
     grads = gradient_sequence(rng)
     lrs = [0.1, 0.1, 0.05, 0.02, 0.2, 0.01]  # the learning rate changes between steps
-    got = run(cls, p0, grads, lrs, **kw)
+    got = run(cls, p0, grads, lrs, path, **kw)
     want = ref(p0.tolist(), grads.tolist(), lrs, **kw)
     np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("path", ["numpy", "numba"])
 @pytest.mark.parametrize("cls", [Adam, AdamW])
-def test_adam_zero_learning_rate_still_updates_moments(cls, rng):
+def test_adam_zero_learning_rate_still_updates_moments(cls, path, rng):
     # lr = 0 skips the parameter update (lr sits in a denominator) but not the moments.
     p0, grads = rng.standard_normal(5), gradient_sequence(rng)
     lrs = [0.1, 0.0, 0.05, 0.0, 0.2, 0.01]
     kw = {"weight_decay": 0.1}
-    got = run(cls, p0, grads, lrs, **kw)
+    got = run(cls, p0, grads, lrs, path, **kw)
     want = ref_adam(p0.tolist(), grads.tolist(), lrs, decoupled=cls is AdamW, **kw)
     np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(got[1], got[0])
 
 
-@pytest.mark.parametrize(("cls", "ref", "kw"), CASES, ids=lambda c: getattr(c, "__name__", str(c)))
-def test_against_torch_when_installed(cls, ref, kw, rng):
+@pytest.mark.parametrize(
+    ("cls", "ref", "kw", "path"), CASES, ids=lambda c: getattr(c, "__name__", str(c))
+)
+def test_against_torch_when_installed(cls, ref, kw, path, rng):
     torch = pytest.importorskip("torch")
     p0, grads = rng.standard_normal(5), gradient_sequence(rng)
     lrs = [0.1, 0.1, 0.05, 0.02, 0.2, 0.01]
@@ -189,7 +214,7 @@ def test_against_torch_when_installed(cls, ref, kw, rng):
         tp.grad = torch.tensor(g)
         topt.step()
         want.append(tp.detach().numpy().copy())
-    got = run(cls, p0, grads, lrs, **kw)
+    got = run(cls, p0, grads, lrs, path, **kw)
     np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-12, atol=1e-15)
 
 
@@ -277,13 +302,91 @@ def test_threaded_update_is_bit_identical(name, kw):
     rng = np.random.default_rng(0)
     init, grads = rng.standard_normal(70_001), rng.standard_normal((3, 70_001)).astype(np.float32)
     results = []
-    for threads in (1, 3):
+    paths = ["numpy", "numba"] if name != "rmsprop" else ["numpy"]
+    for path, threads in itertools.product(paths, (1, 3)):
         p = Parameter(init.astype(np.float32))
         opt = get_optimizer(name, [p], lr=0.01, **kw)
-        opt.threads = threads
+        opt.threads, opt.path = threads, path
         for g in grads:
             p.grad[...] = g
             opt.step()
         results.append(p.data.copy())
     assert len(opt._chunks) == 3
-    np.testing.assert_array_equal(results[0], results[1])
+    for other in results[1:]:
+        np.testing.assert_array_equal(results[0], other)
+
+
+PATH_CASES = [
+    ("sgd", {}),
+    ("sgd", {"momentum": 0.8, "dampening": 0.3, "weight_decay": 0.05}),
+    ("nesterov", {"weight_decay": 0.01}),
+    ("adam", {}),
+    ("adam", {"betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}),
+    ("adamw", {"weight_decay": 0.1}),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("name", "kw"), PATH_CASES)
+def test_numba_path_is_bit_identical_to_numpy(name, kw, dtype):
+    # The fused kernel does the NumPy path's float operations in its order (no fastmath):
+    # parameters and state agree exactly (tolerance 0) in float32 and float64, also after a
+    # state_dict moves from one path to the other halfway.
+    rng = np.random.default_rng(1)
+    init = rng.standard_normal(10_001).astype(dtype)
+    grads = rng.standard_normal((6, 10_001)).astype(dtype)
+    grads[1] *= 1e-6
+    lrs = [0.01, 0.0, 0.05, 0.02, 0.1, 0.03]
+    results = {}
+    for paths in (["numpy"] * 6, ["numba"] * 6, ["numba"] * 3 + ["numpy"] * 3):
+        p = Parameter(init.copy())
+        opt = get_optimizer(name, [p], lr=0.01, **kw)
+        for i, (g, lr, path) in enumerate(zip(grads, lrs, paths, strict=True)):
+            if i and path != paths[i - 1]:  # continue on the other path from a state_dict
+                state = opt.state_dict()
+                p = Parameter(p.data.copy())
+                opt = get_optimizer(name, [p], lr=0.5, **kw)
+                opt.load_state_dict(state)
+            opt.path, opt.lr = path, lr
+            p.grad[...] = g
+            opt.step()
+        results[tuple(paths)] = (p.data, opt.state)
+    (p_ref, s_ref), *others = results.values()
+    assert p_ref.dtype == dtype
+    for p_other, s_other in others:
+        np.testing.assert_array_equal(p_other, p_ref)
+        for k, v in s_ref.items():
+            np.testing.assert_array_equal(s_other[k], v)
+
+
+def test_path_is_chosen_by_size_and_can_be_forced():
+    from nnlib import kernels
+
+    small, large = param(np.zeros(10)), param(np.zeros(kernels.MIN_PARAMETERS))
+    assert get_optimizer("adam", [small]).path == "numpy"
+    assert get_optimizer("sgd", [large]).path == "numba"
+    assert get_optimizer("rmsprop", [param(np.zeros(kernels.MIN_PARAMETERS))]).path == "numpy"
+    opt = get_optimizer("adam", [small])
+    opt.path = "numba"
+    assert opt.path == "numba"
+    with pytest.raises(ValueError, match="path must be one of numpy, numba"):
+        opt.path = "cuda"
+    with pytest.raises(ValueError, match="RMSprop has no numba kernel"):
+        get_optimizer("rmsprop", [param([1.0])]).path = "numba"
+
+
+def test_small_models_never_import_numba():
+    # The study's many small jobs must not pay numba's start-up: a whole fit of a 64-64 MLP
+    # (and the import of nnlib) leaves numba unimported.
+    code = (
+        "import sys, numpy as np, nnlib\n"
+        "x = np.random.default_rng(0).standard_normal((256, 64)).astype(np.float32)\n"
+        "y = (x[:, 0] > 0).astype(np.int64)\n"
+        "m = nnlib.MLP([64, 64, 64, 2], rng=0)\n"
+        "opt = nnlib.get_optimizer('adam', m.parameters())\n"
+        "nnlib.fit(m, nnlib.get_loss('cross_entropy'), opt, x, y, epochs=2)\n"
+        "assert opt.path == 'numpy', opt.path\n"
+        "assert 'numba' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -1,6 +1,7 @@
 """fit: history, schedules, early stopping, callbacks, divergence, determinism,
 save/load and checkpoint/resume."""
 
+import json
 import math
 import os
 import warnings
@@ -28,9 +29,11 @@ def blobs(n=240, seed=0):
     return (centers[y] + rng.standard_normal((n, 4))).astype(np.float32), y
 
 
-def make(seed=1, optimizer="adamw", dropout=0.2, dtype=np.float32, lr=1e-2):
+def make(seed=1, optimizer="adamw", dropout=0.2, dtype=np.float32, lr=1e-2, path="numpy"):
     model = MLP([4, 16, 16, 3], activation="relu", dropout=dropout, dtype=dtype, rng=seed)
-    return model, get_optimizer(optimizer, model.parameters(), lr=lr)
+    opt = get_optimizer(optimizer, model.parameters(), lr=lr)
+    opt.path = path
+    return model, opt
 
 
 def weights(model):
@@ -209,13 +212,15 @@ class StopAt:
             raise Interrupt
 
 
+@pytest.mark.parametrize("path", ["numpy", "numba"])
 @pytest.mark.parametrize("stop_at", [2, 4])
-def test_interrupted_and_resumed_fit_equals_uninterrupted(tmp_path, stop_at):
+def test_interrupted_and_resumed_fit_equals_uninterrupted(tmp_path, stop_at, path):
     x, y = blobs()
     val = blobs(60, 1)
 
     def run(checkpoint=None, callbacks=()):
-        model, opt = make(dropout=0.3)  # dropout: the model's generator must be restored too
+        # dropout: the model's generator must be restored too
+        model, opt = make(dropout=0.3, path=path)
         result = fit(
             model,
             get_loss("cross_entropy", l2=1e-3),
@@ -249,6 +254,56 @@ def test_interrupted_and_resumed_fit_equals_uninterrupted(tmp_path, stop_at):
     assert without_time(again.history) == without_time(ref.history)
     np.testing.assert_array_equal(weights(model2)[0], weights(ref_model)[0])
     assert sorted(os.listdir(tmp_path)) == ["ckpt.npz"]
+
+
+class CheckpointLog:
+    """Records the epochs at which fit announces a checkpoint and what the file then holds."""
+
+    def __init__(self, path):
+        self.path, self.announced, self.on_disk = path, [], []
+
+    def on_checkpoint(self, epoch):
+        self.announced.append(epoch)
+
+    def on_epoch_end(self, epoch, row, model, optimizer):
+        if self.path.exists():
+            with np.load(self.path, allow_pickle=False) as f:
+                self.on_disk.append(json.loads(f["state"].item())["epoch"])
+
+
+@pytest.mark.parametrize(("interval", "mid_fit"), [(0.0, [1, 2, 3, 4, 5]), (3600.0, [])])
+def test_checkpoint_interval_spaces_the_checkpoints_and_announces_each(tmp_path, interval, mid_fit):
+    x, y = blobs()
+    ckpt = tmp_path / "c.npz"
+    log = CheckpointLog(ckpt)
+    model, opt = make()
+    fit(
+        model,
+        get_loss("cross_entropy"),
+        opt,
+        x,
+        y,
+        epochs=6,
+        batch_size=32,
+        checkpoint=ckpt,
+        checkpoint_interval=interval,
+        callbacks=[log],
+    )
+    # Every epoch but the last, or none during the fit; always one at its end (epoch 6),
+    # each announced to the callbacks just before it is written.
+    assert log.announced == [*mid_fit, 6]
+    assert sorted(set(log.on_disk)) == mid_fit
+    ref_model, ref_opt = make()
+    fit(ref_model, get_loss("cross_entropy"), ref_opt, x, y, epochs=6, batch_size=32)
+    for a, b in zip(weights(model), weights(ref_model), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoint_interval_must_be_a_non_negative_number_of_seconds():
+    x, y = blobs()
+    model, opt = make()
+    with pytest.raises(ValueError, match="checkpoint_interval must be >= 0"):
+        fit(model, get_loss("cross_entropy"), opt, x, y, epochs=1, checkpoint_interval=-1.0)
 
 
 def test_checkpoint_from_other_settings_is_rejected(tmp_path):

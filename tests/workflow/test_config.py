@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import csv
 import io
-import os
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,8 @@ from nnstudy.runs import (
     study_rows,
     table_csv,
     unique_runs,
-    write_if_changed,
 )
+from nnstudy.tuning import study_tunings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,17 +36,27 @@ def resolve(config: dict) -> list:
     return study_rows(config)
 
 
-def test_shipped_core_is_the_full_grid():
+def test_shipped_core_tunes_every_variant_then_runs_five_seeds():
     config = shipped()
     rows = resolve(config)
     assert config["select"] == ["core"]
-    runs = unique_runs(rows)
-    assert len(rows) == len(runs) == 4 * 3 * 3 * 2 * 3
-    assert {r["optimizer"] for r in runs.values()} == {"sgd", "momentum", "rmsprop", "adam"}
-    assert {r["initializer"] for r in runs.values()} == {"normal", "xavier", "he"}
-    assert {r["dataset"] for r in runs.values()} == {"digits", "spirals"}
-    for rid, run in runs.items():
-        assert run["run_id"] == rid == run_id(run)
+    assert rows == []  # a tuned experiment's runs follow from its searches
+    tunings = study_tunings(config)
+    assert len(tunings) == 4 * 2 * 2 * 2  # optimizer x activation x initializer x dataset
+    assert {t.trial_runs[0][0][0]["optimizer"] for t in tunings} == {
+        "sgd",
+        "momentum",
+        "rmsprop",
+        "adam",
+    }
+    assert {t.dataset for t in tunings} == {"digits", "spirals"}
+    for t in tunings:
+        assert len(t.candidates) == 5 and t.tuned == ("lr",)
+        assert t.seeds == (0, 1, 2, 3, 4)
+        assert [n for _, n in t.rungs] == [5, 1]  # successive halving
+        assert t.rungs[-1][0] == {"digits": 24, "spirals": 45}[t.dataset]
+        for run in (r for rung in t.trial_runs for c in rung for r in c):
+            assert run["run_id"] == run_id(run)
 
 
 def test_shipped_paper_resolves_per_dataset_settings():
@@ -259,16 +268,6 @@ def test_schema_enums_match_nnlib_registries():
     assert set(schema["activation"]["enum"]) <= set(nnlib.activations.ACTIVATIONS)
     assert set(schema["dataset"]["enum"]) == set(nnlib.datasets.DATASETS)
     assert set(schema["optimizer"]["enum"]) - {"momentum"} <= set(nnlib.optim.OPTIMIZERS)
-
-
-def test_write_if_changed_keeps_mtime(tmp_path):
-    path = tmp_path / "sub" / "t.csv"
-    assert write_if_changed(path, "a\n")
-    os.utime(path, (1, 1))
-    assert not write_if_changed(path, "a\n")
-    assert path.stat().st_mtime == 1
-    assert write_if_changed(path, "b\n")
-    assert path.read_text() == "b\n"
 
 
 def test_augment_is_off_by_default_and_changes_only_the_runs_that_use_it():

@@ -287,7 +287,8 @@ def _checkpoint_epoch(path: Path) -> int | None:
 
 def _without_timing(folder: Path) -> dict:
     metrics = json.loads((folder / "metrics.json").read_text())
-    metrics.pop("train_seconds")
+    for key in ("train_seconds", "eval_seconds"):
+        metrics.pop(key)
     with open(folder / "history.csv") as fh:
         history = [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(fh)]
     arrays = {}

@@ -1,9 +1,13 @@
 """Collect run folders into tidy tables and write the statistics tables.
 
-Input: the experiment-membership table (experiment, dataset, run_id, ...) and the run folders
+Input: the experiment-membership table (experiment, dataset, run_id, ...), the searches of
+the tuned experiments (:mod:`nnstudy.tuning`, with their rung records) and the run folders
 ``<runs_root>/<dataset>/<run_id>/{config.json,metrics.json,history.csv}``.
-Output (``write_tables``): ``runs.csv`` (one row per run), ``histories.csv`` (one row per run and
-epoch), ``variants.csv``, ``main_effects.csv``, ``interaction.csv``, ``ranking.csv``.
+Output (``write_tables``): ``runs.csv`` (one row per run: the untuned experiments' runs and the
+tuned experiments' finals), ``histories.csv`` (one row per run and epoch), ``variants.csv``,
+``main_effects.csv``, ``interaction.csv``, ``ranking.csv``, and the tuning tables
+``trials.csv`` and ``trial_histories.csv`` (columns in :mod:`nnstudy.tuning`; header only
+without tuned experiments).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
 from nnstudy import stats
 from nnstudy.names import MAIN_FACTORS, TABLES
 from nnstudy.runs import augment_label
+from nnstudy.tuning import TUNABLE, Tuning, finals_membership, read_record, trials_table
 
 METRIC = "test_accuracy"
 METRIC_KEYS = (
@@ -46,7 +51,9 @@ def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: cannot read JSON ({exc})") from None
+        raise ValueError(
+            f"{path}: cannot read JSON ({exc}); rebuild it: rm {path} && snakemake --cores N"
+        ) from None
 
 
 def read_membership(path: str | Path) -> pd.DataFrame:
@@ -144,8 +151,13 @@ def collect_runs(membership: pd.DataFrame, runs_root: str | Path) -> pd.DataFram
 
 def collect_histories(runs: pd.DataFrame, runs_root: str | Path) -> pd.DataFrame:
     """Per-epoch history of every run that wrote one, tagged with its factors and status."""
-    frames = []
     keep = ["dataset", "run_id", "variant", "seed", "status", *varying_factors(runs)]
+    return _histories(runs, runs_root, keep)
+
+
+def _histories(runs: pd.DataFrame, runs_root: str | Path, keep: list[str]) -> pd.DataFrame:
+    """The history.csv of every run in ``runs`` that wrote one, with ``keep`` columns first."""
+    frames = []
     for _, run in runs.iterrows():
         path = Path(runs_root) / run["dataset"] / run["run_id"] / "history.csv"
         if not path.exists() or path.stat().st_size == 0:
@@ -161,10 +173,61 @@ def collect_histories(runs: pd.DataFrame, runs_root: str | Path) -> pd.DataFrame
     return out[[c for c in columns if c in out.columns]]
 
 
-def build_tables(runs: pd.DataFrame, histories: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """All tables the figures and the report need, keyed by name (see ``TABLES``)."""
+# trials.csv's columns around the tuned settings (nnstudy.tuning).
+TRIAL_COLUMNS = (
+    ("experiment", "dataset", "variant", *MAIN_FACTORS),
+    (
+        "tuned",
+        "candidate",
+        "rung",
+        "budget_epochs",
+        "epochs_run",
+        "seed",
+        "run_id",
+        "status",
+        "val_accuracy",
+        "val_loss",
+        "best_val_accuracy",
+        "train_seconds",
+        "score",
+        "is_default",
+        "selected",
+    ),
+)
+
+
+def read_records(tunings: list[Tuning]) -> dict[str, dict]:
+    """Every rung record of the searches, by path."""
+    paths = {t.rung_path(r) for t in tunings for r in range(t.top + 1)}
+    return {path: read_record(path) for path in sorted(paths)}
+
+
+def collect_trials(
+    tunings: list[Tuning], records: dict[str, dict], runs_root: str | Path
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """trials.csv and trial_histories.csv (see nnstudy.tuning)."""
+    tuned = [k for k in TUNABLE if any(k in t.tuned for t in tunings)]
+    head, tail = TRIAL_COLUMNS
+    trials = pd.DataFrame(trials_table(tunings, records, runs_root), columns=[*head, *tuned, *tail])
+    # The tuned values as tuned_<name>: history.csv has its own lr column (the scheduled lr).
+    runs = trials.drop_duplicates("run_id").rename(columns={k: f"tuned_{k}" for k in tuned})
+    keep = ["dataset", "run_id", "variant", "seed", "status", *MAIN_FACTORS]
+    keep += [*(f"tuned_{k}" for k in tuned), "rung", "budget_epochs"]
+    return trials, _histories(runs, runs_root, keep)
+
+
+def build_tables(
+    runs: pd.DataFrame,
+    histories: pd.DataFrame,
+    trials: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """All tables the figures and the report need, keyed by name (see ``TABLES``);
+    ``trials``: :func:`collect_trials`' tables (None: no tuned experiment)."""
     factors = varying_factors(runs)
+    trials, trial_histories = trials or collect_trials([], {}, ".")
     return {
+        "trials": trials,
+        "trial_histories": trial_histories,
         "runs": runs,
         "histories": histories,
         "variants": stats.summarize_variants(runs, factors, METRIC),
@@ -189,7 +252,12 @@ def write_tables(tables: dict[str, pd.DataFrame], outputs: dict[str, str | Path]
 
 
 def read_tables(paths: dict[str, str | Path]) -> dict[str, pd.DataFrame]:
-    tables = {name: pd.read_csv(paths[name]) for name in TABLES}
+    # The trials' variant is a short hash too: text, like run ids ("0123456789" is not a number).
+    ids = {"run_id": str, "variant": str}
+    tables = {
+        name: pd.read_csv(paths[name], dtype=ids if name.startswith("trial") else None)
+        for name in TABLES
+    }
     # CSV loses dtypes: ids are text, the tri-state flag is nullable boolean.
     for name in ("runs", "histories"):
         tables[name]["run_id"] = tables[name]["run_id"].astype(str)
@@ -198,9 +266,23 @@ def read_tables(paths: dict[str, str | Path]) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def aggregate(membership_csv, runs_root, outputs) -> dict[str, pd.DataFrame]:
-    """Entry point of the `aggregate` rule."""
-    runs = collect_runs(read_membership(membership_csv), runs_root)
-    tables = build_tables(runs, collect_histories(runs, runs_root))
+def aggregate(membership_csv, runs_root, outputs, tunings=()) -> dict[str, pd.DataFrame]:
+    """Entry point of the `aggregate` rule (``tunings``: the tuned experiments' searches)."""
+    tunings = list(tunings)
+    records = read_records(tunings)
+    membership = pd.concat(
+        [
+            read_membership(membership_csv),
+            pd.DataFrame(
+                finals_membership(tunings, records),
+                columns=["experiment", "dataset", "run_id", "seed"],
+            ),
+        ],
+        ignore_index=True,
+    )
+    runs = collect_runs(membership, runs_root)
+    tables = build_tables(
+        runs, collect_histories(runs, runs_root), collect_trials(tunings, records, runs_root)
+    )
     write_tables(tables, outputs)
     return tables

@@ -6,6 +6,13 @@ JSON Schema cannot express (an unknown experiment in ``select``, a setting both 
 ``fixed``, an empty search range). Any problem raises :class:`ConfigError`, a ``ValueError``
 whose message is a single line naming the key and, where there is a closed set, the valid
 choices -- the Snakefile re-raises it as a ``WorkflowError`` before any job is scheduled.
+
+YAML itself is checked first, where Snakemake is lenient: :func:`check_yaml` refuses a file
+with a duplicate key (YAML keeps the last one silently) or one whose aliases expand to more
+than :data:`MAX_VALUES` values (an "alias bomb": a few hundred bytes that expand to millions of
+values and hang validation); :func:`validate_config` applies the same bound to the loaded
+config. :func:`typed_overrides` reads ``--config key=value`` values as YAML, because Snakemake
+reads a nested value (``defaults={dropout: 5.0e-1}``) as text.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+# More values than any real study config holds (the shipped one has a few hundred).
+MAX_VALUES = 100_000
 
 
 class ConfigError(ValueError):
@@ -55,6 +64,112 @@ def _non_finite(node, path=()):
         if found is not None:
             return found
     return None
+
+
+def _expanded_size(node, children, memo: dict[int, int]) -> int:
+    """How many values ``node`` stands for once every alias is expanded; ``children`` lists a
+    node's children. Shared nodes are counted once per use but visited once (``memo``)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    memo[id(node)] = 1  # a cycle (a recursive alias) counts once instead of forever
+    size = 1 + sum(_expanded_size(child, children, memo) for child in children(node))
+    memo[id(node)] = size
+    return size
+
+
+def _too_large(size: int, where: str) -> ConfigError | None:
+    if size <= MAX_VALUES:
+        return None
+    return ConfigError(
+        f"config: {where}: expands to {size} values (more than {MAX_VALUES}; YAML aliases "
+        "repeated inside each other?)"
+    )
+
+
+def _node_children(node) -> list:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _duplicate_key(node, seen: set[int]) -> str | None:
+    """``line N: duplicate key 'k' (first on line M)`` for the first mapping in ``node`` that
+    repeats a key, else None (merge keys ``<<`` are YAML's own and allowed)."""
+    import yaml
+
+    if id(node) in seen:
+        return None
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[tuple[str, str], int] = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                line = key.start_mark.line + 1
+                if (key.tag, key.value) in first:
+                    name = one_line(key.value)
+                    return f"line {line}: duplicate key '{name}' (first on line {first[key.tag, key.value]})"
+                first[key.tag, key.value] = line
+    for child in _node_children(node):
+        found = _duplicate_key(child, seen)
+        if found:
+            return found
+    return None
+
+
+def check_yaml(path: str | Path) -> None:
+    """Raise ConfigError (one line) if the YAML (or JSON) file ``path`` repeats a key in one
+    mapping or expands to more than :data:`MAX_VALUES` values."""
+    import yaml
+
+    try:
+        root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"config: {path}: {one_line(str(exc))}") from None
+    if root is None:
+        return
+    duplicate = _duplicate_key(root, set())
+    if duplicate:
+        raise ConfigError(f"config: {path}: {duplicate}; keep one")
+    error = _too_large(_expanded_size(root, _node_children, {}), str(path))
+    if error:
+        raise error
+
+
+def _value_children(value) -> list:
+    if isinstance(value, dict):
+        return [*value.keys(), *value.values()]
+    if isinstance(value, list):
+        return value
+    return []
+
+
+def typed_overrides(args) -> dict[str, Any]:
+    """``--config`` arguments (``key=value`` strings) with each value read as YAML, as the
+    config file is: Snakemake reads the values inside a nested one as text. Each file-like
+    check of :func:`check_yaml` applies; an empty value is null."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for arg in args or ():
+        key, _, text = str(arg).partition("=")
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config: --config {key}: {one_line(str(exc))}") from None
+        if root is not None:
+            duplicate = _duplicate_key(root, set())
+            if duplicate:
+                raise ConfigError(f"config: --config {key}: {duplicate}; keep one")
+            error = _too_large(_expanded_size(root, _node_children, {}), f"--config {key}")
+            if error:
+                raise error
+        out[key] = yaml.safe_load(text)
+    return out
 
 
 def _choices(values) -> str:
@@ -97,7 +212,7 @@ def format_validation_error(error) -> str:
         if isinstance(value, str) and _looks_numeric(value):
             msg += (
                 f" (YAML reads {value} as text: write it with a dot and a signed exponent, "
-                "e.g. 1.0e-3 or 1.0e+12)"
+                "e.g. 1.0e-3 or 1.0e+12, in config.yaml and in --config alike)"
             )
         return msg
     if kind == "required":
@@ -145,6 +260,9 @@ def _validate(config: dict) -> None:
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
 
+    error = _too_large(_expanded_size(config, _value_children, {}), "(top level)")
+    if error:
+        raise error
     bad = _non_finite(config)
     if bad is not None:
         raise ConfigError(f"config: {key_path(bad)}: must be a finite number")
@@ -195,11 +313,47 @@ def check_semantics(config: dict) -> None:
             )
         for key, rng in exp.get("search", {}).get("space", {}).items():
             _check_range(f"{where}.search.space.{key}", key, rng)
+        if "tune" in exp:
+            _check_tune(where, exp, searched)
         for key in ("optimizer", "activation", "initializer", "hidden", "schedule", "augment"):
             values = exp["grid"].get(key, [])
             if len({repr(v) for v in values}) != len(values):
                 raise ConfigError(f"config: {where}.grid.{key}: repeated value in {values!r}")
         _check_augment(config, name, exp)
+
+
+def _check_tune(where: str, exp: dict, searched: set) -> None:
+    """A tuned setting is set nowhere else, takes one form, and holds valid values."""
+    tune = exp["tune"]
+    elsewhere = set(exp["grid"]) | set(exp["fixed"]) | searched
+    elsewhere |= {k for settings in exp["per_dataset"].values() for k in settings}
+    drawn = False
+    for key, spec in sorted(tune["space"].items()):
+        at = f"{where}.tune.space.{key}"
+        if key in elsewhere:
+            raise ConfigError(
+                f"config: {at}: '{key}' is also in grid, fixed, per_dataset or search"
+            )
+        forms = [f for f in ("values", "factors", "low") if f in spec]
+        if len(forms) != 1 or ("low" in spec) != ("high" in spec):
+            raise ConfigError(f"config: {at}: give exactly one of values, factors, or low and high")
+        if "factors" in spec and key != "lr":
+            raise ConfigError(f"config: {at}: factors are for lr only; use values")
+        if ("points" in spec or spec.get("log")) and "low" not in spec:
+            raise ConfigError(f"config: {at}: points and log need low and high")
+        if "values" in spec:
+            ok, allowed = _RANGE_RULES[key]
+            bad = [v for v in spec["values"] if not ok(v)]
+            if bad:
+                raise ConfigError(f"config: {at}.values: {bad[0]} is not {allowed}")
+        if "low" in spec:
+            _check_range(at, key, spec)
+            drawn |= "points" not in spec
+    if drawn != ("samples" in tune):
+        raise ConfigError(
+            f"config: {where}.tune.samples: "
+            + ("needed to draw the ranges without points" if drawn else "nothing to draw")
+        )
 
 
 def _check_augment(config: dict, name: str, exp: dict) -> None:

@@ -5,13 +5,15 @@
     {run_id, status, error, test_loss, test_accuracy, precision_macro, recall_macro, f1_macro,
      per_class: {precision: [...], recall: [...], f1: [...], support: [...]},
      confusion_matrix: [[...]] (row = true class, column = predicted),
-     class_names: [...], train_seconds, epochs_run}
+     class_names: [...], train_seconds, epochs_run, eval_seconds}
 
 ``status`` and ``error`` come from train.json (``ok``, ``early_stopped``, ``diverged``,
 ``failed``). A ``diverged`` run is still evaluated (its weights as they were when training
 stopped); a test loss that is not finite is written as null. A ``failed`` run has null
 ``test_loss``, ``test_accuracy``, macro scores, ``per_class`` and ``confusion_matrix``.
-``test_loss`` is the mean cross-entropy without the L2 penalty.
+``test_loss`` is the mean cross-entropy without the L2 penalty. ``eval_seconds`` is the time
+spent loading the test split and the model and evaluating (the job's share of the study's
+compute, beside ``train_seconds``).
 """
 
 from __future__ import annotations
@@ -19,14 +21,18 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nnstudy.integrity import guarded
 from nnstudy.studylock import hold
 
 BATCH = 4096
+# What an evaluation job reads from the prepared dataset's folder, besides the run's files.
+EVAL_INPUTS = ("test.npz", "card.json")
 
 
 def _finite(x: float) -> float | None:
@@ -85,24 +91,41 @@ def evaluate_run(
         "train_seconds": info["train_seconds"],
         "epochs_run": info["epochs_run"],
     }
+    started = time.perf_counter()
     if info["status"] != "failed":
         x, y = load_split(data_dir, "test")
         result.update(test_metrics(load_model(model_path), x, y, int(card["n_classes"])))
+    result["eval_seconds"] = time.perf_counter() - started
     Path(out_path).write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
     return result
 
 
-def main(smk) -> None:
-    """Entry point for ``script:`` (``smk`` is the ``snakemake`` object)."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``evaluate`` rule: ``python -m nnstudy.evaluate_job --model FILE
+    --train-record FILE --data DIR --out FILE --threads N --log FILE`` (a plain module run:
+    see ``nnstudy.train_job.main``)."""
+    import argparse
+
     from threadpoolctl import threadpool_limits
 
     hold()  # the study stays alive while this job runs, even if its Snakemake was killed
-    with threadpool_limits(limits=smk.threads):
-        result = evaluate_run(
-            smk.input.model, smk.input.train, Path(smk.input.test).parent, smk.output.metrics
-        )
-    with open(smk.log[0], "w") as log:
+    parser = argparse.ArgumentParser(prog="python -m nnstudy.evaluate_job")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--train-record", required=True, help="the run's train.json")
+    parser.add_argument("--data", required=True, help="prepared dataset folder")
+    parser.add_argument("--out", required=True, help="metrics.json to write")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--log", required=True)
+    args = parser.parse_args(argv)
+    inputs = [args.model, args.train_record, *(os.path.join(args.data, n) for n in EVAL_INPUTS)]
+    with guarded(inputs, [args.out]), threadpool_limits(limits=args.threads):
+        result = evaluate_run(args.model, args.train_record, args.data, args.out)
+    with open(args.log, "w") as log:
         print(
             f"{result['run_id']}: {result['status']} test_accuracy={result['test_accuracy']}",
             file=log,
         )
+
+
+if __name__ == "__main__":
+    main()

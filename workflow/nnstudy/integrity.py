@@ -1,23 +1,33 @@
-"""Checksums recorded when a result is written, checked when the next study starts.
+"""Checksums recorded when a result is written, checked before it is used again.
 
 Snakemake decides what to rebuild from file presence and modification times, so a prepared
-data file or a model corrupted after it was written (a bad disk, a stray copy, a truncated
-transfer) would be used as is. The jobs that write such files call :func:`record` once the file
-is complete; the workflow calls :func:`verify_before_run` at start-up, which deletes every
-recorded file whose content no longer matches together with the study targets computed from it
-(:func:`dependents`). Deleting the corrupted file alone is not enough: Snakemake does not
-rebuild a missing intermediate file while the targets made from it exist and look up to date.
+data file or a run's result corrupted after it was written (a bad disk, a stray copy, a
+truncated transfer) would be used as is. Every job forgets the records of its outputs when it
+starts (:func:`forget`: Snakemake has just deleted them) and records them when they are
+complete (:func:`record`). What is recorded is then checked twice, never changed:
+
+- when the study starts (:func:`check_study`, while the Snakefile is parsed): any recorded file
+  whose content changed stops the study, a dry run too, with one line naming the files and
+  the command that rebuilds them (delete them; `rule all` reaches every output, so Snakemake
+  rebuilds a missing file and everything made from it);
+- by each job, for its inputs, before it uses them (:func:`check`): the same line as an error,
+  for a file that changed while a study ran.
+
+A missing file is Snakemake's to rebuild and is not reported here.
 
 Records live in ``.snakemake/checksums/`` (one small JSON file per recorded file, written
 atomically, so parallel jobs never share one): ``{path, size, mtime_ns, sha256}``. Checking is
 cheap: a file whose size and modification time (ns) are unchanged is trusted without reading
-it; any other file is hashed (pass ``full=True`` to :func:`verify` to hash every file).
+it; any other file is hashed, so a file only touched (same content) passes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from nnlib.atomic import atomic_write_text
@@ -25,7 +35,10 @@ from nnlib.datasets.hashing import file_digest
 
 STORE = Path(".snakemake") / "checksums"
 LOCKS = Path(".snakemake") / "locks"
-RUNS_ROOT = Path("results") / "runs"
+
+
+class IntegrityError(ValueError):
+    """Recorded files whose content changed since they were written; ``str()`` is one line."""
 
 
 def _key(path: Path) -> Path:
@@ -45,98 +58,112 @@ def _record_path(key: Path, store: Path) -> Path:
     return store / f"{key}.json"
 
 
-def _stamp(path: Path, digest: str) -> dict:
-    stat = path.stat()
-    return {
-        "path": str(path),
-        "size": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
-        "sha256": digest,
-    }
-
-
 def record(*paths: str | os.PathLike, store: str | os.PathLike = STORE) -> None:
-    """Record the checksum of each finished file (call it after the file is closed)."""
+    """Record the checksum of each finished file (call it after the file is closed);
+    directories are skipped."""
     for path in map(Path, paths):
+        if path.is_dir():
+            continue
         key = _key(path)
-        stamp = _stamp(key, file_digest(key))
+        stat = key.stat()
+        stamp = {
+            "path": str(key),
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "sha256": file_digest(key),
+        }
         atomic_write_text(_record_path(key, Path(store)), json.dumps(stamp) + "\n")
 
 
-def verify(store: str | os.PathLike = STORE, full: bool = False) -> list[Path]:
-    """Check every recorded file; delete the corrupted ones (and their records).
-
-    Returns the deleted paths. A recorded file that no longer exists only loses its record
-    (Snakemake rebuilds a missing file anyway); a file whose content is unchanged although its
-    time stamp moved (``touch``) keeps it and gets a fresh record.
-    """
-    removed = []
-    for rec_path in sorted(Path(store).rglob("*.json")):
-        try:
-            stamp = json.loads(rec_path.read_text())
-            path = Path(stamp["path"])
-            size, mtime_ns, digest = stamp["size"], stamp["mtime_ns"], stamp["sha256"]
-        except (OSError, ValueError, KeyError, TypeError):
-            rec_path.unlink(missing_ok=True)  # not one of ours: a record proves nothing
-            continue
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            rec_path.unlink(missing_ok=True)
-            continue
-        if not full and (stat.st_size, stat.st_mtime_ns) == (size, mtime_ns):
-            continue
-        if stat.st_size == size and file_digest(path) == digest:
-            if stat.st_mtime_ns != mtime_ns:
-                atomic_write_text(rec_path, json.dumps(_stamp(path, digest)) + "\n")
-            continue
-        path.unlink(missing_ok=True)
-        rec_path.unlink(missing_ok=True)
-        removed.append(path)
-    return removed
+def forget(*paths: str | os.PathLike, store: str | os.PathLike = STORE) -> None:
+    """Drop the records of files a job is about to write again (at the job's start), so a job
+    killed before it records them leaves no record that its new files contradict."""
+    for path in map(Path, paths):
+        _record_path(_key(path), Path(store)).unlink(missing_ok=True)
 
 
-def dependents(path: str | os.PathLike, processed_dir: str | os.PathLike) -> list[Path]:
-    """What to delete with a corrupted study file so that Snakemake rebuilds it.
+def _changed(rec_path: Path) -> Path | None:
+    """The recorded file if it exists and its content differs from the record, else None.
+    A record that is not one of ours proves nothing and is ignored."""
+    try:
+        stamp = json.loads(rec_path.read_text())
+        path = Path(stamp["path"])
+        size, mtime_ns, digest = stamp["size"], stamp["mtime_ns"], stamp["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    if (stat.st_size, stat.st_mtime_ns) == (size, mtime_ns):
+        return None
+    if stat.st_size == size and file_digest(path) == digest:
+        return None  # touched: same content, new time stamp
+    return path
 
-    ``<processed_dir>/<dataset>/...``: every prepared file of the dataset (so ``prepare`` runs
-    again) and every ``metrics.json`` of its runs (the targets of ``rule all``; the runs are
-    re-evaluated, and retrained where the data they were trained on changed).
-    ``results/runs/<dataset>/<run_id>/...``: that run's ``metrics.json`` (it is evaluated again,
-    and retrained because its model or history is gone).
-    """
-    path, processed = Path(path), Path(processed_dir)
-    if path.is_relative_to(processed) and len(path.relative_to(processed).parts) >= 2:
-        dataset = path.relative_to(processed).parts[0]
-        prepared = [p for p in (processed / dataset).iterdir() if p.is_file()]
-        return sorted({*prepared, *RUNS_ROOT.glob(f"{dataset}/*/metrics.json")})
-    if path.is_relative_to(RUNS_ROOT) and len(path.relative_to(RUNS_ROOT).parts) >= 3:
-        dataset, run_id = path.relative_to(RUNS_ROOT).parts[:2]
-        return [RUNS_ROOT / dataset / run_id / "metrics.json"]
-    return []
+
+def intact(path: str | os.PathLike, store: str | os.PathLike = STORE) -> bool:
+    """Whether ``path`` exists, is recorded, and still holds what was recorded: a job finished
+    writing it (a job records its outputs only once all of them are complete)."""
+    key = _key(Path(path))
+    rec_path = _record_path(key, Path(store))
+    return rec_path.is_file() and key.exists() and _changed(rec_path) is None
 
 
-def verify_before_run(
-    workflow, processed_dir: str | os.PathLike, store: str | os.PathLike = STORE
-) -> list[Path]:
-    """:func:`verify` for the Snakefile, which Snakemake parses before it builds the DAG;
-    deletes the corrupted files' :func:`dependents` too. Returns everything it deleted.
+def changed(store: str | os.PathLike = STORE) -> list[Path]:
+    """Every recorded file whose content changed since it was recorded (reads only)."""
+    found = (_changed(rec) for rec in sorted(Path(store).rglob("*.json")))
+    return [path for path in found if path is not None]
 
-    Runs in the main Snakemake process only: cluster jobs parse the Snakefile again while other
-    jobs write. Skipped while Snakemake's lock directory holds a lock, because the Snakefile is
-    parsed before Snakemake takes its own lock and another study may be writing here (the lock
-    of a killed local run is gone by then: nnstudy.studylock clears it first). Any command
-    of the main process verifies, a dry run too: a corrupted file is rebuilt in any case, and
-    the plan then shows it.
+
+def repair_message(paths: list[Path]) -> str:
+    """One line: which files changed, and the command that rebuilds them."""
+    names = " ".join(str(p) for p in paths)
+    return (
+        f"{names}: changed since the study wrote {'it' if len(paths) == 1 else 'them'} "
+        "(checksum mismatch); delete and rebuild with what was made from "
+        f"{'it' if len(paths) == 1 else 'them'}: rm {names} && snakemake --cores N"
+    )
+
+
+def check(*paths: str | os.PathLike, store: str | os.PathLike = STORE) -> None:
+    """Raise :class:`IntegrityError` if a recorded file among ``paths`` changed (a job calls
+    it on its inputs before it reads them); unrecorded files pass."""
+    bad = [
+        path
+        for path in (_changed(_record_path(_key(Path(p)), Path(store))) for p in paths)
+        if path is not None
+    ]
+    if bad:
+        raise IntegrityError(repair_message(bad))
+
+
+@contextmanager
+def guarded(inputs: Iterable[str], outputs: Iterable[str]) -> Iterator[None]:
+    """A job's body: forget its outputs' records, check its inputs (exit with the one-line
+    message if one changed), run, then record the outputs it wrote."""
+    outputs = [str(p) for p in outputs]
+    forget(*outputs)
+    try:
+        check(*inputs)
+    except IntegrityError as error:
+        sys.exit(str(error))
+    yield
+    record(*(p for p in outputs if Path(p).exists()))
+
+
+def check_study(workflow, store: str | os.PathLike = STORE) -> str | None:
+    """:func:`changed` for the Snakefile, which Snakemake parses before it builds the DAG:
+    the one-line message that stops the study, or None when every recorded file is intact.
+
+    Runs in the main Snakemake process only (cluster jobs parse the Snakefile again while
+    other jobs write), and not while Snakemake's lock directory holds a lock: another study
+    may be writing here (the lock of a killed local run is gone by then: nnstudy.studylock
+    clears it first); its jobs check their inputs themselves.
     """
     if not workflow.is_main_process:
-        return []
+        return None
     if LOCKS.is_dir() and any(LOCKS.iterdir()):
-        return []
-    deleted = verify(store)
-    for path in list(deleted):
-        for dependent in dependents(path, processed_dir):
-            if dependent.exists():
-                dependent.unlink()
-                deleted.append(dependent)
-    return deleted
+        return None
+    bad = changed(store)
+    return repair_message(bad) if bad else None

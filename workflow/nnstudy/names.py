@@ -10,7 +10,16 @@ import shutil
 from pathlib import Path
 
 MAIN_FACTORS = ("optimizer", "activation", "initializer")
-TABLES = ("runs", "histories", "variants", "main_effects", "interaction", "ranking")
+TABLES = (
+    "runs",
+    "histories",
+    "variants",
+    "main_effects",
+    "interaction",
+    "ranking",
+    "trials",
+    "trial_histories",
+)
 # Figure types, in report order; learning curves are one figure per factor.
 FIGURE_TYPES = (
     *(f"curves_{f}" for f in MAIN_FACTORS),

@@ -14,6 +14,9 @@ The run id is the first 10 hex digits of the SHA-256 of the run config's canonic
 (``sort_keys=True, separators=(",", ":")``); numbers are normalised first (``lr: 1`` and
 ``lr: 1.0`` are the same run). Outputs live in ``results/runs/<dataset>/<run_id>/``.
 
+An experiment with ``tune`` is not expanded here: its runs follow from its trials
+(:mod:`nnstudy.tuning`), so experiments.csv leaves it out.
+
 ``results/runs/experiments.csv`` (:func:`table_csv`) lists which runs belong to which selected
 experiment: one row per (experiment, run) with the columns ``experiment, dataset, run_id,
 seed`` + every setting in :data:`TABLE_SETTINGS` + ``factors`` (the settings the experiment
@@ -30,14 +33,11 @@ import io
 import itertools
 import json
 import math
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nnlib.atomic import atomic_write_text
 from nnstudy.config import ConfigError, selected
 
 ID_LENGTH = 10
@@ -208,23 +208,24 @@ def sample_search(search: dict[str, Any]) -> list[dict[str, Any]]:
     return samples
 
 
-def expand_experiment(config: dict[str, Any], name: str) -> list[Row]:
-    """All rows of one experiment, in a stable order (dataset, grid, sample, seed)."""
-    exp = config["experiments"][name]
-    where = f"experiments.{name}"
-    defaults = {k: v for k, v in config["defaults"].items() if k != "optimizers"}
-    optimizers = {
+def experiment_optimizers(config: dict[str, Any], exp: dict[str, Any]) -> dict[str, dict]:
+    """Each optimizer's hyper-parameters: ``defaults.optimizers`` with the experiment's
+    ``optimizers`` overrides."""
+    return {
         opt: {**params, **exp["optimizers"].get(opt, {})}
         for opt, params in config["defaults"]["optimizers"].items()
     }
+
+
+def experiment_points(config: dict[str, Any], name: str):
+    """``(dataset, settings)`` of every point of one experiment without its seeds, in a stable
+    order (dataset, grid, sample); ``settings`` = defaults updated by fixed, per_dataset, the
+    grid point and the search sample."""
+    exp = config["experiments"][name]
+    defaults = {k: v for k, v in config["defaults"].items() if k != "optimizers"}
     grid_keys = list(exp["grid"])
     search = exp.get("search")
     samples = sample_search(search) if search else [{}]
-    searched = sorted(search["space"]) if search else []
-    factors = tuple(
-        [*grid_keys, *searched, "seed"] + (["dataset"] if len(exp["datasets"]) > 1 else [])
-    )
-    rows = []
     for dataset in exp["datasets"]:
         for values in itertools.product(*(exp["grid"][k] for k in grid_keys)):
             for sample in samples:
@@ -235,16 +236,38 @@ def expand_experiment(config: dict[str, Any], name: str) -> list[Row]:
                     **dict(zip(grid_keys, values, strict=True)),
                 }
                 settings.update(sample)
-                for seed in exp["seeds"]:
-                    run = resolve_run(settings, optimizers, dataset, seed, where)
-                    rows.append(Row(name, dataset, run_id(run), run, factors))
+                yield dataset, settings
+
+
+def experiment_factors(exp: dict[str, Any]) -> tuple[str, ...]:
+    """The settings an experiment varies: grid keys, searched settings, seed (and dataset)."""
+    searched = sorted(exp["search"]["space"]) if exp.get("search") else []
+    return tuple(
+        [*exp["grid"], *searched, "seed"] + (["dataset"] if len(exp["datasets"]) > 1 else [])
+    )
+
+
+def expand_experiment(config: dict[str, Any], name: str) -> list[Row]:
+    """All rows of one experiment, in a stable order (dataset, grid, sample, seed)."""
+    exp = config["experiments"][name]
+    where = f"experiments.{name}"
+    optimizers = experiment_optimizers(config, exp)
+    factors = experiment_factors(exp)
+    rows = []
+    for dataset, settings in experiment_points(config, name):
+        for seed in exp["seeds"]:
+            run = resolve_run(settings, optimizers, dataset, seed, where)
+            rows.append(Row(name, dataset, run_id(run), run, factors))
     return rows
 
 
 def study_rows(config: dict[str, Any]) -> list[Row]:
-    """Rows of the selected experiments (duplicates within one experiment removed)."""
+    """Rows of the selected experiments without ``tune`` (duplicates within one experiment
+    removed); a tuned experiment's runs depend on its trials (:mod:`nnstudy.tuning`)."""
     rows: list[Row] = []
     for name in selected(config):
+        if config["experiments"][name].get("tune"):
+            continue
         seen = set()
         for row in expand_experiment(config, name):
             if row.run_id not in seen:
@@ -288,13 +311,3 @@ def table_csv(rows: list[Row]) -> str:
             ]
         )
     return buf.getvalue()
-
-
-def write_if_changed(path: str | os.PathLike, text: str) -> bool:
-    """Atomically write ``text`` unless the file already holds it (keeps the mtime, so
-    rules that read the file do not rerun). Returns whether it wrote."""
-    path = Path(path)
-    if path.exists() and path.read_text() == text:
-        return False
-    atomic_write_text(path, text)
-    return True

@@ -15,6 +15,14 @@ child does not inherit the lock (Python opens files close-on-exec), hence :func:
 holds it from its first line of study code on, so a rerun started within that first fraction
 of a second (Snakemake's script preamble) after its Snakemake was killed alone can miss it.
 
+The other state a killed run leaves is Snakemake's marks of the outputs its jobs were writing
+(``.snakemake/incomplete/``): without ``--rerun-incomplete`` (which the workflow profile sets)
+the next run stops on them with IncompleteFilesException. When no process of the study is
+alive, :func:`claim` removes each mark whose file a job finished writing by its own account
+(:func:`nnstudy.integrity.intact`: its checksum record, written once all of a job's outputs are
+complete, matches): the usual case after Snakemake alone was killed and its jobs ran to their
+end. It deletes no file; a mark of a file without such a record stays for Snakemake.
+
 A kernel lock sees only this machine: the jobs of a killed cluster run may still be queued or
 running on other nodes. So each run records its executor (:func:`record_executor`, at
 ``onstart``) and only a local run's stale lock is removed; after a cluster run the user checks
@@ -26,10 +34,12 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+from base64 import urlsafe_b64decode
 from pathlib import Path
 from typing import TextIO
 
 from nnlib.atomic import atomic_write_text
+from nnstudy.integrity import intact
 
 SNAKEMAKE_DIR = Path(".snakemake")
 LOCK_NAME = "nnstudy.lock"
@@ -117,10 +127,34 @@ def _snakemake_locks(folder: Path) -> list[Path]:
     return sorted(locks.glob("*.lock")) if locks.is_dir() else []
 
 
-def _clear_stale(folder: Path) -> str | None:
-    if not _snakemake_locks(folder):
+def _marked_path(mark: Path, marks: Path) -> str | None:
+    """The output a Snakemake mark names (its path, URL-safe base64, split into folders of
+    names starting with ``@`` when long), or None for a file that is not a mark."""
+    parts = [part.removeprefix("@") for part in mark.relative_to(marks).parts]
+    try:
+        return urlsafe_b64decode("".join(parts)).decode()
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
         return None
+
+
+def _settle_marks(folder: Path) -> list[str]:
+    """Remove Snakemake's marks of outputs that a (dead) job finished; the paths."""
+    marks = folder / "incomplete"
+    settled = []
+    for mark in sorted(marks.rglob("*")) if marks.is_dir() else []:
+        path = _marked_path(mark, marks) if mark.is_file() else None
+        if path is not None and intact(path):
+            mark.unlink()
+            settled.append(path)
+    return settled
+
+
+def _clear_stale(folder: Path) -> str | None:
     executor = _recorded_executor(folder)
+    settled = _settle_marks(folder) if executor == LOCAL else []
+    note = f"; {len(settled)} output(s) its jobs had finished kept" if settled else ""
+    if not _snakemake_locks(folder):
+        return f"the previous run in this folder was interrupted{note}" if settled else None
     if executor != LOCAL:
         return (
             f"Snakemake's lock in {folder}/locks is left by a run on executor {executor!r} "
@@ -131,7 +165,7 @@ def _clear_stale(folder: Path) -> str | None:
     shutil.rmtree(folder / "locks")
     return (
         f"the previous run in this folder was interrupted; removed its stale lock "
-        f"({folder}/locks): no process of it is alive"
+        f"({folder}/locks): no process of it is alive{note}"
     )
 
 

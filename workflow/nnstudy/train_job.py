@@ -34,10 +34,12 @@ An exception during training does not fail the job: it is recorded (status ``fai
 study and the report complete; the traceback goes to the job's log. To retry such a run,
 delete its folder (or ``snakemake --forcerun results/runs/<dataset>/<run_id>/train.json``).
 
-Resuming: ``fit`` checkpoints after every epoch to ``<checkpoint>.npz`` and the snapshots so
-far go to ``<checkpoint>.snapshots.npz``; both live outside the declared outputs (Snakemake
-does not delete them when a job is killed). A rerun continues from the last finished epoch
-and ends with the same files an uninterrupted run writes; they are removed on success.
+Resuming: ``fit`` checkpoints to ``<checkpoint>.npz`` at the end of an epoch once
+:data:`CHECKPOINT_SECONDS` (``$NNSTUDY_CHECKPOINT_SECONDS``, default 5) have passed since the
+last one, and the snapshots so far go to ``<checkpoint>.snapshots.npz`` just before; both live
+outside the declared outputs (Snakemake does not delete them when a job is killed). A rerun
+continues from the last checkpoint and ends with the same files an uninterrupted run writes;
+they are removed on success.
 """
 
 from __future__ import annotations
@@ -56,12 +58,18 @@ import numpy as np
 
 from nnlib.atomic import atomic_savez
 from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
-from nnstudy.integrity import record
+from nnstudy.integrity import guarded
 from nnstudy.provenance import provenance
 from nnstudy.studylock import hold
 
 BINS = 30
 PROBE = 512
+# Seconds of training between two checkpoints of a run (fit's checkpoint_interval): a kill
+# loses at most that much, and a run of many quick epochs writes no checkpoint per epoch
+# (each is an fsync'd file: more than a core-study epoch costs). Tests set it to 0.
+CHECKPOINT_SECONDS = float(os.environ.get("NNSTUDY_CHECKPOINT_SECONDS", "5"))
+# What a training job reads from the prepared dataset's folder (rule train's inputs).
+TRAIN_INPUTS = ("train.npz", "val.npz", "card.json")
 # What a training job writes into its run folder, by output name (rule train's outputs).
 TRAIN_OUTPUTS = {
     "config": "config.json",
@@ -183,8 +191,9 @@ def weight_stats(model) -> dict[str, np.ndarray]:
 
 
 class Snapshots:
-    """Collects snapshots keyed by epoch; persisted to ``path`` after each so a resumed run
-    keeps the ones taken before it was killed."""
+    """Collects snapshots keyed by epoch; persisted to ``path`` whenever ``fit`` writes a
+    checkpoint (just before it), so a run resumed from that checkpoint keeps the ones taken
+    before it was killed."""
 
     def __init__(self, model, x_probe, y_probe, every: int, last_epoch: int, path: Path | None):
         self.model, self.x, self.y = model, x_probe, y_probe
@@ -202,6 +211,8 @@ class Snapshots:
             **weight_stats(self.model),
             "grad_norm": layer_grad_norms(self.model, self.x, self.y),
         }
+
+    def on_checkpoint(self, epoch) -> None:
         if self.path is not None:
             atomic_savez(self.path, self.arrays())
 
@@ -289,7 +300,7 @@ def train_run(
     """Train ``run`` on ``data_dir`` (train/val npz + card.json); write every file of
     ``outputs`` (keys config, model, history, snapshots, train). Returns train.json's content."""
     from nnlib import fit, save_model
-    from nnlib.datasets import load_split
+    from nnlib.datasets import CorruptFileError, load_split
 
     out = {k: Path(v) for k, v in outputs.items()}
     for path in out.values():
@@ -328,10 +339,13 @@ def train_run(
             callbacks=[progress, snapshots],
             seed=run["seed"],
             checkpoint=str(ckpt) if ckpt is not None else None,
+            checkpoint_interval=CHECKPOINT_SECONDS,
             verbose=False,
             batch_transform=batch_transform(run, card),
         )
         status = result.status
+    except CorruptFileError:
+        raise  # damaged input data is not a result of the run: the job fails, naming the file
     except Exception as exc:  # a failed run is a result: record it, keep the study going
         error = f"{type(exc).__name__}: {exc}".splitlines()[0]
         for s in streams[1:] or [sys.stderr]:
@@ -376,18 +390,36 @@ def _no_snapshots() -> dict[str, np.ndarray]:
     }
 
 
-def main(smk) -> None:
-    """Entry point for ``script:`` (``smk`` is the ``snakemake`` object)."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``train`` rule: ``python -m nnstudy.train_job --run JSON --data DIR
+    --out DIR --checkpoint PREFIX --threads N --log FILE``.
+
+    A plain module run, not Snakemake's ``script:``, whose preamble imports Snakemake in every
+    job (about 0.2 s of CPU a job, more than a core-study run trains)."""
+    import argparse
+
     from threadpoolctl import threadpool_limits
 
     hold()  # the study stays alive while this job runs, even if its Snakemake was killed
-    with threadpool_limits(limits=smk.threads), open(smk.log[0], "w") as log:
-        train_run(
-            smk.params.run,
-            Path(smk.input.train).parent,
-            {k: smk.output[k] for k in TRAIN_OUTPUTS},
-            checkpoint=smk.params.checkpoint,
-            log=log,
-        )
-    # Recorded here, not in train_run, so tests calling train_run write no records.
-    record(smk.output.model)
+    parser = argparse.ArgumentParser(prog="python -m nnstudy.train_job")
+    parser.add_argument("--run", required=True, help="the resolved run config, as JSON")
+    parser.add_argument("--data", required=True, help="prepared dataset folder")
+    parser.add_argument("--out", required=True, help="the run's folder")
+    parser.add_argument("--checkpoint", help="checkpoint path prefix (outside --out)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--log", required=True)
+    args = parser.parse_args(argv)
+    inputs = [os.path.join(args.data, name) for name in TRAIN_INPUTS]
+    outputs = train_outputs(args.out)
+    # Checksums are checked and recorded here, not in train_run, so tests calling train_run
+    # write no records.
+    with (
+        guarded(inputs, outputs.values()),
+        threadpool_limits(limits=args.threads),
+        open(args.log, "w") as log,
+    ):
+        train_run(json.loads(args.run), args.data, outputs, args.checkpoint, log=log)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,12 +3,15 @@
 import sys
 
 from snakemake.exceptions import WorkflowError
+from snakemake.utils import update_config
 
-from nnstudy.config import ConfigError, validate_config
-from nnstudy.integrity import verify_before_run
-from nnstudy.runs import study_rows, table_csv, unique_runs, write_if_changed
+from nnstudy.config import ConfigError, check_yaml, typed_overrides, validate_config
+from nnstudy.integrity import check_study
+from nnstudy.jobenv import interpreter_first_on_path
+from nnstudy.runs import canonical_json, study_rows, unique_runs
 from nnstudy.scheduling import drop_local_rate_limit, relax_full_collections
 from nnstudy.studylock import LOCAL, claim, record_executor
+from nnstudy.tuning import TunedRuns, study_tunings
 
 # Before the run table and the DAG, which are millions of objects for a large grid.
 relax_full_collections()
@@ -20,22 +23,27 @@ if workflow.is_main_process:
     if lock_message:
         logger.warning(lock_message)
 
-# A bad config stops here with its one-line cause (a traceback would bury it).
+# A bad config stops here with its one-line cause (a traceback would bury it). YAML's own
+# traps first (duplicate keys, alias bombs); --config values are read as YAML, like the files.
 try:
+    for path in dict.fromkeys([*workflow.configfiles, *workflow.overwrite_configfiles]):
+        check_yaml(path)
+    update_config(config, typed_overrides(workflow.config_settings.config_args))
     validate_config(config)
     ROWS = study_rows(config)
+    # Experiments with `tune`: their trials and finals (nnstudy.tuning, workflow/rules/tune.smk).
+    TUNED = TunedRuns(study_tunings(config))
 except ConfigError as error:
     sys.exit(str(error))
 
 RUNS = unique_runs(ROWS)
-# A result corrupted after it was written is deleted with what was made from it, and rebuilt.
-for path in verify_before_run(workflow, config["data"]["processed_dir"]):
-    logger.warning(
-        f"{path}: deleted (checksum mismatch or made from such a file); rebuilding"
-    )
+# A recorded file whose content changed since a job wrote it stops the study (a dry run too)
+# with one line naming it and the command that rebuilds it; nothing is written or deleted here,
+# before Snakemake holds its lock (nnstudy.integrity).
+damage = check_study(workflow)
+if damage:
+    sys.exit(damage)
 RUN_DIR = "results/runs/{dataset}/{run_id}"
-# Rewritten only when its content changes, so readers of it do not rerun needlessly.
-write_if_changed("results/runs/experiments.csv", table_csv(ROWS))
 
 
 # Only a real run gets here, after Snakemake locked the folder: the next run needs to know
@@ -55,13 +63,22 @@ wildcard_constraints:
 
 def run_config(wildcards):
     """The resolved config of the run a job is for."""
-    try:
-        return RUNS[wildcards.run_id]
-    except KeyError:
+    run = RUNS.get(wildcards.run_id) or TUNED.get(wildcards.run_id)
+    if run is None:
         raise WorkflowError(
             f"unknown run id {wildcards.run_id}: not in the selected experiments "
             f"({', '.join(config['select'])}); see results/runs/experiments.csv"
-        ) from None
+        )
+    return run
+
+
+def run_json(wildcards):
+    """The resolved config of a job's run as canonical JSON (for the job's command line)."""
+    return canonical_json(run_config(wildcards))
+
+
+# Jobs run `python -m nnstudy...`: the interpreter running this Snakefile first on their PATH.
+interpreter_first_on_path()
 
 
 def run_files(name):

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from nnstudy.config import selected
-from nnstudy.runs import config_hash
+from nnstudy.runs import config_hash, table_csv
 from nnstudy.reportrules import (
     HTML,
     PDF,
@@ -19,7 +19,9 @@ from nnstudy.reportrules import (
 report: "../../report/workflow.rst"
 
 
-REPORT_DATASETS = sorted({run["dataset"] for run in RUNS.values()})
+REPORT_DATASETS = sorted(
+    {run["dataset"] for run in RUNS.values()} | {t.dataset for t in TUNED.tunings}
+)
 if PDF not in report_targets():
     logger.warning(
         "No TeX engine (latexmk, pdflatex, tectonic) found: the report is built as HTML and "
@@ -27,8 +29,26 @@ if PDF not in report_targets():
     )
 
 
+# The run table is a job's output, written only after Snakemake holds its lock; it carries the
+# table as a parameter, so Snakemake rewrites it exactly when the selected runs change.
+rule experiments:
+    output:
+        "results/runs/experiments.csv",
+    log:
+        "results/logs/experiments.log",
+    localrule: True
+    conda:
+        "../envs/study.yaml"
+    params:
+        table=table_csv(ROWS),
+    script:
+        "../scripts/experiments.py"
+
+
 rule aggregate:
     input:
+        # One input function per search, so each waits for its own checkpoint.
+        *TUNED_INPUTS,
         membership="results/runs/experiments.csv",
         metrics=run_files("metrics.json"),
         histories=run_files("history.csv"),
@@ -40,6 +60,7 @@ rule aggregate:
         "../envs/study.yaml"
     params:
         runs_root=lambda wildcards, input: str(Path(input.membership).parent),
+        tunings=TUNED.tunings,
     script:
         "../scripts/aggregate.py"
 
@@ -57,8 +78,9 @@ rule figures:
     conda:
         "../envs/study.yaml"
     params:
-        # results/runs/<dataset>/<run>/snapshots.npz and results/figures/<dataset>/<fig>.png
-        runs_root=lambda wildcards, input: str(Path(input.snapshots[0]).parents[2]),
+        # results/runs/<dataset>/<run>/snapshots.npz (also of the finals, which aggregate needed)
+        runs_root=str(Path(RUN_DIR).parents[1]),
+        # results/figures/<dataset>/<fig>.png
         figures_dir=lambda wildcards, output: str(Path(output[0]).parents[1]),
     script:
         "../scripts/figures.py"

@@ -3,13 +3,15 @@
 import sys
 from pathlib import Path
 
+from nnstudy.integrity import guarded
 from nnstudy.studylock import hold
 
 from nnlib.datasets import FetchError, fetch
 
 hold()  # keeps a rerun from starting this job again beside it (nnstudy.studylock)
 
-with open(snakemake.log[0], "w") as log:
+# Inputs checked, outputs recorded (nnstudy.integrity).
+with guarded(snakemake.input, snakemake.output), open(snakemake.log[0], "w") as log:
     try:
         manifest = fetch(
             snakemake.wildcards.dataset,

@@ -3,12 +3,18 @@
 import contextlib
 import sys
 
+from nnstudy.integrity import guarded
 from nnstudy.studylock import hold
 from nnstudy.tracking import log_runs
 
 hold()  # keeps a rerun from starting this job again beside it (nnstudy.studylock)
 
-with open(snakemake.log[0], "w") as log, contextlib.redirect_stdout(log):
+# Inputs checked, outputs recorded (nnstudy.integrity).
+with (
+    guarded(snakemake.input, snakemake.output),
+    open(snakemake.log[0], "w") as log,
+    contextlib.redirect_stdout(log),
+):
     try:
         record = log_runs(
             snakemake.params.runs,

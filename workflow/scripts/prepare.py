@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from nnstudy.integrity import record
+from nnstudy.integrity import guarded
 from nnstudy.studylock import hold
 
 from nnlib.datasets import prepare
@@ -12,7 +12,8 @@ from nnlib.datasets import prepare
 hold()  # keeps a rerun from starting this job again beside it (nnstudy.studylock)
 
 params = snakemake.params
-with open(snakemake.log[0], "w") as log:
+# Inputs checked, outputs recorded (nnstudy.integrity).
+with guarded(snakemake.input, snakemake.output), open(snakemake.log[0], "w") as log:
     try:
         card = prepare(
             snakemake.wildcards.dataset,
@@ -28,4 +29,3 @@ with open(snakemake.log[0], "w") as log:
         print(exc, file=log)
         sys.exit(str(exc))  # one line, not a traceback
     print(json.dumps(card["splits"]), file=log)
-record(*(snakemake.output[k] for k in ("train", "val", "test", "card")))

@@ -2,6 +2,7 @@
 
 from contextlib import redirect_stderr, redirect_stdout
 
+from nnstudy.integrity import guarded
 from nnstudy.names import TABLES
 from nnstudy.report import write_report
 from nnstudy.studylock import hold
@@ -9,7 +10,13 @@ from nnstudy.studylock import hold
 hold()  # keeps a rerun from starting this job again beside it (nnstudy.studylock)
 
 # Warnings and messages go to the rule's log.
-with open(snakemake.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+# Inputs checked, outputs recorded (nnstudy.integrity).
+with (
+    guarded(snakemake.input, snakemake.output),
+    open(snakemake.log[0], "w") as log,
+    redirect_stdout(log),
+    redirect_stderr(log),
+):
     write_report(
         table_paths={name: snakemake.input[name] for name in TABLES},
         figures_dir=snakemake.params.figures_dir,

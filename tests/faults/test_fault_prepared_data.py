@@ -1,0 +1,49 @@
+"""Prepared data changed on disk with its modification time kept: refused before use (#14.5)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import zipfile
+
+from faultstudy import results, snakemake
+from nnstudy.integrity import record
+
+
+def flip_in_member_keeping_mtime(path, member: str) -> None:
+    """Flip one byte in the middle of an .npz member's array data; restore the file's times."""
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(member)
+    with open(path, "rb") as f:
+        f.seek(info.header_offset + 26)
+        name_len, extra_len = struct.unpack("<HH", f.read(4))
+    # Past the local file header and the .npy header (128 bytes), half way into the data.
+    at = info.header_offset + 30 + name_len + extra_len + 128 + (info.file_size - 128) // 2
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_prepared_file_corrupted_with_its_mtime_kept_stops_the_job_naming_it(
+    tmp_path, reference, monkeypatch
+):
+    folder = tmp_path / "study"
+    shutil.copytree(reference.folder, folder, symlinks=True)
+    train = folder / "data" / "processed" / "spirals" / "train.npz"
+    monkeypatch.chdir(folder)
+    record(train)  # the study's own record of it: trusted while size and time are unchanged
+    flip_in_member_keeping_mtime(train, "x.npy")
+    # Snakemake sees nothing changed; a forced retrain must still not train on damaged data.
+    done = snakemake(folder, "--cores", "1", "--forcerun", "train")
+    assert done.returncode != 0
+    log = done.stdout + done.stderr
+    rel = "data/processed/spirals/train.npz"
+    assert f"CorruptFileError: {rel}: corrupt (member x.npy: Bad CRC-32" in log
+    assert f"rebuild it: snakemake --cores 1 --forcerun {rel}" in log
+    # The command the message names repairs the study: same results as the undisturbed one.
+    repaired = snakemake(folder, "--cores", "1", "--forcerun", rel)
+    assert repaired.returncode == 0, repaired.stderr[-3000:]
+    assert results(folder, reference.runs) == reference.results

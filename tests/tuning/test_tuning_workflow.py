@@ -1,0 +1,229 @@
+"""Tuning through the real DAG (Snakemake's CLI on a tiny tuned study in temporary folders):
+trials never touch the test split, the search survives a kill, a new seed trains only new
+finals."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from nnstudy.config import validate_config
+from nnstudy.tuning import study_tunings
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+PROFILE = ROOT / "workflow" / "profiles" / "default"
+
+# 2 optimizers x 3 learning rates, successive halving (3 candidates for 2 epochs, the best for
+# 6), finals with seeds 0 and 1; an untuned experiment beside it.
+STUDY = {
+    "data": {"synthetic": {"n_samples": 300, "seed": 0}},
+    "defaults": {"hidden": [8], "epochs": 6, "batch_size": 32, "snapshot_every": 1},
+    "experiments": {
+        "t": {
+            "datasets": ["spirals"],
+            "grid": {"optimizer": ["sgd", "adam"]},
+            "tune": {
+                "space": {"lr": {"factors": [0.1, 1.0, 10.0]}},
+                "halving": {"eta": 3, "min_epochs": 2},
+            },
+            "seeds": [0, 1],
+        },
+        "plain": {"datasets": ["spirals"], "grid": {"optimizer": ["rmsprop"]}},
+    },
+    "select": ["t", "plain"],
+    "wandb": {"mode": "disabled"},
+}
+
+
+def command(workdir: Path, *args: str) -> list[str]:
+    return [
+        SNAKEMAKE,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--workflow-profile",
+        str(PROFILE),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command(workdir, *args), capture_output=True, text=True, timeout=600)
+
+
+def setup(workdir: Path, data: Path | None = None, config: dict = STUDY) -> Path:
+    workdir.mkdir(parents=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    if data is not None:
+        (workdir / "data").symlink_to(data)
+    return workdir
+
+
+def tunings(config: dict = STUDY):
+    config = copy.deepcopy(config)
+    validate_config(config)
+    return study_tunings(config)
+
+
+def records(workdir: Path) -> dict[str, dict]:
+    """Every rung record of the study's searches, by path."""
+    paths = {t.rung_path(r) for t in tunings() for r in range(t.top + 1)}
+    return {p: json.loads((workdir / p).read_text()) for p in sorted(paths)}
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def job_counts(output: str) -> dict[str, int]:
+    counts = {}
+    table = output.split("Job stats:", 1)[1] if "Job stats:" in output else ""
+    for line in table.splitlines()[3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    workdir = setup(tmp_path_factory.mktemp("tdata") / "w")
+    done = snakemake(workdir, "data/processed/spirals/card.json")
+    assert done.returncode == 0, done.stderr
+    return workdir / "data"
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, data):
+    workdir = setup(tmp_path_factory.mktemp("tstudy") / "w", data)
+    done = snakemake(workdir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return workdir
+
+
+def test_trials_select_on_validation_and_finals_are_the_tuned_runs(study):
+    trials = read_csv(study / "results/tables/trials.csv")
+    # Equal budgets: each optimizer trains 3 candidates for 2 epochs, then 1 for 6.
+    for opt in ("sgd", "adam"):
+        mine = [r for r in trials if r["optimizer"] == opt]
+        assert [(r["rung"], r["budget_epochs"]) for r in mine] == [("0", "2")] * 3 + [("1", "6")]
+        assert [r["selected"] for r in mine] == ["False"] * 3 + ["True"]
+        assert sum(r["is_default"] == "True" for r in mine if r["rung"] == "0") == 1
+    # Trials have no evaluate job: no test metrics, except the top trial that is a final.
+    runs = {r["run_id"]: r for r in read_csv(study / "results/tables/runs.csv")}
+    for r in trials:
+        folder = study / "results/runs/spirals" / r["run_id"]
+        assert (folder / "metrics.json").exists() == (r["run_id"] in runs)
+    # The finals: the selected lr with every seed, plus the untuned experiment's run.
+    selected = {r["optimizer"]: r for r in trials if r["selected"] == "True"}
+    finals = [r for r in runs.values() if json.loads(r["experiments"]) == ["t"]]
+    assert sorted((r["optimizer"], r["seed"]) for r in finals) == [
+        ("adam", "0"),
+        ("adam", "1"),
+        ("sgd", "0"),
+        ("sgd", "1"),
+    ]
+    for r in finals:
+        assert float(r["lr"]) == float(selected[r["optimizer"]]["lr"])
+        assert r["epochs"] == "6"
+        if r["seed"] == "0":
+            assert r["run_id"] == selected[r["optimizer"]]["run_id"]  # trained once
+    assert [r["optimizer"] for r in runs.values() if r["experiments"] == '["plain"]'] == ["rmsprop"]
+    histories = read_csv(study / "results/tables/trial_histories.csv")
+    assert len(histories) == 2 * (3 * 2 + 6)
+    assert (study / "results/report/report.html").exists()
+
+
+def test_rerun_is_cached_and_a_new_seed_trains_only_new_finals(study):
+    again = snakemake(study, "--dry-run")
+    assert again.returncode == 0, again.stderr
+    assert "Nothing to be done" in again.stdout + again.stderr
+    config = copy.deepcopy(STUDY)
+    config["experiments"]["t"]["seeds"] = [0, 1, 2]
+    path = study / "config.yaml"
+    original = path.read_text()
+    path.write_text(yaml.safe_dump(config))
+    try:
+        dry = snakemake(study, "--dry-run")
+    finally:
+        path.write_text(original)
+    assert dry.returncode == 0, dry.stderr
+    counts = job_counts(dry.stdout + dry.stderr)
+    assert counts["train"] == counts["evaluate"] == 2  # seed 2 of sgd and of adam
+    assert "tune" not in counts
+
+
+def test_poisoned_test_split_leaves_the_choice_unchanged(tmp_path, study, data):
+    """A copy of the data whose test labels are shuffled and test features are noise: the
+    searches (every rung's record) are the same as the clean study's."""
+    poisoned = tmp_path / "data"
+    processed = poisoned / "processed" / "spirals"
+    processed.mkdir(parents=True)
+    for name in ("train.npz", "val.npz", "card.json"):
+        (processed / name).symlink_to(data / "processed" / "spirals" / name)
+    with np.load(data / "processed" / "spirals" / "test.npz", allow_pickle=False) as test:
+        arrays = {k: test[k] for k in test.files}
+    rng = np.random.default_rng(0)
+    for key, value in arrays.items():
+        if np.issubdtype(value.dtype, np.floating):
+            arrays[key] = rng.normal(size=value.shape).astype(value.dtype) * 1e3
+        else:
+            arrays[key] = rng.permutation(value)
+    np.savez(processed / "test.npz", **arrays)
+    workdir = setup(tmp_path / "w", poisoned)
+    targets = sorted(records(study))
+    done = snakemake(workdir, *targets)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert records(workdir) == records(study)
+    assert "evaluate" not in job_counts(done.stdout + done.stderr)
+
+
+def test_kill_in_the_middle_of_the_search_resumes_to_the_same_choice(tmp_path, study, data):
+    workdir = setup(tmp_path / "w", data)
+    first_rung = [p for p in records(study) if p.endswith("rung0.json")]
+    log = open(tmp_path / "killed.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        command(workdir), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        # In the middle: a first rung decided, the search not finished.
+        while not any((workdir / p).exists() for p in first_rung):
+            assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        log.close()
+    assert not (workdir / "results/tables/trials.csv").exists()
+    rerun = snakemake(workdir)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert records(workdir) == records(study)
+    timing = {"train_seconds"}
+    strip = [
+        {k: v for k, v in r.items() if k not in timing}
+        for r in (read_csv(workdir / "results/tables/trials.csv"))
+    ]
+    assert strip == [
+        {k: v for k, v in r.items() if k not in timing}
+        for r in read_csv(study / "results/tables/trials.csv")
+    ]
