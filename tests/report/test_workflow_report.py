@@ -76,7 +76,8 @@ def test_report_rules_end_to_end(tmp_path):
     assert any(n.endswith("/heatmap.png") for n in names)
     assert any(n.endswith("/report.html") for n in names)
 
-    # A new experiment: only its runs train; then aggregate, figures and report rerun.
+    # A new experiment: only its runs train; the membership table (rule experiments) is
+    # rewritten, then aggregate, figures and report rerun.
     extra = {**EXPERIMENT, "grid": {"optimizer": ["rmsprop"]}}
     config2 = _config(tmp_path / "tiny2.yaml", {"tiny": EXPERIMENT, "extra": extra})
     plan = _snakemake(tmp_path, config2, "report_all", "-n")

@@ -130,7 +130,7 @@ def learning_curves(runs, histories, tables, dataset, factor: str, **_):
                     alpha=0.2 if solid else 0.1,
                     lw=0,
                 )
-            # A diverged run's last validation value, or the top of the band when not finite.
+            # Where a diverged run stopped: its last value, else the variant's highest one.
             val = pd.to_numeric(h[columns[0][0]], errors="coerce")
             top = val[np.isfinite(val)].max() if np.isfinite(val).any() else np.nan
             for _, last in h[h["status"] == "diverged"].groupby("run_id").tail(1).iterrows():
