@@ -6,41 +6,30 @@
 - ``load_split(dir, split)``: ``(x, y)`` read into memory, CRC-checked, no pickle.
 - ``augment_batch(x, image_shape, rng)``: seeded random crop + horizontal flip.
 
-Names are imported on first use (PEP 562): a training job that only loads prepared splits
-does not pay for the download stack (urllib, ssl, email, tqdm), about 0.1 s per process.
+The download stack (urllib, ssl, e-mail, tqdm) is imported by ``download`` when it runs, so a
+training job that only loads prepared splits does not pay for it (about 0.1 s a process).
 """
 
-from importlib import import_module
+from .augment import augment_batch
+from .catalog import DATASETS, DatasetSpec, RawFile, get_spec
+from .download import DownloadError, download
+from .fetch import FetchError, fetch
+from .prepare import prepare, stratified_split
+from .store import CorruptFileError, load_split, verify_prepared
 
-# Public name -> the submodule that defines it.
-_EXPORTS = {
-    "augment_batch": "augment",
-    "DATASETS": "catalog",
-    "DatasetSpec": "catalog",
-    "RawFile": "catalog",
-    "get_spec": "catalog",
-    "DownloadError": "download",
-    "download": "download",
-    "FetchError": "fetch",
-    "fetch": "fetch",
-    "prepare": "prepare",
-    "stratified_split": "prepare",
-    "CorruptFileError": "store",
-    "load_split": "store",
-    "verify_prepared": "store",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__():
-    return sorted({*globals(), *__all__})
+__all__ = [
+    "DATASETS",
+    "CorruptFileError",
+    "DatasetSpec",
+    "DownloadError",
+    "FetchError",
+    "RawFile",
+    "augment_batch",
+    "download",
+    "fetch",
+    "get_spec",
+    "load_split",
+    "prepare",
+    "stratified_split",
+    "verify_prepared",
+]

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-
-from tqdm import tqdm
 
 from .hashing import content_sha256, file_digest
 
@@ -41,6 +36,11 @@ def download(
     on its content (gunzipped if compressed); only a verified file is renamed to ``dest``.
     A failed checksum deletes the partial file. Raises DownloadError.
     """
+    # The HTTP stack is imported here, not with the module: loading prepared data (a training
+    # job) imports nnlib.datasets without ever downloading.
+    import http.client
+    import urllib.error
+
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -69,6 +69,11 @@ def download(
 
 def _transfer(url: str, part: Path, timeout: float, progress: bool) -> bool:
     """Append what is missing to ``part``; True when the server's full length arrived."""
+    import urllib.error
+    import urllib.request
+
+    from tqdm import tqdm
+
     offset = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": "nnlib-datasets/1"}
     if offset:
@@ -129,6 +134,8 @@ def _verify(part: Path, md5: str | None, sha256: str | None) -> None:
 
 
 def _describe(exc: BaseException) -> str:
+    import urllib.error
+
     if isinstance(exc, urllib.error.URLError):
         return f"cannot connect ({exc.reason})"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
