@@ -35,6 +35,7 @@ rule all:
         ],
         expand(rules.prepare.output, dataset=REPORT_DATASETS),
         [run_files(name) for name in (*TRAIN_OUTPUTS.values(), "metrics.json")],
+        *TUNED_KEPT,
         rules.aggregate.output,
         expand(rules.figures.output, dataset=REPORT_DATASETS),
         WANDB_TARGETS,

@@ -8,6 +8,7 @@ import copy
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -227,3 +228,34 @@ def test_kill_in_the_middle_of_the_search_resumes_to_the_same_choice(tmp_path, s
         {k: v for k, v in r.items() if k not in timing}
         for r in read_csv(study / "results/tables/trials.csv")
     ]
+
+
+def test_deleted_trial_and_final_files_are_rebuilt_by_a_plain_rerun(tmp_path, study):
+    """rule all reaches every file of a search (nnstudy.tunerules.kept_files), so Snakemake
+    rebuilds a deleted trial or final file, with identical content, like any run's."""
+    workdir = tmp_path / "w"
+    shutil.copytree(study, workdir, symlinks=True)
+    trials = read_csv(workdir / "results/tables/trials.csv")
+    loser = next(r for r in trials if r["rung"] == "0" and r["selected"] == "False")
+    final = next(r for r in read_csv(workdir / "results/tables/runs.csv") if r["seed"] == "1")
+    lost = [
+        workdir / "results/runs/spirals" / loser["run_id"] / "history.csv",
+        workdir / "results/runs/spirals" / final["run_id"] / "metrics.json",
+    ]
+    before = {p: json.loads(p.read_text()) if p.suffix == ".json" else p.read_text() for p in lost}
+    for path in lost:
+        path.unlink()
+    done = snakemake(workdir)  # no --forcerun, no --rerun-incomplete
+    assert done.returncode == 0, done.stderr[-3000:]
+    for path, content in before.items():
+        now = json.loads(path.read_text()) if path.suffix == ".json" else path.read_text()
+        if path.suffix == ".json":
+            now.pop("eval_seconds"), content.pop("eval_seconds")
+            now.pop("train_seconds"), content.pop("train_seconds")
+        else:  # the epochs' seconds differ between two trainings
+            now, content = (
+                [row.split(",")[:6] + row.split(",")[7:] for row in text.splitlines()]
+                for text in (now, content)
+            )
+        assert now == content, path
+    assert records(workdir) == records(study)

@@ -60,6 +60,29 @@ def aggregate_inputs(tuned: TunedRuns, checkpoints, run_dir: str) -> list:
     return [inputs_of(t) for t in tuned.tunings]
 
 
+def kept_files(tuned: TunedRuns, checkpoints, run_dir: str, train_files, final_files) -> list:
+    """One input function per search for ``rule all``: every file the search keeps (each
+    rung's record and trials' ``train_files``; the finals' ``final_files``), so that Snakemake
+    rebuilds any of them that is deleted, as it does for the runs of untuned experiments."""
+
+    def kept_of(tuning: Tuning):
+        def kept(wildcards):
+            files, previous = [], None
+            for rung in range(tuning.top + 1):
+                candidates = tuning.rung_candidates(rung, previous)
+                files += files_of(tuning.trials(rung, candidates), train_files, run_dir)
+                record = checkpoints.tune.get(
+                    dataset=tuning.dataset, key=tuning.key, rung=rung
+                ).output[0]
+                files.append(record)
+                previous = read_record(record)
+            return files + files_of(finals(tuned, checkpoints, tuning), final_files, run_dir)
+
+        return kept
+
+    return [kept_of(t) for t in tuned.tunings]
+
+
 def tracked_runs(untuned: dict, tuned: TunedRuns, checkpoints, dataset: str) -> dict:
     """``{run_id: [experiments]}`` of a dataset for W&B: ``untuned`` (one entry of
     nnstudy.tracking.runs_by_dataset) and the tuned experiments' finals."""

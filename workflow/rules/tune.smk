@@ -3,9 +3,17 @@
 # them and keeps the best, and the selected values become the finals (`train` + `evaluate`),
 # which `aggregate` reaches through TUNED_INPUTS (input functions in nnstudy.tunerules).
 from nnstudy.tuning import TUNING_ROOT
-from nnstudy.tunerules import aggregate_inputs, rung_inputs, run_rung
+from nnstudy.tunerules import aggregate_inputs, kept_files, rung_inputs, run_rung
 
 TUNED_INPUTS = aggregate_inputs(TUNED, checkpoints, RUN_DIR)
+# What `rule all` adds so that a deleted trial or final file is rebuilt.
+TUNED_KEPT = kept_files(
+    TUNED,
+    checkpoints,
+    RUN_DIR,
+    TRAIN_OUTPUTS.values(),
+    [*TRAIN_OUTPUTS.values(), "metrics.json"],
+)
 
 
 # Cheap (a few small files read): in Snakemake's own process, on the submit host.
