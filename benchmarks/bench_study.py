@@ -9,8 +9,8 @@ workflow profile, data preparation included:
     .venv/bin/python benchmarks/bench_study.py --no-serial  # skip the --cores 1 run
 
 The compute floor is what the study's runs compute inside their jobs -- every run's training
-(``train_seconds``: its epochs, validation included) and test evaluation (``eval_seconds``),
-from its metrics.json -- divided by the cores: the wall time of a study whose jobs cost nothing
+(``train_seconds`` in train.json: its epochs, validation included; tuning trials too) and every
+final's test evaluation (``eval_seconds`` in metrics.json) -- divided by the cores: the wall time of a study whose jobs cost nothing
 to start and whose report is free. The ratio wall / floor is what Snakemake, process start-up,
 loading, writing and the report add.
 
@@ -44,12 +44,15 @@ def fresh(base: Path, name: str, config: dict) -> Path:
     return workdir
 
 
-def compute_seconds(workdir: Path) -> tuple[int, float]:
-    """(runs, seconds of training + test evaluation inside their jobs) of a finished study."""
-    metrics = [
-        json.loads(p.read_text()) for p in (workdir / "results" / "runs").glob("*/*/metrics.json")
-    ]
-    return len(metrics), sum(m["train_seconds"] + m["eval_seconds"] for m in metrics)
+def compute_seconds(workdir: Path) -> tuple[int, int, float]:
+    """(runs, finals, seconds of training + test evaluation inside their jobs) of a finished
+    study: every run's training (train.json: tuning trials too), every evaluated run's test
+    evaluation (metrics.json)."""
+    runs = workdir / "results" / "runs"
+    trained = [json.loads(p.read_text()) for p in runs.glob("*/*/train.json")]
+    evaluated = [json.loads(p.read_text()) for p in runs.glob("*/*/metrics.json")]
+    seconds = sum(t["train_seconds"] for t in trained) + sum(m["eval_seconds"] for m in evaluated)
+    return len(trained), len(evaluated), seconds
 
 
 def load() -> str:
@@ -72,8 +75,11 @@ def main() -> None:
         parallel = fresh(base, "cores2", config)
         before = load()
         t2, log = snakemake(parallel, 2)
-        n_runs, compute = compute_seconds(parallel)
-        print(f"default study, {n_runs} runs, --cores 2: {t2:.1f} s ({before})")
+        n_runs, n_evaluated, compute = compute_seconds(parallel)
+        print(
+            f"default study, {n_runs} runs ({n_evaluated} evaluated on test), --cores 2: "
+            f"{t2:.1f} s ({before})"
+        )
         floor = compute / 2
         print(
             f"compute floor: {compute:.1f} s of training + evaluation in the jobs / 2 cores = "
