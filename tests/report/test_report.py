@@ -39,7 +39,6 @@ def build(root: Path, seeds=(0, 1), datasets=("gmm", "spirals"), trials=True, **
         paths["trials"] = tables_dir / "trials.csv"
         table.to_csv(paths["trials"], index=False)
     tables = aggregate.read_tables(paths)
-    tables["trials"] = tuning_stats.read_trials(paths.get("trials"))
     for dataset in sorted(tables["runs"]["dataset"].unique()):
         figures.make_figures(tables, dataset, study["runs_root"], root / "results" / "figures")
     out = root / "results" / "report"

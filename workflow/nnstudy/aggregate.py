@@ -23,6 +23,7 @@ from nnstudy import stats
 from nnstudy.names import MAIN_FACTORS, TABLES
 from nnstudy.runs import augment_label
 from nnstudy.tuning import TUNABLE, Tuning, finals_membership, read_record, trials_table
+from nnstudy.tuning_stats import read_trials
 
 METRIC = "test_accuracy"
 METRIC_KEYS = (
@@ -257,12 +258,15 @@ def read_tables(paths: dict[str, str | Path]) -> dict[str, pd.DataFrame]:
     tables = {
         name: pd.read_csv(paths[name], dtype=ids if name.startswith("trial") else None)
         for name in TABLES
+        if name != "trials"  # read below, with its flags, or None without tuning
     }
     # CSV loses dtypes: ids are text, the tri-state flag is nullable boolean.
     for name in ("runs", "histories"):
         tables[name]["run_id"] = tables[name]["run_id"].astype(str)
     rank = tables["ranking"]
     rank["indistinguishable"] = rank["indistinguishable"].astype("boolean")
+    # None for a study without tuning (no trials table, or one without rows).
+    tables["trials"] = read_trials(paths.get("trials"))
     return tables
 
 

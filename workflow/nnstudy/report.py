@@ -849,7 +849,6 @@ def write_report(
 ) -> dict:
     """Entry point of the `report` rule: report.html, report.tex and the table fragments."""
     tables = read_tables(table_paths)
-    tables["trials"] = tuning_stats.read_trials(table_paths.get("trials"))
     datasets = sorted(tables["runs"]["dataset"].unique())
     figs = {ds: figure_paths(figures_dir, ds) for ds in datasets}
     context = build_context(
