@@ -277,6 +277,8 @@ def fit(
         yv = _check_targets("y_val", validation_data[1], len(xv), n_out, loss)
     if hasattr(optimizer, "threads"):
         optimizer.threads = threads if threads is not None else blas_threads()
+    if hasattr(optimizer, "warm_up"):
+        optimizer.warm_up()  # numba's start-up outside the first epoch's seconds
     rng = as_generator(seed)
     gens = _module_generators(model)
     callbacks = list(callbacks or [])

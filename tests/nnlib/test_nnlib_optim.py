@@ -413,3 +413,29 @@ def test_small_models_never_import_numba():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_warm_up_loads_the_kernel_and_changes_nothing():
+    # fit warms the optimizer before its first epoch: numba's start-up must land in warm_up
+    # (the kernel already specialised for the parameters' dtype), not in the first step, and
+    # warm_up must leave parameters, state and step count as they were.
+    pytest.importorskip("numba")
+    code = (
+        "import sys, numpy as np\n"
+        "from nnlib import kernels, get_optimizer\n"
+        "from nnlib import Parameter\n"
+        "for name in ('sgd', 'rmsprop', 'adam', 'adamw'):\n"
+        "    p = Parameter(np.ones(kernels.MIN_PARAMETERS, np.float32))\n"
+        "    p.grad[...] = 0.5\n"
+        "    kw = {'momentum': 0.9} if name == 'sgd' else {}\n"
+        "    opt = get_optimizer(name, [p], lr=0.1, **kw)\n"
+        "    assert opt.path == 'numba'\n"
+        "    before = {k: v.copy() for k, v in opt.state.items()}\n"
+        "    opt.warm_up()\n"
+        "    assert opt.step_count == 0 and (p.data == 1).all() and (p.grad == 0.5).all()\n"
+        "    assert all((opt.state[k] == v).all() for k, v in before.items())\n"
+        "    assert 'numba' in sys.modules\n"
+        "    assert kernels.compiled()[{'adamw': 'adam'}.get(name, name)].signatures, name\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
