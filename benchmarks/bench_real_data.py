@@ -7,7 +7,8 @@ process, interleaved with the jobs, the same ``fit`` runs on the same splits hel
 (np.load), with one BLAS thread as the job has. Printed: the job's seconds per epoch (its
 history.csv) over nnlib's (target <= 1.05; per round, their median, and the fastest epoch of
 each, the least disturbed on a shared machine) and the job's fixed cost: wall time of Snakemake's
-train + evaluate jobs minus the epochs (process start, loading, snapshots, evaluation).
+train job (training, then evaluation) minus the epochs (process start, loading, snapshots,
+evaluation).
 
     .venv/bin/python benchmarks/bench_real_data.py [--rounds 2] [--epochs 2]
 """
@@ -62,10 +63,8 @@ def study(epochs: int) -> dict:
 
 
 def job_round(workdir: Path) -> tuple[float, list[float], dict]:
-    """Train + evaluate the run as jobs (forced); wall seconds, epoch seconds, its config."""
-    wall, _, _ = timed_snakemake(
-        workdir, "--cores", "1", "--until", "evaluate", "--forcerun", "train"
-    )
+    """Train (and evaluate) the run as a job (forced); wall seconds, epoch seconds, its config."""
+    wall, _, _ = timed_snakemake(workdir, "--cores", "1", "--until", "train", "--forcerun", "train")
     [run_dir] = (workdir / "results" / "runs" / "fashion_mnist").iterdir()
     with open(run_dir / "history.csv", newline="") as f:
         seconds = [float(row["seconds"]) for row in csv.DictReader(f)]

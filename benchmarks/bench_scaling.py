@@ -1,7 +1,7 @@
 """How the study scales: wall time as the grid grows, and Snakemake's planning time.
 
-Study wall time: the real Snakefile run (``--until evaluate``: prepare, train, evaluate; the
-report is a fixed cost on top) in a fresh folder, for grids of 36, 108 and 324 runs of the tiny
+Study wall time: the real Snakefile run (``--until train``: prepare, then train, which evaluates
+too; the report is a fixed cost on top) in a fresh folder, for grids of 36, 108 and 324 runs of the tiny
 setting (spirals, 200 points, hidden [8], 2 epochs, batch 32; optimizer x activation x
 initializer = 4 x 3 x 3, times 1, 3 or 9 seeds), with ``--cores 1`` and ``--cores 2``. A tiny
 run trains in milliseconds, so these times are Snakemake's and the jobs' start-up costs: what a
@@ -10,8 +10,8 @@ grid of short runs pays per run, whatever the network.
 Planning time: ``snakemake --dry-run`` of the whole study (every rule up to the report) for a
 10,000-run grid (4 optimizers x 5 activations x 5 initializers x 100 seeds), from the command
 to the printed plan. Target: < 30 s. Measured in the same run as a peer: Snakemake's floor,
-the dry run of a Snakefile with nothing but an empty ``train`` and ``evaluate`` script rule per
-run (the same number of jobs, one input each, no config, no parse-time work).
+the dry run of a Snakefile with nothing but an empty ``train`` script rule per run (the same
+number of jobs, no config, no parse-time work).
 
 Usage: python benchmarks/bench_scaling.py [--sizes 36 108 324] [--cores 1 2] [--plan-runs 1000 10000]
 (`--sizes` with no value: planning only.)
@@ -72,14 +72,6 @@ rule all:
 rule train:
     output:
         "runs/{{run_id}}/model.npz",
-    script:
-        "job.py"
-
-
-rule evaluate:
-    input:
-        "runs/{{run_id}}/model.npz",
-    output:
         "runs/{{run_id}}/metrics.json",
     script:
         "job.py"
@@ -112,7 +104,7 @@ def main() -> None:
 
     base = runs_of(GRID, 1)
     if args.sizes:
-        print(f"Study wall time (tiny runs, --until evaluate; {base} variants x seeds)")
+        print(f"Study wall time (tiny runs, --until train; {base} variants x seeds)")
         header = f"{'runs':>6} " + " ".join(f"{f'--cores {c} (s)':>15}" for c in args.cores)
         header += " " + " ".join(f"{f's/run @{c}':>10}" for c in args.cores)
         if len(args.cores) > 1:
@@ -123,7 +115,7 @@ def main() -> None:
                 sys.exit(f"--sizes: {size} is not a multiple of the {base} grid variants")
             config = study(GRID, size // base)
             times = [
-                timed_study(config, "--cores", str(c), "--until", "evaluate")[0] for c in args.cores
+                timed_study(config, "--cores", str(c), "--until", "train")[0] for c in args.cores
             ]
             row = f"{size:>6} " + " ".join(f"{t:>15.1f}" for t in times)
             row += " " + " ".join(f"{t / size:>10.3f}" for t in times)
@@ -145,7 +137,7 @@ def main() -> None:
         config = study(PLAN_GRID, seeds)
         seconds, cpu = timed_study(config, "--dry-run")
         floor, _ = timed_study(config, "--dry-run", floor_runs=runs)
-        jobs = 2 * runs  # train + evaluate per run (the few data and report jobs aside)
+        jobs = runs  # one train job per run (the few data and report jobs aside)
         note = ""
         if runs >= 10_000:
             note = "  meets the target" if seconds < PLAN_TARGET_S else "  MISSES the target"

@@ -48,9 +48,13 @@ def compute_seconds(workdir: Path) -> tuple[int, int, float]:
     """(runs, finals, seconds of training + test evaluation inside their jobs) of a finished
     study: every run's training (train.json: tuning trials too), every evaluated run's test
     evaluation (metrics.json)."""
-    runs = workdir / "results" / "runs"
-    trained = [json.loads(p.read_text()) for p in runs.glob("*/*/train.json")]
-    evaluated = [json.loads(p.read_text()) for p in runs.glob("*/*/metrics.json")]
+    results = workdir / "results"
+    trained = [
+        json.loads(p.read_text())
+        for folder in ("runs", "trials")
+        for p in (results / folder).glob("*/*/train.json")
+    ]
+    evaluated = [json.loads(p.read_text()) for p in (results / "runs").glob("*/*/metrics.json")]
     seconds = sum(t["train_seconds"] for t in trained) + sum(m["eval_seconds"] for m in evaluated)
     return len(trained), len(evaluated), seconds
 

@@ -1,7 +1,7 @@
 """W&B's cost per run (offline: wandb.init + logging + finish) against a short training run.
 
 The training run is a core-study run made by the study's own code (nnstudy.train_job +
-nnstudy.evaluate_job, in-process, 1 BLAS thread): digits, the config.yaml defaults (hidden [64],
+nnstudy.evaluation, in-process, 1 BLAS thread): digits, the config.yaml defaults (hidden [64],
 20 epochs, batch 64, adam, relu, he, snapshots every 5 epochs). Its folder is then logged to W&B
 (offline), copied under N run ids for the batch. W&B's cost per run is measured three ways, each
 with its ratio to the training time:
@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from nnstudy.config import validate_config
-from nnstudy.evaluate_job import evaluate_run
+from nnstudy.evaluation import evaluate_run
 from nnstudy.runs import study_rows, unique_runs
 from nnstudy.train_job import train_outputs, train_run
 from threadpoolctl import threadpool_limits

@@ -65,12 +65,12 @@ def test_tiny_study_on_slurm_equals_local_run(tmp_path, cluster):
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-4000:]
 
-    # The work went through SLURM: prepare as its own job, and every train and evaluate job
-    # of the study grouped into one SLURM job (the profile puts up to 8 runs in a group).
+    # The work went through SLURM: prepare as its own job, and every train job (which
+    # evaluates too) of the study grouped into one SLURM job (up to 8 runs in a group).
     submitted = re.findall(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)", log)
     logs = sorted(path for _, path in submitted)
     assert len(submitted) == 2, log[-4000:]
-    assert "/rule_prepare/" in logs[1] and "/group_runs_evaluate_train/" in logs[0], logs
+    assert "/rule_prepare/" in logs[1] and "/group_runs_train/" in logs[0], logs
 
     # Same runs, same files, same numbers (timings aside).
     for folder in (local, slurm):

@@ -48,8 +48,8 @@ def test_prepare_real_fashion_mnist_from_the_debian_mirror(tmp_path):
     assert x.shape == (10_000, 784) and np.bincount(y).tolist() == [1_000] * 10
 
 
-# One small run of 2 epochs on the real split, through the real Snakefile (prepare, train,
-# evaluate) as a user runs it.
+# One small run of 2 epochs on the real split, through the real Snakefile (prepare, then train,
+# which evaluates too) as a user runs it.
 REAL_RUN = {
     "data": {"local_dirs": [str(DEBIAN_DIR)]},
     "experiments": {

@@ -2,7 +2,7 @@
 
 Shared by the fault suite (tests/faults) and the cluster test (tests/cluster): a study is a
 folder with a config.yaml; Snakemake runs in it with the repository's Snakefile and a workflow
-profile, up to the `evaluate` and `experiments` rules (the report is not what these tests are
+profile, up to the `train` and `experiments` rules (the report is not what these tests are
 about).
 """
 
@@ -62,7 +62,7 @@ def run_ids(config: dict) -> dict[str, dict]:
     return unique_runs(study_rows(config))
 
 
-UNTIL = ("evaluate", "experiments")
+UNTIL = ("train", "experiments")
 
 
 def command(

@@ -2,7 +2,7 @@
 
 Data: nnlib.datasets.prepare (built-in gmm and spirals, a few hundred samples). Runs: the
 workflow's config validation, experiment expansion, nnstudy.train_job.train_run and
-nnstudy.evaluate_job.evaluate_run, so every number is from an actual fit. One variant uses a
+nnstudy.evaluation.evaluate_run, so every number is from an actual fit. One variant uses a
 huge SGD learning rate and really diverges; one run really fails (its data folder is missing).
 A third experiment has a hostile name and shares the adam runs of `core`: the report must
 render any name harmlessly.
@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 from nnstudy.config import validate_config
-from nnstudy.evaluate_job import evaluate_run
+from nnstudy.evaluation import evaluate_run
 from nnstudy.runs import run_id, study_rows, table_csv, unique_runs
 from nnstudy.train_job import train_outputs, train_run
 

@@ -1,6 +1,6 @@
 """Real run folders for the tracking tests, made by the study's own code: config validation and
 run table (nnstudy.config/runs), training (nnstudy.train_job) and evaluation
-(nnstudy.evaluate_job) on a tiny prepared spirals set (nnlib.datasets.prepare)."""
+(nnstudy.evaluation) on a tiny prepared spirals set (nnlib.datasets.prepare)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from nnstudy.config import validate_config
-from nnstudy.evaluate_job import evaluate_run
+from nnstudy.evaluation import evaluate_run
 from nnstudy.runs import Row, study_rows, unique_runs
 from nnstudy.train_job import train_outputs, train_run
 

@@ -134,8 +134,8 @@ def test_a_tuned_setting_cannot_be_fixed_too():
 
 
 def fake_trial(root: Path, run: dict, val_accuracy: float, status="ok", test_accuracy=None):
-    """A trial's folder as `train` leaves it (history.csv, train.json); optionally the
-    metrics.json an evaluate job would add."""
+    """A trial's folder as `trial` leaves it (history.csv, train.json); optionally the
+    metrics.json a `train` job (which evaluates) would add."""
     folder = root / run["dataset"] / run["run_id"]
     folder.mkdir(parents=True)
     rows = [

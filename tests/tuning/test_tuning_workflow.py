@@ -128,11 +128,12 @@ def test_trials_select_on_validation_and_finals_are_the_tuned_runs(study):
         assert [(r["rung"], r["budget_epochs"]) for r in mine] == [("0", "2")] * 3 + [("1", "6")]
         assert [r["selected"] for r in mine] == ["False"] * 3 + ["True"]
         assert sum(r["is_default"] == "True" for r in mine if r["rung"] == "0") == 1
-    # Trials have no evaluate job: no test metrics, except the top trial that is a final.
+    # Trials are apart from the runs and never evaluated on test: no test metrics.
     runs = {r["run_id"]: r for r in read_csv(study / "results/tables/runs.csv")}
     for r in trials:
-        folder = study / "results/runs/spirals" / r["run_id"]
-        assert (folder / "metrics.json").exists() == (r["run_id"] in runs)
+        folder = study / "results/trials/spirals" / r["run_id"]
+        assert (folder / "train.json").exists()
+        assert not (folder / "metrics.json").exists()
     # The finals: the selected lr with every seed, plus the untuned experiment's run.
     selected = {r["optimizer"]: r for r in trials if r["selected"] == "True"}
     finals = [r for r in runs.values() if json.loads(r["experiments"]) == ["t"]]
@@ -145,8 +146,11 @@ def test_trials_select_on_validation_and_finals_are_the_tuned_runs(study):
     for r in finals:
         assert float(r["lr"]) == float(selected[r["optimizer"]]["lr"])
         assert r["epochs"] == "6"
-        if r["seed"] == "0":
-            assert r["run_id"] == selected[r["optimizer"]]["run_id"]  # trained once
+        if r["seed"] == "0":  # the top trial's run, trained again with its test metrics
+            assert r["run_id"] == selected[r["optimizer"]]["run_id"]
+            trial = study / "results/trials/spirals" / r["run_id"] / "history.csv"
+            final = study / "results/runs/spirals" / r["run_id"] / "history.csv"
+            assert _without_seconds(trial) == _without_seconds(final)
     assert [r["optimizer"] for r in runs.values() if r["experiments"] == '["plain"]'] == ["rmsprop"]
     histories = read_csv(study / "results/tables/trial_histories.csv")
     assert len(histories) == 2 * (3 * 2 + 6)
@@ -168,8 +172,8 @@ def test_rerun_is_cached_and_a_new_seed_trains_only_new_finals(study):
         path.write_text(original)
     assert dry.returncode == 0, dry.stderr
     counts = job_counts(dry.stdout + dry.stderr)
-    assert counts["train"] == counts["evaluate"] == 2  # seed 2 of sgd and of adam
-    assert "tune" not in counts
+    assert counts["train"] == 2  # seed 2 of sgd and of adam (trained and evaluated)
+    assert "tune" not in counts and "trial" not in counts
 
 
 def test_poisoned_test_split_leaves_the_choice_unchanged(tmp_path, study, data):
@@ -194,7 +198,7 @@ def test_poisoned_test_split_leaves_the_choice_unchanged(tmp_path, study, data):
     done = snakemake(workdir, *targets)
     assert done.returncode == 0, done.stderr[-3000:]
     assert records(workdir) == records(study)
-    assert "evaluate" not in job_counts(done.stdout + done.stderr)
+    assert "train" not in job_counts(done.stdout + done.stderr)  # trials only, no test read
 
 
 def test_kill_in_the_middle_of_the_search_resumes_to_the_same_choice(tmp_path, study, data):
@@ -239,7 +243,7 @@ def test_deleted_trial_and_final_files_are_rebuilt_by_a_plain_rerun(tmp_path, st
     loser = next(r for r in trials if r["rung"] == "0" and r["selected"] == "False")
     final = next(r for r in read_csv(workdir / "results/tables/runs.csv") if r["seed"] == "1")
     lost = [
-        workdir / "results/runs/spirals" / loser["run_id"] / "history.csv",
+        workdir / "results/trials/spirals" / loser["run_id"] / "history.csv",
         workdir / "results/runs/spirals" / final["run_id"] / "metrics.json",
     ]
     before = {p: json.loads(p.read_text()) if p.suffix == ".json" else p.read_text() for p in lost}
@@ -259,3 +263,10 @@ def test_deleted_trial_and_final_files_are_rebuilt_by_a_plain_rerun(tmp_path, st
             )
         assert now == content, path
     assert records(workdir) == records(study)
+
+
+def _without_seconds(history: Path) -> list[list[str]]:
+    """history.csv's rows without the (timing) seconds column."""
+    rows = list(csv.reader(history.open()))
+    drop = rows[0].index("seconds")
+    return [r[:drop] + r[drop + 1 :] for r in rows]

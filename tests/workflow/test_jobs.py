@@ -1,4 +1,5 @@
-"""The train and evaluate jobs called directly (the workflow tests run them through Snakemake)."""
+"""The train job (training, then evaluation) called directly (the workflow tests run it through
+Snakemake)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from nnstudy.config import validate_config
-from nnstudy.evaluate_job import evaluate_run
+from nnstudy.evaluation import evaluate_run
 from nnstudy.runs import study_rows
 from nnstudy.train_job import INITIALIZERS, train_outputs, train_run
 

@@ -204,17 +204,20 @@ def read_records(tunings: list[Tuning]) -> dict[str, dict]:
 
 
 def collect_trials(
-    tunings: list[Tuning], records: dict[str, dict], runs_root: str | Path
+    tunings: list[Tuning], records: dict[str, dict], trials_root: str | Path
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """trials.csv and trial_histories.csv (see nnstudy.tuning)."""
+    """trials.csv and trial_histories.csv (see nnstudy.tuning) of the trials in
+    ``trials_root``."""
     tuned = [k for k in TUNABLE if any(k in t.tuned for t in tunings)]
     head, tail = TRIAL_COLUMNS
-    trials = pd.DataFrame(trials_table(tunings, records, runs_root), columns=[*head, *tuned, *tail])
+    trials = pd.DataFrame(
+        trials_table(tunings, records, trials_root), columns=[*head, *tuned, *tail]
+    )
     # The tuned values as tuned_<name>: history.csv has its own lr column (the scheduled lr).
     runs = trials.drop_duplicates("run_id").rename(columns={k: f"tuned_{k}" for k in tuned})
     keep = ["dataset", "run_id", "variant", "seed", "status", *MAIN_FACTORS]
     keep += [*(f"tuned_{k}" for k in tuned), "rung", "budget_epochs"]
-    return trials, _histories(runs, runs_root, keep)
+    return trials, _histories(runs, trials_root, keep)
 
 
 def build_tables(
@@ -270,8 +273,11 @@ def read_tables(paths: dict[str, str | Path]) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def aggregate(membership_csv, runs_root, outputs, tunings=()) -> dict[str, pd.DataFrame]:
-    """Entry point of the `aggregate` rule (``tunings``: the tuned experiments' searches)."""
+def aggregate(
+    membership_csv, runs_root, outputs, tunings=(), trials_root=None
+) -> dict[str, pd.DataFrame]:
+    """Entry point of the `aggregate` rule (``tunings``: the tuned experiments' searches, whose
+    trials are in ``trials_root``, e.g. results/trials)."""
     tunings = list(tunings)
     records = read_records(tunings)
     membership = pd.concat(
@@ -286,7 +292,9 @@ def aggregate(membership_csv, runs_root, outputs, tunings=()) -> dict[str, pd.Da
     )
     runs = collect_runs(membership, runs_root)
     tables = build_tables(
-        runs, collect_histories(runs, runs_root), collect_trials(tunings, records, runs_root)
+        runs,
+        collect_histories(runs, runs_root),
+        collect_trials(tunings, records, trials_root),
     )
     write_tables(tables, outputs)
     return tables

@@ -1,6 +1,8 @@
-"""Train one run (the ``train`` rule): a resolved run config in, the run's files out.
+"""Train one run (rules ``train`` and ``trial``): a resolved run config in, the run's files out.
 
-Files written to ``results/runs/<dataset>/<run_id>/`` (all of them, whatever the outcome):
+Files written to ``results/runs/<dataset>/<run_id>/`` (a tuning trial's to
+``results/trials/<dataset>/<run_id>/``), all of them whatever the outcome, plus ``metrics.json``
+with ``--evaluate`` (rule ``train``; see :mod:`nnstudy.evaluation`):
 
 ``config.json``
     The resolved run config (see :mod:`nnstudy.runs`) plus ``run_id``.
@@ -58,6 +60,7 @@ import numpy as np
 
 from nnlib.atomic import atomic_savez
 from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
+from nnstudy.evaluation import EVAL_INPUTS, evaluate_run
 from nnstudy.integrity import guarded
 from nnstudy.provenance import provenance
 from nnstudy.studylock import hold
@@ -78,6 +81,8 @@ TRAIN_OUTPUTS = {
     "snapshots": "snapshots.npz",
     "train": "train.json",
 }
+# What ``--evaluate`` adds (rule train's sixth output).
+METRICS = "metrics.json"
 # The study's initializer names -> nnlib's.
 INITIALIZERS = {
     "normal": "normal",
@@ -391,11 +396,14 @@ def _no_snapshots() -> dict[str, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``train`` rule: ``python -m nnstudy.train_job --run JSON --data DIR
-    --out DIR --checkpoint PREFIX --threads N --log FILE``.
+    """Entry point of the ``train`` and ``trial`` rules: ``python -m nnstudy.train_job --run
+    JSON --data DIR --out DIR --checkpoint PREFIX --threads N --log FILE [--evaluate]``.
+    ``--evaluate`` (rule ``train``) then evaluates the saved model on the test split into
+    ``metrics.json`` (:mod:`nnstudy.evaluation`); tuning trials (rule ``trial``) never read it.
 
     A plain module run, not Snakemake's ``script:``, whose preamble imports Snakemake in every
-    job (about 0.2 s of CPU a job, more than a core-study run trains)."""
+    job (about 0.2 s of CPU a job, more than a core-study run trains). Evaluation is in the same
+    process for the same reason: a job of its own would start Python and NumPy once more."""
     import argparse
 
     from threadpoolctl import threadpool_limits
@@ -408,17 +416,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", help="checkpoint path prefix (outside --out)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--log", required=True)
+    parser.add_argument("--evaluate", action="store_true", help="then write metrics.json")
     args = parser.parse_args(argv)
     inputs = [os.path.join(args.data, name) for name in TRAIN_INPUTS]
     outputs = train_outputs(args.out)
+    kept = list(outputs.values())
+    if args.evaluate:
+        inputs += [os.path.join(args.data, name) for name in EVAL_INPUTS]
+        kept.append(os.path.join(args.out, METRICS))
     # Checksums are checked and recorded here, not in train_run, so tests calling train_run
     # write no records.
     with (
-        guarded(inputs, outputs.values()),
+        guarded(dict.fromkeys(inputs), kept),
         threadpool_limits(limits=args.threads),
         open(args.log, "w") as log,
     ):
         train_run(json.loads(args.run), args.data, outputs, args.checkpoint, log=log)
+        if args.evaluate:
+            result = evaluate_run(outputs["model"], outputs["train"], args.data, kept[-1])
+            print(f"test_accuracy={result['test_accuracy']}", file=log)
 
 
 if __name__ == "__main__":

@@ -24,23 +24,23 @@ def finals(tuned: TunedRuns, checkpoints, tuning: Tuning) -> list[dict]:
     return tuned.add(tuning, tuning.top, read_record(top.output[0]))
 
 
-def rung_inputs(tuned: TunedRuns, checkpoints, run_dir: str):
-    """Input function of the ``tune`` checkpoint: a rung's trials (``trials``) and the
-    record of the rung before it (``previous``, from rung 1 on)."""
+def rung_inputs(tuned: TunedRuns, checkpoints, trial_dir: str):
+    """Input function of the ``tune`` checkpoint: a rung's trials (``trials``, in
+    ``trial_dir``) and the record of the rung before it (``previous``, from rung 1 on)."""
 
     def inputs(wildcards):
         tuning, rung = tuned.by_key[wildcards.key], int(wildcards.rung)
         if rung == 0:
             return {
                 "trials": files_of(
-                    tuning.trials(0, range(len(tuning.candidates))), TRIAL_FILES, run_dir
+                    tuning.trials(0, range(len(tuning.candidates))), TRIAL_FILES, trial_dir
                 )
             }
         previous = checkpoints.tune.get(
             dataset=wildcards.dataset, key=wildcards.key, rung=rung - 1
         ).output[0]
         trials = tuned.add(tuning, rung - 1, read_record(previous))
-        return {"previous": previous, "trials": files_of(trials, TRIAL_FILES, run_dir)}
+        return {"previous": previous, "trials": files_of(trials, TRIAL_FILES, trial_dir)}
 
     return inputs
 
@@ -60,17 +60,19 @@ def aggregate_inputs(tuned: TunedRuns, checkpoints, run_dir: str) -> list:
     return [inputs_of(t) for t in tuned.tunings]
 
 
-def kept_files(tuned: TunedRuns, checkpoints, run_dir: str, train_files, final_files) -> list:
+def kept_files(tuned: TunedRuns, checkpoints, trials, finals_) -> list:
     """One input function per search for ``rule all``: every file the search keeps (each
-    rung's record and trials' ``train_files``; the finals' ``final_files``), so that Snakemake
-    rebuilds any of them that is deleted, as it does for the runs of untuned experiments."""
+    rung's record; ``trials`` = (folder pattern, file names) of its trials, ``finals_`` the same
+    of its finals), so that Snakemake rebuilds any of them that is deleted, as it does for the
+    runs of untuned experiments."""
+    (trial_dir, trial_files), (run_dir, final_files) = trials, finals_
 
     def kept_of(tuning: Tuning):
         def kept(wildcards):
             files, previous = [], None
             for rung in range(tuning.top + 1):
                 candidates = tuning.rung_candidates(rung, previous)
-                files += files_of(tuning.trials(rung, candidates), train_files, run_dir)
+                files += files_of(tuning.trials(rung, candidates), trial_files, trial_dir)
                 record = checkpoints.tune.get(
                     dataset=tuning.dataset, key=tuning.key, rung=rung
                 ).output[0]
@@ -96,13 +98,13 @@ def tracked_runs(untuned: dict, tuned: TunedRuns, checkpoints, dataset: str) -> 
     return runs
 
 
-def run_rung(tuned: TunedRuns, wildcards, input, output, log, run_dir: str) -> None:
+def run_rung(tuned: TunedRuns, wildcards, input, output, log, trial_dir: str) -> None:
     """The ``tune`` checkpoint's body (Snakemake's ``run:`` objects in)."""
     write_rung(
         tuned.by_key[wildcards.key],
         int(wildcards.rung),
         input.get("previous"),
-        Path(run_dir).parents[1],
+        Path(trial_dir).parents[1],
         output[0],
         log[0],
     )

@@ -26,16 +26,17 @@ the same schedule of *rungs*, so every optimizer has the same budget:
     and keeps the best ``max(1, n // eta**(r + 1))`` of them; without halving R = 0 (every
     candidate for E epochs). The candidate ranked first at rung R is *selected*.
 
-Trials are ordinary runs (``results/runs/<dataset>/<run_id>/``, rule ``train``; no
-``evaluate`` job, so no trial reads the test split). Rung r of a variant is a Snakemake
+Trials are ordinary runs kept apart (``results/trials/<dataset>/<run_id>/``, rule ``trial``:
+the ``train`` job without ``--evaluate``, so no trial reads the test split). Rung r of a variant is a Snakemake
 checkpoint that reads its trials' ``history.csv`` and ``train.json`` and writes
 ``results/tuning/<dataset>/<key>/rung<r>.json`` (:func:`rung_record`): the candidates of the
 rung with their trials' run ids and scores, and ``keep`` (the kept candidates' indices). The
 key hashes everything the selection depends on (the trial run ids of every rung and
 candidate, the metric, the rung sizes), so experiments with the same variant and ``tune``
 share the search, and a new seed of the finals leaves it untouched. The *finals* are the
-selected candidate trained for E epochs with every seed of the experiment's ``seeds`` (the
-top-rung trial with a seed in ``seeds`` is the same run, trained once) and evaluated on test.
+selected candidate trained for E epochs with every seed of the experiment's ``seeds`` and
+evaluated on test (rule ``train``, in ``results/runs/``: a top-rung trial with a seed in
+``seeds`` has the final's run id, but is trained again there, with its test metrics).
 
 Tables (rule ``aggregate``, :func:`trials_table`): ``results/tables/trials.csv``, one row
 per (experiment, trial run): ``experiment, dataset, variant`` (short id of the variant: the
@@ -261,10 +262,10 @@ def trial_score(trial: dict[str, Any], metric: str) -> float:
 
 
 def rung_record(
-    tuning: Tuning, rung: int, previous: dict | None, runs_root: str | Path
+    tuning: Tuning, rung: int, previous: dict | None, trials_root: str | Path
 ) -> dict[str, Any]:
     """Score rung ``rung``'s candidates from their trials' folders and keep the best."""
-    root = Path(runs_root) / tuning.dataset
+    root = Path(trials_root) / tuning.dataset
     entries = []
     for c in tuning.rung_candidates(rung, previous):
         runs = tuning.trial_runs[rung][c]
@@ -300,13 +301,13 @@ def write_rung(
     tuning: Tuning,
     rung: int,
     previous: str | None,
-    runs_root: str | Path,
+    trials_root: str | Path,
     output: str | Path,
     log: str | Path,
 ) -> None:
     """Entry point of the ``tune`` checkpoint (``previous``: rung-1's record file); the log
     gets one line per candidate."""
-    record = rung_record(tuning, rung, read_record(previous) if previous else None, runs_root)
+    record = rung_record(tuning, rung, read_record(previous) if previous else None, trials_root)
     lines = [
         f"{tuning.experiment}/{tuning.dataset}/{tuning.variant} rung {rung} "
         f"({record['epochs']} epochs): {e['values']} {tuning.metric} score {e['score']}"
@@ -369,9 +370,9 @@ def finals_membership(tunings: list[Tuning], records: dict[str, dict]) -> list[d
 
 
 def trials_table(
-    tunings: list[Tuning], records: dict[str, dict], runs_root: str | Path
+    tunings: list[Tuning], records: dict[str, dict], trials_root: str | Path
 ) -> list[dict[str, Any]]:
-    """The rows of trials.csv (see the module docstring)."""
+    """The rows of trials.csv (see the module docstring); the trials in ``trials_root``."""
     rows = []
     trials: dict[str, dict] = {}
     for t in tunings:
@@ -384,7 +385,7 @@ def trials_table(
                 for run in t.trial_runs[rung][c]:
                     rid = run["run_id"]
                     if rid not in trials:
-                        trials[rid] = read_trial(Path(runs_root) / t.dataset / rid)
+                        trials[rid] = read_trial(Path(trials_root) / t.dataset / rid)
                     rows.append(
                         {
                             "experiment": t.experiment,

@@ -44,6 +44,8 @@ damage = check_study(workflow)
 if damage:
     sys.exit(damage)
 RUN_DIR = "results/runs/{dataset}/{run_id}"
+# Tuning trials: the same runs (same files, same ids), apart so that they never get test metrics.
+TRIAL_DIR = "results/trials/{dataset}/{run_id}"
 
 
 # Only a real run gets here, after Snakemake locked the folder: the next run needs to know

@@ -61,6 +61,7 @@ rule aggregate:
     params:
         runs_root=lambda wildcards, input: str(Path(input.membership).parent),
         tunings=TUNED.tunings,
+        trials_root=str(Path(TRIAL_DIR).parents[1]),
     script:
         "../scripts/aggregate.py"
 

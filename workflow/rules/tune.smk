@@ -1,7 +1,8 @@
-# Tune each variant of an experiment with `tune` (nnstudy.tuning): its trials are ordinary
-# `train` jobs (validation split only, no `evaluate`), each rung is a checkpoint that scores
-# them and keeps the best, and the selected values become the finals (`train` + `evaluate`),
-# which `aggregate` reaches through TUNED_INPUTS (input functions in nnstudy.tunerules).
+# Tune each variant of an experiment with `tune` (nnstudy.tuning): its trials are `trial` jobs
+# (ordinary runs in TRIAL_DIR, validation split only, no test metrics), each rung is a
+# checkpoint that scores them and keeps the best, and the selected values become the finals
+# (`train` jobs, with test metrics), which `aggregate` reaches through TUNED_INPUTS (input
+# functions in nnstudy.tunerules).
 from nnstudy.tuning import TUNING_ROOT
 from nnstudy.tunerules import aggregate_inputs, kept_files, rung_inputs, run_rung
 
@@ -10,16 +11,15 @@ TUNED_INPUTS = aggregate_inputs(TUNED, checkpoints, RUN_DIR)
 TUNED_KEPT = kept_files(
     TUNED,
     checkpoints,
-    RUN_DIR,
-    TRAIN_OUTPUTS.values(),
-    [*TRAIN_OUTPUTS.values(), "metrics.json"],
+    (TRIAL_DIR, TRAIN_OUTPUTS.values()),
+    (RUN_DIR, [*TRAIN_OUTPUTS.values(), METRICS]),
 )
 
 
 # Cheap (a few small files read): in Snakemake's own process, on the submit host.
 checkpoint tune:
     input:
-        unpack(rung_inputs(TUNED, checkpoints, RUN_DIR)),
+        unpack(rung_inputs(TUNED, checkpoints, TRIAL_DIR)),
     output:
         f"{TUNING_ROOT}/{{dataset}}/{{key}}/rung{{rung}}.json",
     log:
@@ -29,4 +29,4 @@ checkpoint tune:
         rung="[0-9]+",
     localrule: True
     run:
-        run_rung(TUNED, wildcards, input, output, log, RUN_DIR)
+        run_rung(TUNED, wildcards, input, output, log, TRIAL_DIR)

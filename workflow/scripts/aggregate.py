@@ -23,6 +23,7 @@ with (
             snakemake.params.runs_root,
             {name: snakemake.output[name] for name in TABLES},
             snakemake.params.tunings,
+            snakemake.params.trials_root,
         )
     except ValueError as error:  # an unreadable run file: one line, not a traceback
         sys.exit(str(error))

@@ -1,4 +1,5 @@
-"""Evaluate one trained run on its test split (the ``evaluate`` rule) -> ``metrics.json``.
+"""Evaluate one trained run on its test split -> ``metrics.json`` (the ``train`` job does it
+after training, ``python -m nnstudy.train_job --evaluate``; tuning trials never do).
 
 ``metrics.json``::
 
@@ -27,11 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from nnstudy.integrity import guarded
-from nnstudy.studylock import hold
-
 BATCH = 4096
-# What an evaluation job reads from the prepared dataset's folder, besides the run's files.
+# What an evaluation reads from the prepared dataset's folder, besides the run's files.
 EVAL_INPUTS = ("test.npz", "card.json")
 
 
@@ -98,34 +96,3 @@ def evaluate_run(
     result["eval_seconds"] = time.perf_counter() - started
     Path(out_path).write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
     return result
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``evaluate`` rule: ``python -m nnstudy.evaluate_job --model FILE
-    --train-record FILE --data DIR --out FILE --threads N --log FILE`` (a plain module run:
-    see ``nnstudy.train_job.main``)."""
-    import argparse
-
-    from threadpoolctl import threadpool_limits
-
-    hold()  # the study stays alive while this job runs, even if its Snakemake was killed
-    parser = argparse.ArgumentParser(prog="python -m nnstudy.evaluate_job")
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--train-record", required=True, help="the run's train.json")
-    parser.add_argument("--data", required=True, help="prepared dataset folder")
-    parser.add_argument("--out", required=True, help="metrics.json to write")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--log", required=True)
-    args = parser.parse_args(argv)
-    inputs = [args.model, args.train_record, *(os.path.join(args.data, n) for n in EVAL_INPUTS)]
-    with guarded(inputs, [args.out]), threadpool_limits(limits=args.threads):
-        result = evaluate_run(args.model, args.train_record, args.data, args.out)
-    with open(args.log, "w") as log:
-        print(
-            f"{result['run_id']}: {result['status']} test_accuracy={result['test_accuracy']}",
-            file=log,
-        )
-
-
-if __name__ == "__main__":
-    main()
