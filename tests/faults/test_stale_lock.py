@@ -207,7 +207,7 @@ def test_a_job_outliving_its_killed_snakemake_keeps_the_folder_locked_until_it_e
     folder = tmp_path / "killed"
     write_study(folder, config)
     study = start(folder, "--cores", "1", log=folder / "killed.log")
-    checkpoint = folder / f"results/checkpoints/spirals/{run_id}.npz"
+    checkpoint = folder / f"results/checkpoints/runs/spirals/{run_id}.npz"
     deadline = time.monotonic() + 120
     while not checkpoint.exists():
         assert study.poll() is None, (folder / "killed.log").read_text()[-3000:]

@@ -318,7 +318,7 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, data):
     (run_id,) = run_dirs(reference)
 
     killed = setup(tmp_path / "killed", config, data)
-    checkpoint = killed / f"results/checkpoints/spirals/{run_id}.npz"
+    checkpoint = killed / f"results/checkpoints/runs/spirals/{run_id}.npz"
     cmd = [
         SNAKEMAKE,
         "-s",

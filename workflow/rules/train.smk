@@ -8,7 +8,7 @@ from nnstudy.train_job import METRICS, TRAIN_OUTPUTS, train_outputs
 TRAIN_COMMAND = (
     "python -m nnstudy.train_job --run {params.run:q} --data {params.data:q}"
     " --out {params.out:q} --checkpoint {params.checkpoint:q} --threads {threads}"
-    " --log {log:q}"
+    " --log {log:q} {params.evaluate}"
 )
 
 
@@ -32,8 +32,9 @@ rule train:
         out=lambda wildcards, output: os.path.dirname(output.model),
         # Outside the outputs: Snakemake does not delete it when a job is killed.
         checkpoint="results/checkpoints/runs/{dataset}/{run_id}",
+        evaluate="--evaluate",
     shell:
-        TRAIN_COMMAND + " --evaluate"
+        TRAIN_COMMAND
 
 
 rule trial:
@@ -53,5 +54,6 @@ rule trial:
         data=lambda wildcards, input: os.path.dirname(input.card),
         out=lambda wildcards, output: os.path.dirname(output.model),
         checkpoint="results/checkpoints/trials/{dataset}/{run_id}",
+        evaluate="",
     shell:
         TRAIN_COMMAND
