@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -152,6 +151,9 @@ class Optimizer:
             for a, b in zip(bounds[:-1], bounds[1:], strict=True)
         ]
         if k > 1 and (self._pool is None or self._pool._max_workers != k - 1):
+            # imported here: a one-thread job (the study's) never needs the pool
+            from concurrent.futures import ThreadPoolExecutor
+
             self._pool = ThreadPoolExecutor(k - 1, thread_name_prefix="nnlib-optim")
 
     def zero_grad(self) -> None:

@@ -146,3 +146,22 @@ def test_augment_trains_on_images_and_changes_the_run(tmp_path):
         ids.append(row.run_id)
     assert ids[0] != ids[1]
     assert any(not np.array_equal(models[0][k], models[1][k]) for k in models[0])
+
+
+def test_jobs_read_the_code_provenance_the_study_exported(spirals, monkeypatch):
+    from nnstudy import provenance as prov
+
+    monkeypatch.delenv(prov.ENV, raising=False)
+    computed = prov.provenance(spirals)  # a job run by hand computes it
+    assert computed["packages"]["numpy"] == np.__version__
+    environ = {}
+    prov.export_code_state(environ)
+    exported = json.loads(environ[prov.ENV])
+    assert exported == {k: computed[k] for k in ("git_commit", "git_dirty", "packages")}
+    stale = {**exported, "git_commit": "0" * 40}
+    environ[prov.ENV] = json.dumps(stale)
+    prov.export_code_state(environ)  # a cluster job's own Snakemake keeps what it inherited
+    assert json.loads(environ[prov.ENV]) == stale
+    monkeypatch.setenv(prov.ENV, environ[prov.ENV])
+    got = prov.provenance(spirals)
+    assert got["git_commit"] == "0" * 40 and got["data"] == computed["data"]

@@ -98,6 +98,14 @@ def table(workdir: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+HEAD = (
+    subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    or None
+)  # None outside a git checkout, as provenance records it
+
+
 def test_study_writes_every_output_and_trains_shared_run_once(study):
     workdir, done = study
     assert done.returncode == 0, done.stderr
@@ -123,6 +131,9 @@ def test_study_writes_every_output_and_trains_shared_run_once(study):
         assert len(history) == metrics["epochs_run"]
         snaps = np.load(folder / "snapshots.npz", allow_pickle=False)
         assert snaps["weight_counts"].shape[:2] == (len(snaps["epoch"]), 2)
+        # The code's provenance, computed once by the Snakefile and inherited by the job.
+        code = json.loads((folder / "train.json").read_text())["provenance"]
+        assert code["git_commit"] == HEAD and code["packages"]["numpy"] == np.__version__
         if metrics["status"] == "ok":
             assert list(snaps["epoch"]) == [0, 1, 2]
             assert 0 <= metrics["test_accuracy"] <= 1

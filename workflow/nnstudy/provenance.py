@@ -3,26 +3,35 @@
 ``provenance(data_dir)`` returns ``{git_commit, git_dirty, python, packages: {numpy, nnlib-study,
 ...}, data: {card_sha256, source}, host, platform, finished_utc}``; a field that cannot be
 determined (e.g. not a git checkout) is null.
+
+The code's part (``git_commit``, ``git_dirty``, ``packages``: two ``git`` commands and five
+package records) is the same for every job of a study: the Snakefile computes it once
+(:func:`export_code_state`, into ``$NNSTUDY_PROVENANCE``) and the jobs, which inherit the
+variable, read it instead of paying for it each (``importlib.metadata``, ``subprocess`` and the
+two ``git`` processes cost a job about as much as a digits epoch). Without the variable
+(a job run by hand) :func:`provenance` computes it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
-import subprocess
 import sys
 from datetime import UTC, datetime
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 
 PACKAGES = ("nnlib-study", "numpy", "scipy", "threadpoolctl", "snakemake")
+ENV = "NNSTUDY_PROVENANCE"
 
 
 @cache
 def git_state(cwd: str = ".") -> tuple[str | None, bool | None]:
     """(commit, has uncommitted changes to tracked files) of the checkout at ``cwd``."""
+    import subprocess
+
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
@@ -43,6 +52,8 @@ def _version(name: str) -> str | None:
     """The installed version of distribution ``name``, from its METADATA's ``Version:`` line
     (``metadata.version`` runs the e-mail parser over the whole file: ~10 ms a package, paid
     by every training job)."""
+    from importlib import metadata
+
     try:
         dist = metadata.distribution(name)
     except metadata.PackageNotFoundError:
@@ -67,13 +78,30 @@ def data_provenance(data_dir: str | Path) -> dict:
     return {"card_sha256": hashlib.sha256(text).hexdigest(), "source": source}
 
 
-def provenance(data_dir: str | Path) -> dict:
+def code_state() -> dict:
+    """``{git_commit, git_dirty, packages}`` of this checkout and environment."""
     commit, dirty = git_state(str(Path(__file__).resolve().parent))
     return {
         "git_commit": commit,
         "git_dirty": dirty,
-        "python": sys.version.split()[0],
         "packages": {name: _version(name) for name in PACKAGES},
+    }
+
+
+def export_code_state(environ=os.environ) -> None:
+    """Put :func:`code_state` into ``environ[ENV]`` for the jobs (once: a job's own
+    Snakemake, on a cluster, keeps the one it inherited)."""
+    if ENV not in environ:
+        environ[ENV] = json.dumps(code_state())
+
+
+def provenance(data_dir: str | Path) -> dict:
+    code = json.loads(os.environ[ENV]) if ENV in os.environ else code_state()
+    return {
+        "git_commit": code["git_commit"],
+        "git_dirty": code["git_dirty"],
+        "python": sys.version.split()[0],
+        "packages": code["packages"],
         "data": data_provenance(data_dir),
         "host": platform.node(),
         "platform": platform.platform(),

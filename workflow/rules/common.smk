@@ -8,6 +8,7 @@ from snakemake.utils import update_config
 from nnstudy.config import ConfigError, check_yaml, typed_overrides, validate_config
 from nnstudy.integrity import check_study
 from nnstudy.jobenv import interpreter_first_on_path
+from nnstudy.provenance import export_code_state
 from nnstudy.runs import canonical_json, study_rows, unique_runs
 from nnstudy.scheduling import drop_local_rate_limit, relax_full_collections
 from nnstudy.studylock import LOCAL, claim, record_executor
@@ -79,8 +80,10 @@ def run_json(wildcards):
     return canonical_json(run_config(wildcards))
 
 
-# Jobs run `python -m nnstudy...`: the interpreter running this Snakefile first on their PATH.
+# Jobs run `python -m nnstudy...`: the interpreter running this Snakefile first on their PATH;
+# the code's provenance (commit, packages) is computed once here and inherited by every job.
 interpreter_first_on_path()
+export_code_state()
 
 
 def run_files(name):
