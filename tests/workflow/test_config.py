@@ -36,6 +36,19 @@ def resolve(config: dict) -> list:
     return study_rows(config)
 
 
+def test_narrowing_the_shipped_paper_to_one_dataset_leaves_cifar_settings_unused():
+    # What a laptop user does (README, The paper study): the CIFAR-10 per_dataset block stays
+    # in config.yaml, unused, and is no error.
+    config = shipped()
+    config["select"] = ["paper"]
+    config["experiments"]["paper"]["datasets"] = ["fashion_mnist"]
+    rows = resolve(config)
+    assert len(rows) == 36 * 3
+    assert {r.run["dataset"] for r in rows} == {"fashion_mnist"}
+    assert {tuple(r.run["hidden"]) for r in rows} == {(1024, 1024)}
+    assert {r.run["epochs"] for r in rows} == {40}
+
+
 def test_shipped_core_tunes_every_variant_then_runs_five_seeds():
     config = shipped()
     rows = resolve(config)
@@ -221,8 +234,8 @@ BAD = [
         ["defaults.optimizers.adam", "unknown key 'beta'", "valid keys: betas, eps, lr"],
     ),
     (
-        _set("experiments.t.per_dataset", {"digits": {"epochs": 3}}),
-        ["experiments.t.per_dataset", "'digits'", "valid choices: spirals"],
+        _set("experiments.t.per_dataset", {"spiral": {"epochs": 3}}),
+        ["experiments.t.per_dataset", "'spiral'", "spirals"],
     ),
     (
         _set("defaults.augment", {"pad": 2}),

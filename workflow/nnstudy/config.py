@@ -296,12 +296,9 @@ def check_semantics(config: dict) -> None:
         searched = set(exp.get("search", {}).get("space", {}))
         for key in sorted(set(exp["grid"]) & set(exp["fixed"])):
             raise ConfigError(f"config: {where}: '{key}' is set in both grid and fixed; keep one")
+        # Settings of a (known) dataset the experiment does not list stay unused, so that
+        # --config 'experiments={paper: {datasets: [fashion_mnist]}}' narrows an experiment.
         for dataset, settings in exp["per_dataset"].items():
-            if dataset not in exp["datasets"]:
-                raise ConfigError(
-                    f"config: {where}.per_dataset: '{dataset}' is not in this experiment's "
-                    f"datasets; valid choices: {_choices(exp['datasets'])}"
-                )
             for key in sorted(set(settings) & (set(exp["grid"]) | searched)):
                 raise ConfigError(
                     f"config: {where}.per_dataset.{dataset}: '{key}' is also in grid or search; "
