@@ -158,19 +158,18 @@ def collect_histories(runs: pd.DataFrame, runs_root: str | Path) -> pd.DataFrame
 
 def _histories(runs: pd.DataFrame, runs_root: str | Path, keep: list[str]) -> pd.DataFrame:
     """The history.csv of every run in ``runs`` that wrote one, with ``keep`` columns first."""
-    frames = []
-    for _, run in runs.iterrows():
-        path = Path(runs_root) / run["dataset"] / run["run_id"] / "history.csv"
-        if not path.exists() or path.stat().st_size == 0:
-            continue
-        history = pd.read_csv(path)
-        for col in keep:
-            history[col] = run[col]
-        frames.append(history)
+    frames = {}
+    for index, dataset, run_id in zip(runs.index, runs["dataset"], runs["run_id"], strict=True):
+        path = Path(runs_root) / dataset / run_id / "history.csv"
+        if path.exists() and path.stat().st_size > 0:
+            frames[index] = pd.read_csv(path)
     columns = [*keep, *HISTORY_COLUMNS]
     if not frames:
         return pd.DataFrame(columns=columns)
-    out = pd.concat(frames, ignore_index=True)
+    history = pd.concat(frames)  # indexed by (the run's row in ``runs``, epoch row)
+    # The run's columns joined once, not set column by column on each run's frame.
+    tags = runs.loc[history.index.get_level_values(0), keep].reset_index(drop=True)
+    out = pd.concat([tags, history.reset_index(drop=True)], axis=1)
     return out[[c for c in columns if c in out.columns]]
 
 

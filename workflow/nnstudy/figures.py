@@ -38,7 +38,6 @@ STYLE = {
     "legend.fontsize": 8,
     "legend.frameon": False,
     "figure.dpi": 100,
-    "savefig.bbox": "tight",
     "image.cmap": "viridis",
 }
 
@@ -551,8 +550,11 @@ def make_figures(tables: dict[str, pd.DataFrame], dataset: str, runs_root, outdi
         for kind, builder in BUILDERS.items():
             fig = _placeholder(runs) if no_metrics else builder(**kwargs)
             paths[kind]["png"].parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(paths[kind]["png"], dpi=110)
+            # The tight box once for both files: bbox_inches="tight" lays the figure out
+            # again for each file, a third of the figures job's time.
+            box = fig.get_tightbbox().padded(plt.rcParams["savefig.pad_inches"])
+            fig.savefig(paths[kind]["png"], dpi=110, bbox_inches=box)
             # No timestamp in the PDF, so reruns give identical files.
-            fig.savefig(paths[kind]["pdf"], metadata={"CreationDate": None})
+            fig.savefig(paths[kind]["pdf"], bbox_inches=box, metadata={"CreationDate": None})
             plt.close(fig)
     return paths
