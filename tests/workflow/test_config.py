@@ -55,7 +55,7 @@ def test_shipped_core_tunes_every_variant_then_runs_five_seeds():
     assert config["select"] == ["core"]
     assert rows == []  # a tuned experiment's runs follow from its searches
     tunings = study_tunings(config)
-    assert len(tunings) == 4 * 2 * 2 * 2  # optimizer x activation x initializer x dataset
+    assert len(tunings) == 4 * 2 * 2  # optimizer x activation x dataset
     assert {t.trial_runs[0][0][0]["optimizer"] for t in tunings} == {
         "sgd",
         "momentum",
