@@ -8,10 +8,13 @@ the Python version of the archive — refuses the whole archive.
 
 from __future__ import annotations
 
-import tarfile
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import tarfile
 
 FOLDER = "cifar-10-batches-bin"
 TRAIN_BATCHES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
@@ -31,6 +34,8 @@ def read_cifar10(
     Returns ``x_train, y_train, x_test, y_test`` and ``class_names`` (from batches.meta.txt,
     empty if the archive has none). Raises ValueError naming the offending member.
     """
+    import tarfile  # here: a training job imports this module but never reads an archive
+
     path = Path(path)
     batch_bytes = records_per_batch * _RECORD
     members: dict[str, bytes] = {}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tracemalloc
 import zipfile
 
@@ -93,3 +95,19 @@ def test_a_damaged_split_is_refused_with_one_line_naming_it(tmp_path, damage, re
     assert "\n" not in message and message.startswith(f"{path}: corrupt (")
     assert reason in message
     assert message.endswith(f"rebuild it: snakemake --cores 1 --forcerun {path}")
+
+
+def test_public_names_are_the_functions_whatever_was_imported_first():
+    # fetch, download and prepare are also module names: importing the submodules first (as
+    # the rule scripts' other imports may) must not leave the package's names bound to them.
+    code = (
+        "import nnlib.datasets.fetch, nnlib.datasets.download, nnlib.datasets.prepare\n"
+        "from nnlib.datasets import FetchError, download, fetch, prepare\n"
+        "import nnlib.datasets as d, types\n"
+        "modules = [n for n in d.__all__ if isinstance(getattr(d, n), types.ModuleType)]\n"
+        "assert not modules and callable(fetch) and callable(prepare), modules\n"
+        "import sys\n"
+        "assert 'tarfile' not in sys.modules  # the CIFAR-10 reader imports it when it runs\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
