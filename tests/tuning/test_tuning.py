@@ -286,3 +286,24 @@ def test_a_factor_that_overflows_the_lr_is_a_config_error():
     validate_config(config)
     with pytest.raises(ConfigError, match="tune.space: inf is not a finite number"):
         study_tunings(config)
+
+
+def test_histories_carry_each_runs_columns_once(tmp_path):
+    # One run's settings joined to every epoch row of its history.csv; a setting that is also
+    # a history column (lr, when an experiment's grid varies it) is one column, the run's.
+    import pandas as pd
+    from nnstudy.aggregate import _histories
+
+    runs = pd.DataFrame(
+        {"dataset": ["d", "d"], "run_id": ["a" * 10, "b" * 10], "seed": [0, 1], "lr": [0.1, 0.5]}
+    )
+    for rid, epochs in (("a" * 10, 2), ("b" * 10, 3)):
+        folder = tmp_path / "d" / rid
+        folder.mkdir(parents=True)
+        rows = "".join(f"{e},{1.0 / e},0.01\n" for e in range(1, epochs + 1))
+        (folder / "history.csv").write_text("epoch,train_loss,lr\n" + rows)
+    out = _histories(runs, tmp_path, ["dataset", "run_id", "seed", "lr"])
+    assert list(out.columns) == ["dataset", "run_id", "seed", "lr", "epoch", "train_loss"]
+    assert out["run_id"].tolist() == ["a" * 10] * 2 + ["b" * 10] * 3
+    assert out["lr"].tolist() == [0.1] * 2 + [0.5] * 3
+    assert out["epoch"].tolist() == [1, 2, 1, 2, 3]

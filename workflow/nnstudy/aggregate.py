@@ -163,12 +163,14 @@ def _histories(runs: pd.DataFrame, runs_root: str | Path, keep: list[str]) -> pd
         path = Path(runs_root) / dataset / run_id / "history.csv"
         if path.exists() and path.stat().st_size > 0:
             frames[index] = pd.read_csv(path)
-    columns = [*keep, *HISTORY_COLUMNS]
+    columns = list(dict.fromkeys([*keep, *HISTORY_COLUMNS]))  # lr may be in both
     if not frames:
         return pd.DataFrame(columns=columns)
     history = pd.concat(frames)  # indexed by (the run's row in ``runs``, epoch row)
-    # The run's columns joined once, not set column by column on each run's frame.
+    # The run's columns joined once, not set column by column on each run's frame; a setting
+    # that is also a history column (lr, when it varies) takes the run's value, as before.
     tags = runs.loc[history.index.get_level_values(0), keep].reset_index(drop=True)
+    history = history.drop(columns=[c for c in keep if c in history.columns])
     out = pd.concat([tags, history.reset_index(drop=True)], axis=1)
     return out[[c for c in columns if c in out.columns]]
 
