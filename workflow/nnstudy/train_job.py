@@ -421,9 +421,10 @@ def main(argv: list[str] | None = None) -> None:
     inputs = [os.path.join(args.data, name) for name in TRAIN_INPUTS]
     outputs = train_outputs(args.out)
     kept = list(outputs.values())
+    metrics = os.path.join(args.out, METRICS)
     if args.evaluate:
         inputs += [os.path.join(args.data, name) for name in EVAL_INPUTS]
-        kept.append(os.path.join(args.out, METRICS))
+        kept.append(metrics)
     # Checksums are checked and recorded here, not in train_run, so tests calling train_run
     # write no records.
     with (
@@ -433,7 +434,7 @@ def main(argv: list[str] | None = None) -> None:
     ):
         train_run(json.loads(args.run), args.data, outputs, args.checkpoint, log=log)
         if args.evaluate:
-            result = evaluate_run(outputs["model"], outputs["train"], args.data, kept[-1])
+            result = evaluate_run(outputs["model"], outputs["train"], args.data, metrics)
             print(f"test_accuracy={result['test_accuracy']}", file=log)
 
 

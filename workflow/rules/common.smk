@@ -58,6 +58,9 @@ onstart:
             LOCAL if workflow.local_exec else workflow.executor_plugin.name
         )
         drop_local_rate_limit(workflow)
+        # The code's provenance (commit, packages), computed once and inherited by every job;
+        # here, so that dry runs and no-op reruns do not pay for it.
+        export_code_state()
 
 
 wildcard_constraints:
@@ -80,10 +83,8 @@ def run_json(wildcards):
     return canonical_json(run_config(wildcards))
 
 
-# Jobs run `python -m nnstudy...`: the interpreter running this Snakefile first on their PATH;
-# the code's provenance (commit, packages) is computed once here and inherited by every job.
+# Jobs run `python -m nnstudy...`: the interpreter running this Snakefile first on their PATH.
 interpreter_first_on_path()
-export_code_state()
 
 
 def run_files(name):

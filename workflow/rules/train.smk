@@ -37,7 +37,9 @@ rule train:
         TRAIN_COMMAND
 
 
-rule trial:
+# A tuning trial: the train job on the train and validation splits only, without --evaluate,
+# in its own folders (the other settings are train's).
+use rule train as trial with:
     input:
         train=rules.prepare.output.train,
         val=rules.prepare.output.val,
@@ -46,14 +48,6 @@ rule trial:
         **train_outputs(TRIAL_DIR),
     log:
         "results/logs/trial/{dataset}/{run_id}.log",
-    conda:
-        "../envs/study.yaml"
-    threads: 1
     params:
-        run=run_json,
-        data=lambda wildcards, input: os.path.dirname(input.card),
-        out=lambda wildcards, output: os.path.dirname(output.model),
         checkpoint="results/checkpoints/trials/{dataset}/{run_id}",
         evaluate="",
-    shell:
-        TRAIN_COMMAND
