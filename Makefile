@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@touch $@
 
 run: $(STAMP)
-	$(BIN)/snakemake --workflow-profile workflow/profiles/default
+	$(BIN)/snakemake
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -21,7 +21,7 @@ def timed_snakemake(
     Snakemake's error output when it fails."""
     if snakefile is None:
         snakefile = ROOT / "Snakefile"
-        options = ["--workflow-profile", str(ROOT / "workflow" / "profiles" / "default")]
+        options = ["--workflow-profile", str(ROOT / "profiles" / "default")]
     else:
         options = ["--cores", "1"]
     cmd = [SNAKEMAKE, "--snakefile", str(snakefile), *options, "--directory", str(workdir), *args]

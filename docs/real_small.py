@@ -1,7 +1,7 @@
 """The README's real-data section from a finished `real_small` study: its headline table
 (printed as Markdown) and two of its figures, copied here as small PNGs.
 
-    .venv/bin/snakemake --workflow-profile workflow/profiles/default --config 'select=[real_small]'
+    .venv/bin/snakemake --config 'select=[real_small]'
     .venv/bin/python docs/real_small.py
 """
 

@@ -1,4 +1,4 @@
-"""The tiny study on a real SLURM cluster (workflow/profiles/slurm) equals the local run.
+"""The tiny study on a real SLURM cluster (profiles/slurm) equals the local run.
 
 Needs a controller that answers `sinfo`: .ci/run starts a single-node cluster on localhost
 with .ci/slurm/start (and stops it with .ci/slurm/stop); without one the test is skipped.

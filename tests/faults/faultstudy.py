@@ -25,7 +25,7 @@ from nnstudy.runs import study_rows, unique_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEFILE = ROOT / "Snakefile"
-PROFILES = ROOT / "workflow" / "profiles"
+PROFILES = ROOT / "profiles"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 # Two runs of 2 epochs on 200 spiral points: a full study takes a few seconds.

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from nnstudy import aggregate, figures, names, report, runs, stats, tuning_stats
+from nnstudy.pdf import build_pdf
 from nnstudy.templating import latex_escape, render_table
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -263,7 +264,7 @@ window.addEventListener('load', () => {
     reason="no TeX engine (latexmk/pdflatex/tectonic); .ci/run installs TeX Live",
 )
 def test_pdf_builds_with_figures_tables_and_hostile_names(built):
-    pdf = report.build_pdf(
+    pdf = build_pdf(
         built["out"] / "report.tex", built["out"] / "report.pdf", built["out"] / "pdf.log"
     )
     assert pdf.read_bytes()[:5] == b"%PDF-"
@@ -340,7 +341,7 @@ def test_dataset_where_every_run_failed_still_reports(built, tmp_path):
     reason="needs a TeX engine and pdftotext (poppler-utils) to read the PDF's text",
 )
 def test_pdf_text_shows_hostile_name_literally_and_every_run(built, tmp_path):
-    pdf = report.build_pdf(built["out"] / "report.tex", tmp_path / "report.pdf")
+    pdf = build_pdf(built["out"] / "report.tex", tmp_path / "report.pdf")
     text = subprocess.run(
         ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout

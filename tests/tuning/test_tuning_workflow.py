@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-PROFILE = ROOT / "workflow" / "profiles" / "default"
+PROFILE = ROOT / "profiles" / "default"
 
 # 2 optimizers x 3 learning rates, successive halving (3 candidates for 2 epochs, the best for
 # 6), finals with seeds 0 and 1; an untuned experiment beside it.

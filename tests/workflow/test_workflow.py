@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-PROFILE = ROOT / "workflow" / "profiles" / "default"
+PROFILE = ROOT / "profiles" / "default"
 
 # Tiny runs: spirals, small net, few epochs; W&B off (tests/tracking covers it).
 DEFAULTS = {"hidden": [8], "epochs": 2, "batch_size": 64, "snapshot_every": 1}

@@ -68,6 +68,18 @@ def _empty(ax, text: str) -> None:
     ax.set_axis_off()
 
 
+def _log_scale(ax, which: str) -> None:
+    """Axis ``which`` ("x" or "y") of ``ax`` on a log scale whose ticks read 0.01, 0.1, 1:
+    matplotlib's default labels (10 to a power) go through its TeX-like text parser, about a
+    second of the figures job."""
+    getattr(ax, f"set_{which}scale")("log")
+    axis = getattr(ax, f"{which}axis")
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(
+        matplotlib.ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.4))
+    )
+
+
 def quantile_band(histories: pd.DataFrame, column: str) -> pd.DataFrame:
     """Median and interquartile range of ``column`` per epoch over the runs in ``histories``.
 
@@ -145,7 +157,7 @@ def learning_curves(runs, histories, tables, dataset, factor: str, **_):
         # Log scale only where losses span more than a decade (else its ticks say little).
         positive = len(values) and (values > 0).all()
         if label == "loss" and positive and values.max() > 10 * values.min():
-            ax.set_yscale("log")
+            _log_scale(ax, "y")
     axes[0].plot([], [], color="black", linestyle="-", label="validation (band: IQR over seeds)")
     axes[0].plot([], [], color="black", linestyle="--", label="training")
     fig.legend(
@@ -387,7 +399,7 @@ def gradients(runs, histories, tables, dataset, runs_root, **_):
                 ms=3,
                 label=str(layer),
             )
-        left.set_yscale("log")
+        _log_scale(left, "y")
         left.set_xlabel("epoch")
         left.set_ylabel("layer gradient norm")
         left.set_title(f"{best} (run {run_id})", fontsize=8)
@@ -469,7 +481,7 @@ def lr_sensitivity(tables, dataset, **_):
     ax.plot([], [], marker="*", ms=10, mfc="white", mec="black", ls="none", label="chosen lr")
     if sens["diverged"].any():
         ax.plot([], [], **DIVERGED, label="diverged (counts as 0)")
-    ax.set_xscale("log")
+    _log_scale(ax, "x")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title(_budget_title(trials), fontsize=8)

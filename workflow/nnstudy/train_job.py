@@ -395,15 +395,24 @@ def _no_snapshots() -> dict[str, np.ndarray]:
     }
 
 
+def job_argv(params, threads: int, log: str) -> list[str]:
+    """:func:`main`'s command line for a ``train`` or ``trial`` job (its params, threads, log)."""
+    return [
+        *("--run", params.run, "--data", params.data, "--out", params.out),
+        *("--checkpoint", params.checkpoint, "--threads", str(threads), "--log", log),
+        *(["--evaluate"] if params.evaluate else []),
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``train`` and ``trial`` rules: ``python -m nnstudy.train_job --run
     JSON --data DIR --out DIR --checkpoint PREFIX --threads N --log FILE [--evaluate]``.
     ``--evaluate`` (rule ``train``) then evaluates the saved model on the test split into
     ``metrics.json`` (:mod:`nnstudy.evaluation`); tuning trials (rule ``trial``) never read it.
 
-    A plain module run, not Snakemake's ``script:``, whose preamble imports Snakemake in every
-    job (about 0.2 s of CPU a job, more than a core-study run trains). Evaluation is in the same
-    process for the same reason: a job of its own would start Python and NumPy once more."""
+    The rules call it in a pooled worker process (:mod:`nnstudy.workers`), where the study is
+    imported once; by hand it runs as ``python -m nnstudy.train_job``. Evaluation is in the
+    same process for the same reason: a job of its own would cost a process start once more."""
     import argparse
 
     from threadpoolctl import threadpool_limits

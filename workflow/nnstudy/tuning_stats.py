@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from nnstudy.names import MAIN_FACTORS
 
@@ -249,6 +248,8 @@ def ranking_change(table: pd.DataFrame) -> dict:
     reversed_pairs = int((np.triu(pairs, 1) < 0).sum())
     tau = math.nan
     if len(both) >= 2 and len(set(d)) > 1 and len(set(t)) > 1:
+        from scipy import stats as sps  # here: a second of import the figures job does not need
+
         tau = float(sps.kendalltau(d, t).statistic)
     return {
         "n": len(both),

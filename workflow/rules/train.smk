@@ -1,15 +1,11 @@
-# Train one run per job; the logic is in nnstudy.train_job, run as a plain module (`python -m`):
-# Snakemake's `script:` preamble would import Snakemake in every job, about 0.2 s of CPU each,
-# more than a core-study run spends training. `train` (every run of the report: untuned
-# experiments' runs and tuned searches' finals) evaluates the model on the test split in the
-# same process (metrics.json); `trial` (tuning trials, workflow/rules/tune.smk) never reads it.
-from nnstudy.train_job import METRICS, TRAIN_OUTPUTS, train_outputs
-
-TRAIN_COMMAND = (
-    "python -m nnstudy.train_job --run {params.run:q} --data {params.data:q}"
-    " --out {params.out:q} --checkpoint {params.checkpoint:q} --threads {threads}"
-    " --log {log:q} {params.evaluate}"
-)
+# Train one run per job; the logic is in nnstudy.train_job. Its command line runs in a pooled
+# worker process that imported the study once (nnstudy.workers): a fresh Python with NumPy
+# costs about what a core-study run spends training. `train` (every run of the report:
+# untuned experiments' runs and tuned searches' finals) evaluates the model on the test split
+# in the same process (metrics.json); `trial` (tuning trials, workflow/rules/tune.smk) never
+# reads it.
+from nnstudy.train_job import METRICS, TRAIN_OUTPUTS, job_argv, train_outputs
+from nnstudy.workers import train
 
 
 rule train:
@@ -23,8 +19,6 @@ rule train:
         metrics=f"{RUN_DIR}/{METRICS}",
     log:
         "results/logs/train/{dataset}/{run_id}.log",
-    conda:
-        "../envs/study.yaml"
     threads: 1
     params:
         run=run_json,
@@ -32,9 +26,9 @@ rule train:
         out=lambda wildcards, output: os.path.dirname(output.model),
         # Outside the outputs: Snakemake does not delete it when a job is killed.
         checkpoint="results/checkpoints/runs/{dataset}/{run_id}",
-        evaluate="--evaluate",
-    shell:
-        TRAIN_COMMAND
+        evaluate=True,
+    run:
+        train(job_argv(params, threads, log[0]), workers=workflow.cores)
 
 
 # A tuning trial: the train job on the train and validation splits only, without --evaluate,
@@ -50,4 +44,4 @@ use rule train as trial with:
         "results/logs/trial/{dataset}/{run_id}.log",
     params:
         checkpoint="results/checkpoints/trials/{dataset}/{run_id}",
-        evaluate="",
+        evaluate=False,

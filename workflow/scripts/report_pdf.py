@@ -1,7 +1,7 @@
-"""Rule report_pdf: see nnstudy.report.build_pdf (it writes the TeX log to the rule's log)."""
+"""Rule report_pdf: see nnstudy.pdf.build_pdf (it writes the TeX log to the rule's log)."""
 
 from nnstudy.integrity import guarded
-from nnstudy.report import build_pdf
+from nnstudy.pdf import build_pdf
 from nnstudy.studylock import hold
 
 hold()  # keeps a rerun from starting this job again beside it (nnstudy.studylock)
