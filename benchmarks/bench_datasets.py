@@ -22,8 +22,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-
-from nnlib.datasets import load_split, prepare
+from nnstudy.datasets import load_split, prepare
 
 MIRROR = Path("/usr/share/datasets")
 PREPARE_TARGET, LOAD_TARGET, GATHER_TARGET = 10.0, 0.2, 1.5

@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 from nnstudy.config import validate_config
+from nnstudy.datasets import get_spec
 from nnstudy.runs import study_rows, unique_runs
 from nnstudy.train_job import batch_transform, build
 from threadpoolctl import threadpool_limits
 
 from nnlib import fit
-from nnlib.datasets import get_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 # Training and validation rows of each split as prepare makes it (val_fraction 0.1).

@@ -33,12 +33,11 @@ import time
 from pathlib import Path
 
 from nnstudy.config import validate_config
+from nnstudy.datasets.prepare import prepare
 from nnstudy.evaluation import evaluate_run
 from nnstudy.runs import study_rows, unique_runs
 from nnstudy.train_job import train_outputs, train_run
 from threadpoolctl import threadpool_limits
-
-from nnlib.datasets.prepare import prepare
 
 
 def train_once(root: Path, seed: int, data_dir: Path) -> tuple[float, Path]:

@@ -128,6 +128,16 @@ _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf element-wise: SciPy's ufunc when installed (NumPy has none), else ``math.erf``
+    element by element (as exact, much slower), so nnlib needs nothing but NumPy."""
+    try:
+        from scipy.special import erf
+    except ImportError:
+        return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+    return erf(x)
+
+
 class GELU(_Activation):
     """x * Phi(x) (``approximate="none"``) or its tanh approximation, as in torch.nn.GELU."""
 
@@ -139,9 +149,7 @@ class GELU(_Activation):
     def forward(self, x, training=False):
         out = self._out(x, training)
         if self.approximate == "none":
-            from scipy.special import erf  # NumPy has no erf ufunc
-
-            phi = erf(x * _INV_SQRT_2)
+            phi = _erf(x * _INV_SQRT_2)
             phi += 1
             phi *= 0.5
         else:

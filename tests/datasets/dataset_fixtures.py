@@ -9,8 +9,7 @@ import io
 import tarfile
 
 import numpy as np
-
-from nnlib.datasets import DATASETS, RawFile
+from nnstudy.datasets import DATASETS, RawFile
 
 IDX_NAMES = (
     "train-images-idx3-ubyte.gz",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from nnlib.datasets import augment_batch
+from nnstudy.datasets import augment_batch
 
 SHAPE = (5, 6, 2)
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from nnlib.datasets import DATASETS, fetch, get_spec
+from nnstudy.datasets import DATASETS, fetch, get_spec
 
 
 def test_every_downloaded_file_has_a_checksum_and_sources():

@@ -14,9 +14,8 @@ from dataset_fixtures import (
     cifar_spec,
     make_tar_gz,
 )
-
-from nnlib.datasets import prepare
-from nnlib.datasets.cifar import read_cifar10
+from nnstudy.datasets import prepare
+from nnstudy.datasets.cifar import read_cifar10
 
 FOLDER = "cifar-10-batches-bin/"
 

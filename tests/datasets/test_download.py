@@ -7,8 +7,7 @@ import socket
 
 import pytest
 from dataset_fixtures import FAST, IDX_NAMES, gz, idx_spec, small_idx_set
-
-from nnlib.datasets import DownloadError, FetchError, download, fetch, prepare
+from nnstudy.datasets import DownloadError, FetchError, download, fetch, prepare
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from dataset_fixtures import IDX_NAMES, encode_idx, gz, idx_spec, small_idx_set
-
-from nnlib.datasets import FetchError, prepare
-from nnlib.datasets.idx import parse_idx
+from nnstudy.datasets import FetchError, prepare
+from nnstudy.datasets.idx import parse_idx
 
 
 def test_round_trip():

@@ -10,10 +10,10 @@ import zipfile
 
 import numpy as np
 import pytest
+from nnstudy.datasets import CorruptFileError, load_split
 
 from nnlib import MLP, fit, get_loss, get_optimizer
 from nnlib.atomic import atomic_savez
-from nnlib.datasets import CorruptFileError, load_split
 
 
 def write_split(folder, n, features, seed=0):
@@ -101,9 +101,9 @@ def test_public_names_are_the_functions_whatever_was_imported_first():
     # fetch, download and prepare are also module names: importing the submodules first (as
     # the rule scripts' other imports may) must not leave the package's names bound to them.
     code = (
-        "import nnlib.datasets.fetch, nnlib.datasets.download, nnlib.datasets.prepare\n"
-        "from nnlib.datasets import FetchError, download, fetch, prepare\n"
-        "import nnlib.datasets as d, types\n"
+        "import nnstudy.datasets.fetch, nnstudy.datasets.download, nnstudy.datasets.prepare\n"
+        "from nnstudy.datasets import FetchError, download, fetch, prepare\n"
+        "import nnstudy.datasets as d, types\n"
         "modules = [n for n in d.__all__ if isinstance(getattr(d, n), types.ModuleType)]\n"
         "assert not modules and callable(fetch) and callable(prepare), modules\n"
         "import sys\n"

@@ -6,8 +6,7 @@ import gzip
 
 import pytest
 from dataset_fixtures import FAST, IDX_NAMES, gz, idx_spec, small_idx_set
-
-from nnlib.datasets import FetchError, fetch, prepare
+from nnstudy.datasets import FetchError, fetch, prepare
 
 
 @pytest.fixture

@@ -6,9 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
-from nnlib.datasets import DATASETS, load_split, prepare, stratified_split, verify_prepared
-from nnlib.datasets.builtin import digits_path
+from nnstudy.datasets import DATASETS, load_split, prepare, stratified_split, verify_prepared
+from nnstudy.datasets.builtin import digits_path
 
 
 @pytest.fixture(scope="module")

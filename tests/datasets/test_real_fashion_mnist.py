@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from faultstudy import snakemake, write_study
-
-from nnlib.datasets import load_split, prepare
+from nnstudy.datasets import load_split, prepare
 
 DEBIAN_DIR = Path("/usr/share/datasets")
 

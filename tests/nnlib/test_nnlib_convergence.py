@@ -66,7 +66,7 @@ def test_spirals_above_95_percent():
 
 
 def test_digits_at_least_97_percent():
-    from sklearn.datasets import load_digits
+    load_digits = pytest.importorskip("sklearn.datasets").load_digits
 
     digits = load_digits()
     x, y = digits.data.astype(np.float32), digits.target

@@ -19,6 +19,7 @@ from nnlib import (
     RMSprop,
     clip_grad_norm,
     get_optimizer,
+    kernels,
 )
 
 
@@ -307,7 +308,8 @@ def test_threaded_update_is_bit_identical(name, kw):
     rng = np.random.default_rng(0)
     init, grads = rng.standard_normal(70_001), rng.standard_normal((3, 70_001)).astype(np.float32)
     results = []
-    for path, threads in itertools.product(("numpy", "numba"), (1, 3)):
+    paths = ("numpy", "numba") if kernels.numba_installed() else ("numpy",)
+    for path, threads in itertools.product(paths, (1, 3)):
         p = Parameter(init.astype(np.float32))
         opt = get_optimizer(name, [p], lr=0.01, **kw)
         opt.threads, opt.path = threads, path
@@ -335,6 +337,7 @@ PATH_CASES = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("name", "kw"), PATH_CASES)
 def test_numba_path_is_bit_identical_to_numpy(name, kw, dtype):
+    pytest.importorskip("numba")
     # The fused kernel does the NumPy path's float operations in its order (no fastmath):
     # parameters and state agree exactly (tolerance 0) in float32 and float64, also after a
     # state_dict moves from one path to the other halfway.
@@ -366,8 +369,7 @@ def test_numba_path_is_bit_identical_to_numpy(name, kw, dtype):
 
 
 def test_path_is_chosen_by_size_and_can_be_forced():
-    from nnlib import kernels
-
+    pytest.importorskip("numba")
     small, large = param(np.zeros(10)), param(np.zeros(kernels.MIN_PARAMETERS))
     assert get_optimizer("adam", [small]).path == "numpy"
     assert get_optimizer("sgd", [large]).path == "numba"
@@ -389,8 +391,6 @@ def test_path_is_chosen_by_size_and_can_be_forced():
 
 
 def test_without_numba_every_optimizer_runs_the_numpy_path(monkeypatch):
-    from nnlib import kernels
-
     monkeypatch.setattr(kernels, "numba_installed", lambda: False)
     opt = get_optimizer("adam", [param(np.zeros(kernels.MIN_PARAMETERS))])
     assert opt.path == "numpy"

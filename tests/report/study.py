@@ -1,6 +1,6 @@
 """A tiny real study for the report tests, made by the pipeline's own functions.
 
-Data: nnlib.datasets.prepare (built-in gmm and spirals, a few hundred samples). Runs: the
+Data: nnstudy.datasets.prepare (built-in gmm and spirals, a few hundred samples). Runs: the
 workflow's config validation, experiment expansion, nnstudy.train_job.train_run and
 nnstudy.evaluation.evaluate_run, so every number is from an actual fit. One variant uses a
 huge SGD learning rate and really diverges; one run really fails (its data folder is missing).
@@ -21,11 +21,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 from nnstudy.config import validate_config
+from nnstudy.datasets import prepare
 from nnstudy.evaluation import evaluate_run
 from nnstudy.runs import run_id, study_rows, table_csv, unique_runs
 from nnstudy.train_job import train_outputs, train_run
-
-from nnlib.datasets import prepare
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = "<script>alert(1)</script> & 100%_\\x"

@@ -1,6 +1,6 @@
 """Real run folders for the tracking tests, made by the study's own code: config validation and
 run table (nnstudy.config/runs), training (nnstudy.train_job) and evaluation
-(nnstudy.evaluation) on a tiny prepared spirals set (nnlib.datasets.prepare)."""
+(nnstudy.evaluation) on a tiny prepared spirals set (nnstudy.datasets.prepare)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 from nnstudy.config import validate_config
+from nnstudy.datasets.prepare import prepare
 from nnstudy.evaluation import evaluate_run
 from nnstudy.runs import Row, study_rows, unique_runs
 from nnstudy.train_job import train_outputs, train_run
-
-from nnlib.datasets.prepare import prepare
 
 TINY = {"datasets": ["spirals"], "fixed": {"epochs": 4, "hidden": [8], "snapshot_every": 2}}
 # core and extra share the seed-0 run; boom diverges (SGD with a huge learning rate).

@@ -273,13 +273,14 @@ def test_bad_config_gives_one_line_naming_key_and_choices(mutate, expected):
 
 
 def test_schema_enums_match_nnlib_registries():
+    import nnstudy.datasets
+
     import nnlib.activations
-    import nnlib.datasets
     import nnlib.optim
 
     schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())["$defs"]
     assert set(schema["activation"]["enum"]) <= set(nnlib.activations.ACTIVATIONS)
-    assert set(schema["dataset"]["enum"]) == set(nnlib.datasets.DATASETS)
+    assert set(schema["dataset"]["enum"]) == set(nnstudy.datasets.DATASETS)
     assert set(schema["optimizer"]["enum"]) - {"momentum"} <= set(nnlib.optim.OPTIMIZERS)
 
 

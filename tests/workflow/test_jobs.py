@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from nnstudy.config import validate_config
+from nnstudy.datasets import prepare
 from nnstudy.evaluation import evaluate_run
 from nnstudy.runs import study_rows
 from nnstudy.train_job import INITIALIZERS, train_outputs, train_run
 
 from nnlib import load_model, save_model
-from nnlib.datasets import prepare
 
 
 @pytest.fixture(scope="module")

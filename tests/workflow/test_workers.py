@@ -19,10 +19,9 @@ import numpy as np
 import pytest
 from nnstudy import integrity, workers
 from nnstudy.config import validate_config
+from nnstudy.datasets import prepare
 from nnstudy.runs import study_rows
 from nnstudy.train_job import job_argv
-
-from nnlib.datasets import prepare
 
 
 @pytest.fixture(scope="module")

@@ -356,7 +356,7 @@ def _check_tune(where: str, exp: dict, searched: set) -> None:
 def _check_augment(config: dict, name: str, exp: dict) -> None:
     """``augment`` (defaults < fixed < per_dataset, or any value of the grid) only for
     datasets made of images."""
-    from nnlib.datasets.catalog import DATASETS
+    from nnstudy.datasets.catalog import DATASETS
 
     images = [d for d, spec in DATASETS.items() if spec.image_shape is not None]
     for dataset in exp["datasets"]:

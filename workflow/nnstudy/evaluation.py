@@ -70,7 +70,7 @@ def evaluate_run(
     out_path: str | os.PathLike,
 ) -> dict[str, Any]:
     from nnlib import load_model
-    from nnlib.datasets import load_split
+    from nnstudy.datasets import load_split
 
     info = json.loads(Path(train_json).read_text())
     card = json.loads((Path(data_dir) / "card.json").read_text())

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nnlib.atomic import atomic_write_text
-from nnlib.datasets.hashing import file_digest
+from nnstudy.datasets.hashing import file_digest
 
 STORE = Path(".snakemake") / "checksums"
 LOCKS = Path(".snakemake") / "locks"

@@ -561,7 +561,7 @@ def _split_text(split: dict) -> str:
 
 
 def _card_summary(name: str, card: dict) -> dict:
-    """Source, shapes, normalization and checksums from a dataset card (nnlib.datasets)."""
+    """Source, shapes, normalization and checksums from a dataset card (nnstudy.datasets)."""
     sources, checksums = [], []
     for fname, rec in (card.get("source") or {}).items():
         if isinstance(rec, dict) and "source" in rec:

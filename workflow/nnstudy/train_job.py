@@ -124,7 +124,7 @@ def batch_transform(run: dict[str, Any], card: dict[str, Any]):
     shape = card.get("image_shape")
     if not shape or len(shape) != 3:
         raise ValueError(f"augment needs an image dataset; '{run['dataset']}' has no image_shape")
-    from nnlib.datasets import augment_batch
+    from nnstudy.datasets import augment_batch
 
     shape = tuple(int(s) for s in shape)
     pad, flip = int(spec["pad"]), bool(spec["flip"])
@@ -305,7 +305,7 @@ def train_run(
     """Train ``run`` on ``data_dir`` (train/val npz + card.json); write every file of
     ``outputs`` (keys config, model, history, snapshots, train). Returns train.json's content."""
     from nnlib import fit, save_model
-    from nnlib.datasets import CorruptFileError, load_split
+    from nnstudy.datasets import CorruptFileError, load_split
 
     out = {k: Path(v) for k, v in outputs.items()}
     for path in out.values():

@@ -1,5 +1,5 @@
-# Fetch and prepare each dataset once, however many runs use it; nnlib.datasets does the work.
-from nnlib.datasets import DATASETS
+# Fetch and prepare each dataset once, however many runs use it; nnstudy.datasets does the work.
+from nnstudy.datasets import DATASETS
 
 # The schema fills these defaults; .get keeps the rules usable on a partial config.
 DATA = config.get("data") or {}

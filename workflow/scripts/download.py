@@ -1,12 +1,11 @@
-"""Snakemake `download` rule: find or fetch a dataset's raw files (nnlib.datasets.fetch)."""
+"""Snakemake `download` rule: find or fetch a dataset's raw files (nnstudy.datasets.fetch)."""
 
 import sys
 from pathlib import Path
 
+from nnstudy.datasets import FetchError, fetch
 from nnstudy.integrity import guarded
 from nnstudy.studylock import hold
-
-from nnlib.datasets import FetchError, fetch
 
 hold()  # keeps a rerun from starting this job again beside it (nnstudy.studylock)
 

@@ -1,13 +1,12 @@
-"""Snakemake `prepare` rule: split and normalize one dataset (nnlib.datasets.prepare)."""
+"""Snakemake `prepare` rule: split and normalize one dataset (nnstudy.datasets.prepare)."""
 
 import json
 import sys
 from pathlib import Path
 
+from nnstudy.datasets import prepare
 from nnstudy.integrity import guarded
 from nnstudy.studylock import hold
-
-from nnlib.datasets import prepare
 
 hold()  # keeps a rerun from starting this job again beside it (nnstudy.studylock)
 

@@ -13,7 +13,8 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ..atomic import atomic_write_text
+from nnlib.atomic import atomic_write_text
+
 from .catalog import DatasetSpec, RawFile, get_spec
 from .download import DownloadError, download
 from .hashing import content_sha256, file_digest, file_digests

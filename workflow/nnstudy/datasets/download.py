@@ -37,7 +37,7 @@ def download(
     A failed checksum deletes the partial file. Raises DownloadError.
     """
     # The HTTP stack is imported here, not with the module: loading prepared data (a training
-    # job) imports nnlib.datasets without ever downloading.
+    # job) imports nnstudy.datasets without ever downloading.
     import http.client
     import urllib.error
 

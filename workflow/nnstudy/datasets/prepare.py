@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_savez, atomic_write_text
+from nnlib.atomic import atomic_savez, atomic_write_text
+
 from . import builtin
 from .catalog import DatasetSpec, get_spec
 from .cifar import read_cifar10
