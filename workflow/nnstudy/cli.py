@@ -1,0 +1,205 @@
+"""``nnstudy train``: one run from the command line, the run the DAG would make.
+
+The flags become a one-run experiment over the study's config (``config.yaml`` in the current
+folder when there is one: its ``data`` and ``defaults``), validated like config.yaml (the same
+one-line errors) and resolved by the same code (:mod:`nnstudy.runs`), so the run gets the id and
+the folder ``results/runs/<dataset>/<run_id>/`` the DAG gives it. Its data is prepared by the
+workflow's own ``prepare`` rule (a short Snakemake call) when it is missing; then the run trains
+and is evaluated here, by the train job's code (:func:`nnstudy.train_job.main`), which records
+the files' checksums as a job does. A later ``snakemake`` that contains the run reuses it. A run
+that is already there is reported, not trained again (``--force`` retrains it).
+
+    nnstudy train --dataset digits --optimizer momentum --momentum 0.9 --lr 0.05 --epochs 20
+    python -m nnstudy train --help
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nnstudy.config import ConfigError, validate_config
+from nnstudy.runs import canonical_json, study_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+EXPERIMENT = "train"
+RESULTS = Path("results")
+
+
+def _names(key: str) -> str:
+    """The valid names of one setting, from the config schema."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    node = schema["$defs"][key]
+    return ", ".join(map(str, node.get("enum") or node["properties"]["name"]["enum"]))
+
+
+def _float_list(text: str) -> list[float]:
+    return [float(v) for v in text.split(",")]
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="nnstudy", description="The study, one run at a time.")
+    commands = top.add_subparsers(dest="command", required=True)
+    p = commands.add_parser(
+        "train",
+        help="train and evaluate one run (the run the DAG would make for these settings)",
+        description="Train and evaluate one run: the run, id and folder the DAG makes for "
+        "the same settings over the config's defaults (a later snakemake reuses it).",
+    )
+    p.add_argument("--config", default="config.yaml", help="study config for data and defaults")
+    p.add_argument("--dataset", required=True, help=f"one of: {_names('dataset')}")
+    run = p.add_argument_group("run settings (default: the config's defaults)")
+    run.add_argument("--hidden", help="hidden layer sizes, e.g. 64,64 ('' for none)")
+    run.add_argument("--activation", help=f"one of: {_names('activation')}")
+    run.add_argument("--initializer", help=f"one of: {_names('initializer')}")
+    run.add_argument("--optimizer", help=f"one of: {_names('optimizer')}")
+    run.add_argument("--lr", type=float, help="learning rate (default: the optimizer's own)")
+    run.add_argument("--batch-size", type=int)
+    run.add_argument("--epochs", type=int)
+    run.add_argument("--dropout", type=float)
+    run.add_argument("--l2", type=float, help="L2 penalty on the weights")
+    run.add_argument("--schedule", help=f"lr schedule, one of: {_names('schedule')}")
+    run.add_argument("--warmup-epochs", type=int, help="cosine schedule: warmup epochs")
+    run.add_argument("--min-lr", type=float, help="cosine schedule: final lr")
+    run.add_argument("--step-size", type=int, help="step schedule: epochs between decays")
+    run.add_argument("--gamma", type=float, help="step/exponential schedule: decay factor")
+    run.add_argument("--clip-norm", type=float, help="clip the global gradient norm")
+    run.add_argument("--early-stopping", type=int, help="patience in epochs (val loss)")
+    run.add_argument("--augment", action="store_true", help="random shift and flip (images)")
+    run.add_argument("--pad", type=int, help="augment: shift by up to this many pixels")
+    run.add_argument("--no-flip", action="store_true", help="augment: no horizontal flip")
+    run.add_argument("--dtype", help="float32 or float64")
+    run.add_argument("--snapshot-every", type=int, help="epochs between weight snapshots")
+    run.add_argument("--seed", type=int, default=0)
+    opt = p.add_argument_group("optimizer hyper-parameters (default: config's defaults.optimizers)")
+    opt.add_argument("--momentum", type=float, help="momentum: its coefficient")
+    opt.add_argument("--nesterov", action="store_true", default=None, help="momentum: Nesterov")
+    opt.add_argument("--alpha", type=float, help="rmsprop: smoothing constant")
+    opt.add_argument("--eps", type=float, help="rmsprop, adam, adamw: epsilon")
+    opt.add_argument("--betas", type=_float_list, help="adam, adamw: beta1,beta2")
+    opt.add_argument("--weight-decay", type=float, help="adamw: decoupled weight decay")
+    p.add_argument("--force", action="store_true", help="train again if the run exists")
+    return top
+
+
+SETTINGS = ("activation", "initializer", "optimizer", "lr", "batch_size", "epochs", "dropout")
+SETTINGS += ("l2", "clip_norm", "early_stopping", "dtype", "snapshot_every")
+SCHEDULE = ("warmup_epochs", "min_lr", "step_size", "gamma")
+OPTIMIZER = ("momentum", "nesterov", "alpha", "eps", "betas", "weight_decay")
+
+
+def study_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The study config with the run as its only selected experiment (not yet validated)."""
+    path = Path(args.config)
+    config = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    fixed = {k: getattr(args, k) for k in SETTINGS if getattr(args, k) is not None}
+    if args.hidden is not None:
+        fixed["hidden"] = [int(h) for h in args.hidden.split(",") if h.strip()]
+    schedule = {k: getattr(args, k) for k in SCHEDULE if getattr(args, k) is not None}
+    if args.schedule is not None or schedule:
+        base = config.get("defaults", {}).get("schedule", {"name": "constant"})
+        name = args.schedule or base["name"]
+        kept = {k: v for k, v in base.items() if name == base["name"] and k != "name"}
+        fixed["schedule"] = {"name": name, **kept, **schedule}
+    if args.augment or args.pad is not None or args.no_flip:
+        fixed["augment"] = {"pad": 4 if args.pad is None else args.pad, "flip": not args.no_flip}
+    params = {k: getattr(args, k) for k in OPTIMIZER if getattr(args, k) is not None}
+    optimizer = fixed.get("optimizer") or config.get("defaults", {}).get("optimizer", "adam")
+    experiment = {"datasets": [args.dataset], "fixed": fixed, "seeds": [args.seed]}
+    if params:
+        experiment["optimizers"] = {optimizer: params}
+    return {
+        **{k: v for k, v in config.items() if k in ("data", "defaults")},
+        "experiments": {EXPERIMENT: experiment},
+        "select": [EXPERIMENT],
+        "wandb": {"mode": "disabled"},
+    }
+
+
+def resolve(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(validated study config, the run config with its run_id) or a ConfigError."""
+    config = validate_config(study_config(args))
+    (row,) = study_rows(config)
+    return config, {**row.run, "run_id": row.run_id}
+
+
+def prepare_data(config: dict[str, Any], dataset: str, config_path: str) -> Path:
+    """The prepared dataset's folder, made by the workflow's ``prepare`` rule if missing."""
+    folder = Path(config["data"]["processed_dir"]) / dataset
+    targets = [str(folder / name) for name in ("train.npz", "val.npz", "test.npz", "card.json")]
+    if all(Path(t).is_file() for t in targets):
+        return folder
+    print(f"preparing {dataset} (snakemake's prepare rule) ...", flush=True)
+    experiments = json.dumps({EXPERIMENT: {"datasets": [dataset]}})
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
+    command += [*targets, "--cores", "1", "--quiet", "all"]
+    if Path(config_path).is_file():
+        command += ["--configfile", config_path]
+    command += ["--config", f"select=[{EXPERIMENT}]", f"experiments={experiments}"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = [line for line in done.stderr.splitlines() if line.strip()][-1:]
+        raise SystemExit(f"nnstudy train: preparing {dataset} failed: {' '.join(tail)}")
+    return folder
+
+
+def flag_names(message: str) -> str:
+    """A config error about the command line's experiment, with its flags' names in place of
+    the config's paths (``experiments.train.fixed.batch_size`` -> ``--batch-size``)."""
+    here = rf"experiments\.{EXPERIMENT}\."
+    message = re.sub(here + r"fixed\.(\w+)", lambda m: "--" + m.group(1).replace("_", "-"), message)
+    return re.sub(here + r"optimizers\.(\w+)", r"--optimizer \1", message)
+
+
+def train(args: argparse.Namespace) -> int:
+    try:
+        config, run = resolve(args)
+    except ConfigError as error:
+        raise SystemExit(f"nnstudy train: {flag_names(str(error))}") from None
+    dataset, run_id = run["dataset"], run["run_id"]
+    folder = RESULTS / "runs" / dataset / run_id
+    metrics_path = folder / "metrics.json"
+    if metrics_path.is_file() and not args.force:
+        print(f"{summary(metrics_path)} (already trained; --force trains it again)")
+        return 0
+    data = prepare_data(config, dataset, args.config)
+    log = RESULTS / "logs" / "train" / dataset / f"{run_id}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    from nnstudy.train_job import main as train_job
+
+    train_job(
+        [
+            *("--run", canonical_json(run), "--data", str(data), "--out", str(folder)),
+            *("--checkpoint", str(RESULTS / "checkpoints" / "runs" / dataset / run_id)),
+            *("--threads", "1", "--log", str(log), "--evaluate"),
+        ]
+    )
+    print(summary(metrics_path))
+    return 0
+
+
+def summary(metrics_path: Path) -> str:
+    """The closing line: status, test metrics and where the run lives."""
+    m = json.loads(metrics_path.read_text())
+    status = json.loads((metrics_path.parent / "train.json").read_text())["status"]
+    scores = ", ".join(
+        f"{k} {m[k]:.4f}"
+        for k in ("test_accuracy", "test_loss", "f1_macro")
+        if isinstance(m.get(k), float)
+    )
+    return f"{status}: {scores or 'no test metrics'}; run {metrics_path.parent}/"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "train":
+        return train(args)
+    raise AssertionError(args.command)
