@@ -192,8 +192,11 @@ class MLP(Sequential):
         sizes: [n_in, *hidden, n_out].
         activation: a name for every hidden layer ("relu"), a list with one entry per hidden
             layer, where an entry may itself be a list of per-neuron names (a mixed layer).
-        init: initializer name for all weights (torch.nn.init formulas, default gains).
+        init: initializer name for all weights (torch.nn.init formulas, default gains), or a
+            list with one name per Dense layer (hidden layers, then the output layer).
         dropout: dropout probability after each hidden activation (0 = none).
+        residual: wrap each hidden block whose input and output sizes match (Dense ->
+            activation [-> Dropout]) in a ``Residual`` (x + block(x)).
         dtype: float32 (default) or float64.
         rng: Generator or int seed for weights and dropout masks (None = seed 0).
     """
@@ -207,6 +210,7 @@ class MLP(Sequential):
         dtype=np.float32,
         rng=None,
         bias: bool = True,
+        residual: bool = False,
     ):
         from .activations import MixedActivation
         from .registry import get_activation
@@ -217,25 +221,34 @@ class MLP(Sequential):
                 f"sizes must be >= 2 positive ints [n_in, *hidden, n_out], got {sizes}"
             )
         acts = _normalise_activations(activation, len(sizes) - 2)
+        inits = [init] * (len(sizes) - 1) if isinstance(init, str) or callable(init) else init
+        if len(inits) != len(sizes) - 1:
+            raise ValueError(
+                f"init list has {len(inits)} entries but the MLP has {len(sizes) - 1} Dense layers"
+            )
         rng = as_generator(rng)
         self.sizes, self.activation, self.init = sizes, acts, init
         self.dropout, self.dtype, self.bias = float(dropout), as_dtype(dtype), bool(bias)
+        self.residual = bool(residual)
         layers: list[Module] = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-            layers.append(Dense(n_in, n_out, init, bias, self.dtype, rng))
+            block: list[Module] = [Dense(n_in, n_out, inits[i], bias, self.dtype, rng)]
             if i < len(acts):
                 spec = acts[i]
                 if isinstance(spec, str):
-                    layers.append(get_activation(spec))
+                    block.append(get_activation(spec))
                 else:
                     if len(spec) != n_out:
                         raise ValueError(
                             f"mixed activation of hidden layer {i} lists {len(spec)} names "
                             f"for {n_out} neurons"
                         )
-                    layers.append(MixedActivation(spec))
+                    block.append(MixedActivation(spec))
                 if self.dropout > 0:
-                    layers.append(Dropout(self.dropout, rng))
+                    block.append(Dropout(self.dropout, rng))
+                if self.residual and n_in == n_out:
+                    block = [Residual(Sequential(*block))]
+            layers.extend(block)
         super().__init__(*layers)
 
     @property
@@ -282,8 +295,9 @@ class MLP(Sequential):
             "type": "MLP",
             "sizes": list(self.sizes),
             "activation": self.activation,
-            "init": self.init if isinstance(self.init, str) else "custom",
+            "init": self.init if isinstance(self.init, str | list) else "custom",
             "dropout": self.dropout,
             "dtype": self.dtype.name,
             "bias": self.bias,
+            "residual": self.residual,
         }

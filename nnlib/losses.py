@@ -208,10 +208,16 @@ class BCEWithLogitsLoss(Loss):
 
 class MSELoss(Loss):
     """Mean squared error over all elements (torch's 'mean' reduction); a 1-D target of n
-    values is accepted for predictions of shape (n, 1)."""
+    values is accepted for predictions of shape (n, 1), and n integer class ids for
+    predictions of shape (n, k > 1) stand for their one-hot rows (MSE on one-hot targets, so
+    ``fit`` trains a classifier with it from labels)."""
 
     def _forward(self, pred, target) -> float:
         t = np.asarray(target)
+        if t.ndim == 1 and pred.ndim == 2 and pred.shape[1] > 1 and t.dtype.kind in "iu":
+            labels = _check_labels(t, pred.shape[0], pred.shape[1])
+            t = np.zeros(pred.shape, pred.dtype)
+            t[_rows(len(labels)), labels] = 1
         if t.shape != pred.shape:
             if t.size == pred.size and t.shape[:1] == pred.shape[:1]:
                 t = t.reshape(pred.shape)

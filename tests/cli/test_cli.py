@@ -111,3 +111,18 @@ def test_help_lists_the_valid_names(study):
         assert done.returncode == 0
         assert "sgd, momentum, rmsprop, adam, adamw" in done.stdout
         assert "relu, tanh, sigmoid" in done.stdout and "--weight-decay" in done.stdout
+
+
+def test_per_layer_flags_reach_the_run(study):
+    done = nnstudy(
+        study,
+        *("train", "--dataset", "spirals", "--hidden", "8,8", "--residual", "--loss", "mse"),
+        *("--activation", "tanh,relu+tanh", "--initializer", "he,he,xavier"),
+        *("--optimizer", "momentum", "--nesterov", "--weight-decay", "0.001"),
+    )
+    assert done.returncode == 0, done.stderr
+    folder = study / done.stdout.strip().splitlines()[-1].split("run ", 1)[1].rstrip("/")
+    run = json.loads((folder / "config.json").read_text())
+    assert run["activation"] == ["tanh", ["relu", "tanh"]] and run["residual"] is True
+    assert run["initializer"] == ["he", "he", "xavier"] and run["loss"] == "mse"
+    assert run["optimizer_params"] == {"momentum": 0.9, "nesterov": True, "weight_decay": 0.001}

@@ -21,7 +21,7 @@ import pandas as pd
 from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
 from nnstudy import stats
 from nnstudy.names import MAIN_FACTORS, TABLES
-from nnstudy.runs import augment_label
+from nnstudy.runs import LOSS, augment_label
 from nnstudy.tuning import TUNABLE, Tuning, finals_membership, read_record, trials_table
 from nnstudy.tuning_stats import read_trials
 
@@ -139,8 +139,10 @@ def collect_runs(membership: pd.DataFrame, runs_root: str | Path) -> pd.DataFram
         raise ValueError("no runs to aggregate: the membership table is empty")
     runs = pd.DataFrame(rows)
     runs = runs.join(experiments, on=["dataset", "run_id"])
-    if "augment" in runs.columns:  # a run config has no `augment` when it is off
-        runs["augment"] = runs["augment"].fillna(augment_label(None))
+    # A run config leaves these out at their defaults (so older runs keep their ids).
+    for column, default in (("augment", augment_label(None)), ("loss", LOSS), ("residual", False)):
+        if column in runs.columns:
+            runs[column] = runs[column].fillna(default)
     for factor in MAIN_FACTORS:
         if factor not in runs.columns:
             raise ValueError(f"run configs lack the factor {factor!r}")

@@ -58,8 +58,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help=f"one of: {_names('dataset')}")
     run = p.add_argument_group("run settings (default: the config's defaults)")
     run.add_argument("--hidden", help="hidden layer sizes, e.g. 64,64 ('' for none)")
-    run.add_argument("--activation", help=f"one of: {_names('activation')}")
-    run.add_argument("--initializer", help=f"one of: {_names('initializer')}")
+    run.add_argument(
+        "--activation",
+        help=f"one of: {_names('activation')}; per hidden layer: relu,tanh; a mixed layer "
+        "(neurons split in equal blocks): relu,relu+tanh",
+    )
+    run.add_argument(
+        "--initializer",
+        help=f"one of: {_names('initializer')}; per Dense layer (hidden, then output): he,he,xavier",
+    )
+    run.add_argument("--loss", help=f"one of: {_names('loss')} (mse on one-hot targets)")
+    run.add_argument(
+        "--residual", action="store_true", default=None, help="skip connections (x + block(x))"
+    )
     run.add_argument("--optimizer", help=f"one of: {_names('optimizer')}")
     run.add_argument("--lr", type=float, help="learning rate (default: the optimizer's own)")
     run.add_argument("--batch-size", type=int)
@@ -83,17 +94,29 @@ def parser() -> argparse.ArgumentParser:
     opt.add_argument("--momentum", type=float, help="momentum: its coefficient")
     opt.add_argument("--nesterov", action="store_true", default=None, help="momentum: Nesterov")
     opt.add_argument("--alpha", type=float, help="rmsprop: smoothing constant")
+    opt.add_argument("--centered", action="store_true", default=None, help="rmsprop: centered")
     opt.add_argument("--eps", type=float, help="rmsprop, adam, adamw: epsilon")
     opt.add_argument("--betas", type=_float_list, help="adam, adamw: beta1,beta2")
-    opt.add_argument("--weight-decay", type=float, help="adamw: decoupled weight decay")
+    opt.add_argument(
+        "--weight-decay",
+        type=float,
+        help="sgd, momentum, rmsprop: L2 in the update; adamw: decoupled",
+    )
     p.add_argument("--force", action="store_true", help="train again if the run exists")
     return top
 
 
-SETTINGS = ("activation", "initializer", "optimizer", "lr", "batch_size", "epochs", "dropout")
-SETTINGS += ("l2", "clip_norm", "early_stopping", "dtype", "snapshot_every")
+SETTINGS = ("optimizer", "lr", "batch_size", "epochs", "dropout", "l2", "clip_norm")
+SETTINGS += ("early_stopping", "dtype", "snapshot_every", "loss", "residual")
 SCHEDULE = ("warmup_epochs", "min_lr", "step_size", "gamma")
-OPTIMIZER = ("momentum", "nesterov", "alpha", "eps", "betas", "weight_decay")
+OPTIMIZER = ("momentum", "nesterov", "alpha", "centered", "eps", "betas", "weight_decay")
+
+
+def _layers(text: str):
+    """``relu`` -> "relu"; ``relu,relu+tanh`` -> ["relu", ["relu", "tanh"]]."""
+    if "," not in text and "+" not in text:
+        return text
+    return [part.split("+") if "+" in part else part for part in text.split(",")]
 
 
 def study_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -101,6 +124,9 @@ def study_config(args: argparse.Namespace) -> dict[str, Any]:
     path = Path(args.config)
     config = yaml.safe_load(path.read_text()) if path.is_file() else {}
     fixed = {k: getattr(args, k) for k in SETTINGS if getattr(args, k) is not None}
+    for key in ("activation", "initializer"):
+        if getattr(args, key) is not None:
+            fixed[key] = _layers(getattr(args, key))
     if args.hidden is not None:
         fixed["hidden"] = [int(h) for h in args.hidden.split(",") if h.strip()]
     schedule = {k: getattr(args, k) for k in SCHEDULE if getattr(args, k) is not None}

@@ -282,6 +282,11 @@ def selected(config: dict) -> list[str]:
     return [sel] if isinstance(sel, str) else list(sel)
 
 
+# Settings a grid lists by value (repeats are an error) and a search draws from choices.
+CATEGORICAL = ("optimizer", "activation", "initializer", "hidden", "loss", "residual")
+CATEGORICAL += ("schedule", "augment")
+
+
 def check_semantics(config: dict) -> None:
     """What the schema cannot say; raises ConfigError with one line."""
     names = list(config["experiments"])
@@ -309,10 +314,11 @@ def check_semantics(config: dict) -> None:
                 f"config: {where}.search.space.{key}: '{key}' is also in grid or fixed; keep one"
             )
         for key, rng in exp.get("search", {}).get("space", {}).items():
-            _check_range(f"{where}.search.space.{key}", key, rng)
+            if "choices" not in rng:
+                _check_range(f"{where}.search.space.{key}", key, rng)
         if "tune" in exp:
             _check_tune(where, exp, searched)
-        for key in ("optimizer", "activation", "initializer", "hidden", "schedule", "augment"):
+        for key in CATEGORICAL:
             values = exp["grid"].get(key, [])
             if len({repr(v) for v in values}) != len(values):
                 raise ConfigError(f"config: {where}.grid.{key}: repeated value in {values!r}")

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from nnstudy.runs import LOSS
+
 BATCH = 4096
 # What an evaluation reads from the prepared dataset's folder, besides the run's files.
 EVAL_INPUTS = ("test.npz", "card.json")
@@ -37,11 +39,12 @@ def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def test_metrics(model, x, y, n_classes: int) -> dict[str, Any]:
-    """Loss, accuracy, macro and per-class precision/recall/F1 and the confusion matrix."""
+def test_metrics(model, x, y, n_classes: int, loss: str = "cross_entropy") -> dict[str, Any]:
+    """Loss (the run's, without its L2 term), accuracy, macro and per-class
+    precision/recall/F1 and the confusion matrix."""
     from nnlib import get_loss, metrics
 
-    loss = get_loss("cross_entropy")
+    loss = get_loss(loss)
     total, preds = 0.0, []
     with np.errstate(all="ignore"):  # a diverged model may produce inf/NaN logits
         for i in range(0, len(x), BATCH):
@@ -92,7 +95,10 @@ def evaluate_run(
     started = time.perf_counter()
     if info["status"] != "failed":
         x, y = load_split(data_dir, "test")
-        result.update(test_metrics(load_model(model_path), x, y, int(card["n_classes"])))
+        run = json.loads((Path(model_path).parent / "config.json").read_text())
+        model = load_model(model_path)
+        loss = run.get("loss", LOSS)
+        result.update(test_metrics(model, x, y, int(card["n_classes"]), loss))
     result["eval_seconds"] = time.perf_counter() - started
     Path(out_path).write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
     return result

@@ -41,6 +41,8 @@ import numpy as np
 from nnstudy.config import ConfigError, selected
 
 ID_LENGTH = 10
+# The loss a run config leaves out (every run before the option existed used it).
+LOSS = "cross_entropy"
 
 # Settings with their type; the order is the column order of experiments.csv.
 FLOAT_SETTINGS = ("lr", "dropout", "l2", "clip_norm")
@@ -165,6 +167,9 @@ def resolve_run(
         "activation": settings["activation"],
         "initializer": settings["initializer"],
         "hidden": [int(h) for h in settings["hidden"]],
+        # Present only when not the default, so the runs without them keep their ids.
+        **({"loss": settings["loss"]} if settings.get("loss", LOSS) != LOSS else {}),
+        **({"residual": True} if settings.get("residual") else {}),
         "schedule": _schedule(settings["schedule"], where),
         "dtype": settings["dtype"],
         "seed": int(seed),
@@ -177,6 +182,7 @@ def resolve_run(
     augment = _augment(settings.get("augment"))
     if augment is not None:  # absent when off, so runs without it keep their ids
         run["augment"] = augment
+    _check_layers(run, where)
     sched = run["schedule"]
     if sched.get("warmup_epochs", 0) >= run["epochs"]:
         raise ConfigError(
@@ -190,6 +196,46 @@ def resolve_run(
     return run
 
 
+def _check_layers(run: dict[str, Any], where: str) -> None:
+    """Per-layer activations and initializers fit the network's layers."""
+    hidden = run["hidden"]
+    act, init = run["activation"], run["initializer"]
+    if isinstance(act, list):
+        if len(act) != len(hidden):
+            raise ConfigError(
+                f"config: {where}.activation: {len(act)} entries for {len(hidden)} hidden "
+                f"layers {hidden}; give one per hidden layer"
+            )
+        for size, entry in zip(hidden, act, strict=True):
+            if isinstance(entry, list) and len(entry) > size:
+                raise ConfigError(
+                    f"config: {where}.activation: a mixed layer of {size} neurons cannot take "
+                    f"{len(entry)} activations"
+                )
+    if isinstance(init, list) and len(init) != len(hidden) + 1:
+        raise ConfigError(
+            f"config: {where}.initializer: {len(init)} entries for {len(hidden) + 1} Dense "
+            "layers; give one per hidden layer and one for the output layer"
+        )
+
+
+def neuron_activations(activation, hidden: list[int]):
+    """A run's ``activation`` in nnlib's form: a name, or one entry per hidden layer where a
+    mixed layer lists one name per neuron (its names in equal consecutive blocks)."""
+    if isinstance(activation, str):
+        return activation
+    return [
+        entry
+        if isinstance(entry, str)
+        else [
+            name
+            for name, block in zip(entry, np.array_split(np.arange(size), len(entry)), strict=True)
+            for _ in block
+        ]
+        for size, entry in zip(hidden, activation, strict=True)
+    ]
+
+
 def sample_search(search: dict[str, Any]) -> list[dict[str, Any]]:
     """The seeded random-search samples (rounded to 4 significant digits, ints rounded)."""
     rng = np.random.default_rng(search.get("seed", 0))
@@ -198,6 +244,9 @@ def sample_search(search: dict[str, Any]) -> list[dict[str, Any]]:
         point = {}
         for key in sorted(search["space"]):
             spec = search["space"][key]
+            if "choices" in spec:  # categorical: one of the listed values
+                point[key] = spec["choices"][int(rng.integers(len(spec["choices"])))]
+                continue
             low, high = float(spec["low"]), float(spec["high"])
             if spec.get("log"):
                 value = math.exp(rng.uniform(math.log(low), math.log(high)))

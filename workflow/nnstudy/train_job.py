@@ -63,6 +63,7 @@ from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
 from nnstudy.evaluation import EVAL_INPUTS, evaluate_run
 from nnstudy.integrity import guarded
 from nnstudy.provenance import provenance
+from nnstudy.runs import LOSS, neuron_activations
 from nnstudy.studylock import hold
 
 BINS = 30
@@ -98,17 +99,19 @@ def build(run: dict[str, Any], n_features: int, n_classes: int):
     """(model, loss, optimizer, schedule) for a run config, seeded by its seed."""
     from nnlib import MLP, get_loss, get_optimizer, get_schedule
 
+    init = run["initializer"]
     model = MLP(
         [n_features, *run["hidden"], n_classes],
-        activation=run["activation"],
-        init=INITIALIZERS[run["initializer"]],
+        activation=neuron_activations(run["activation"], run["hidden"]),
+        init=INITIALIZERS[init] if isinstance(init, str) else [INITIALIZERS[i] for i in init],
         dropout=run["dropout"],
         dtype=np.dtype(run["dtype"]),
         rng=np.random.default_rng(run["seed"]),
+        residual=run.get("residual", False),
     )
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in run["optimizer_params"].items()}
     optimizer = get_optimizer(run["optimizer"], model.parameters(), lr=run["lr"], **params)
-    loss = get_loss("cross_entropy", l2=run["l2"])
+    loss = get_loss(run.get("loss", LOSS), l2=run["l2"])
     sched = dict(run["schedule"])
     schedule = get_schedule(sched.pop("name"), lr=run["lr"], epochs=run["epochs"], **sched)
     return model, loss, optimizer, schedule

@@ -1,0 +1,156 @@
+"""What config.yaml can ask of nnlib: per-layer and mixed activations, identity, residual
+blocks, the loss, per-layer initializers, SGD's weight decay and Nesterov momentum, RMSprop's
+centered form, and random search over categorical settings. Each option is validated by the
+schema, changes the run id (runs without it keep theirs), trains, and is listed in the
+report's methods section."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from nnstudy.aggregate import collect_runs, read_membership
+from nnstudy.config import ConfigError, validate_config
+from nnstudy.datasets import prepare
+from nnstudy.report import methods
+from nnstudy.runs import study_rows, table_csv
+from nnstudy.train_job import train_outputs, train_run
+
+from nnlib import load_model
+
+BASE = {"hidden": [8, 8], "epochs": 3, "batch_size": 32}
+# The id of the base run, the same before these options existed: their defaults leave it.
+BASE_ID = "5b4d0406a8"
+
+OPTIONS = {
+    "per-layer activations": ({"activation": ["tanh", "identity"]}, {}),
+    "mixed layer": ({"activation": ["relu", ["relu", "tanh"]]}, {}),
+    "residual": ({"residual": True}, {}),
+    "mse loss": ({"loss": "mse"}, {}),
+    "per-layer initializers": ({"initializer": ["he", "he", "xavier"]}, {}),
+    "sgd nesterov + weight decay": (
+        {"optimizer": "momentum"},
+        {"momentum": {"nesterov": True, "weight_decay": 0.001}},
+    ),
+    "rmsprop centered": ({"optimizer": "rmsprop"}, {"rmsprop": {"centered": True}}),
+}
+
+
+def config(fixed: dict, optimizers: dict | None = None, **experiment) -> dict:
+    exp = {"datasets": ["spirals"], "fixed": {**BASE, **fixed}, **experiment}
+    if optimizers:
+        exp["optimizers"] = optimizers
+    return validate_config({"experiments": {"t": exp}, "select": ["t"]})
+
+
+@pytest.fixture(scope="module")
+def spirals(tmp_path_factory):
+    out = tmp_path_factory.mktemp("spirals")
+    prepare("spirals", out, n_samples=600)
+    return out
+
+
+def test_runs_without_the_options_keep_their_ids():
+    (row,) = study_rows(config({}))
+    assert row.run_id == BASE_ID
+
+
+@pytest.mark.parametrize("name", list(OPTIONS))
+def test_an_option_trains_and_reaches_the_run_id_and_the_methods(name, spirals, tmp_path):
+    fixed, optimizers = OPTIONS[name]
+    cfg = config(fixed, optimizers)
+    rows = study_rows(cfg)
+    (row,) = rows
+    assert row.run_id != BASE_ID
+    run = {**row.run, "run_id": row.run_id}
+    folder = tmp_path / "runs" / "spirals" / row.run_id
+    info = train_run(run, spirals, train_outputs(folder))
+    assert info["status"] == "ok", info["error"]
+    model = load_model(folder / "model.npz").get_config()
+    if "residual" in fixed:
+        assert model["residual"] is True
+    if name == "mixed layer":
+        assert model["activation"][1] == ["relu"] * 4 + ["tanh"] * 4
+    if "initializer" in fixed:
+        assert model["init"] == ["he_normal", "he_normal", "xavier_normal"]
+    # The report's methods section lists the setting with its value.
+    (tmp_path / "experiments.csv").write_text(table_csv(rows))
+    runs = collect_runs(read_membership(tmp_path / "experiments.csv"), tmp_path / "runs")
+    settings = dict(methods(cfg, runs, {}, ["t"])["settings"])
+    for key, value in fixed.items():
+        shown = settings[key]
+        assert (
+            json.dumps(value, separators=(",", ":")) if isinstance(value, list) else str(value)
+        ) in shown
+    for params in optimizers.values():
+        for key, value in params.items():
+            assert f'"{key}":{json.dumps(value)}' in settings["optimizer_params"]
+
+
+@pytest.mark.parametrize(
+    ("fixed", "message"),
+    [
+        ({"activation": ["relu"]}, "1 entries for 2 hidden layers"),
+        ({"activation": ["relu", ["relu"] * 9]}, "a mixed layer of 8 neurons cannot take 9"),
+        ({"initializer": ["he", "he"]}, "give one per hidden layer and one for the output"),
+        ({"loss": "hinge"}, "'hinge' is not a valid choice"),
+        ({"activation": ["relu", "softplus"]}, "activation[1]: 'softplus' is not a valid"),
+    ],
+)
+def test_bad_layer_options_are_one_line_config_errors(fixed, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")) as err:
+        study_rows(config(fixed))
+    assert "\n" not in str(err.value)
+
+
+def test_random_search_draws_categorical_settings_too(spirals, tmp_path):
+    search = {
+        "n": 12,
+        "seed": 3,
+        "space": {
+            "optimizer": {"choices": ["sgd", "adam"]},
+            "activation": {"choices": ["relu", ["tanh", "relu"]]},
+            "hidden": {"choices": [[8, 8], [16, 16]]},
+            "lr": {"low": 0.001, "high": 0.1, "log": True},
+        },
+    }
+    rows = study_rows(
+        validate_config(
+            {
+                "experiments": {
+                    "t": {"datasets": ["spirals"], "search": search, "fixed": {"epochs": 2}}
+                },
+                "select": ["t"],
+            }
+        )
+    )
+    drawn = {
+        (r.run["optimizer"], json.dumps(r.run["activation"]), r.run["hidden"][0]) for r in rows
+    }
+    assert {o for o, _, _ in drawn} == {"sgd", "adam"} and len(drawn) > 3
+    assert all(0.001 <= r.run["lr"] <= 0.1 for r in rows)
+    mixed = next(r for r in rows if isinstance(r.run["activation"], list))
+    info = train_run({**mixed.run, "run_id": mixed.run_id}, spirals, train_outputs(tmp_path))
+    assert info["status"] == "ok", info["error"]
+    assert rows == study_rows(
+        validate_config(
+            {
+                "experiments": {
+                    "t": {"datasets": ["spirals"], "search": search, "fixed": {"epochs": 2}}
+                },
+                "select": ["t"],
+            }
+        )
+    )
+    with pytest.raises(ConfigError, match="'adamm' is not a valid choice"):
+        validate_config(
+            {
+                "experiments": {
+                    "t": {
+                        "datasets": ["spirals"],
+                        "search": {"n": 1, "space": {"optimizer": {"choices": ["adamm"]}}},
+                    }
+                },
+                "select": ["t"],
+            }
+        )
