@@ -6,6 +6,7 @@ with .ci/slurm/start (and stops it with .ci/slurm/stop); without one the test is
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -30,6 +31,8 @@ TEST_CLUSTER = (
 
 def idle_node() -> str | None:
     """Why the cluster cannot run the test, or None when a node is idle."""
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        return "the SLURM executor plugin is an extra: pip install -e '.[slurm]' (CI installs it)"
     if shutil.which("sinfo") is None:
         return "sinfo not found: install slurm-client, slurmctld, slurmd, munge (.ci/system-packages.txt)"
     try:

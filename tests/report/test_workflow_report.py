@@ -90,3 +90,16 @@ def test_report_rules_end_to_end(tmp_path):
         expected["report_pdf"] = "1"
     expected["total"] = str(sum(map(int, expected.values())))
     assert stats == expected
+
+
+def test_snakemake_report_before_the_study_says_to_run_it_first(tmp_path):
+    _config(tmp_path / "config.yaml", {"tiny": EXPERIMENT})
+    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--report", "report.html"]
+    res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode != 0
+    lines = [line for line in res.stderr.splitlines() if "profile" not in line]
+    assert lines == [
+        "No study results yet (results/report/report.html is missing): run the study first "
+        "(make run, or snakemake), then snakemake --report report.html"
+    ]
+    assert not (tmp_path / "report.html").exists() and not (tmp_path / "results").exists()

@@ -1,5 +1,6 @@
 # Aggregate all runs -> figures per dataset -> report (HTML + LaTeX) -> PDF when TeX exists.
 # `rule all` takes report_targets(). Logic lives in nnstudy.{aggregate,figures,report}.
+import sys
 from pathlib import Path
 
 from nnstudy.config import selected
@@ -22,6 +23,18 @@ report: "../../report/workflow.rst"
 REPORT_DATASETS = sorted(
     {run["dataset"] for run in RUNS.values()} | {t.dataset for t in TUNED.tunings}
 )
+# `snakemake --report` before the study has anything to show: one line instead of Snakemake's
+# "marked for report but does not exist" (the command line is the only sign of report mode
+# while the Snakefile is parsed).
+if (
+    workflow.is_main_process
+    and any(arg.startswith("--report") for arg in sys.argv)
+    and not Path(HTML).exists()
+):
+    sys.exit(
+        f"No study results yet ({HTML} is missing): run the study first (make run, or "
+        "snakemake), then snakemake --report report.html"
+    )
 if PDF not in report_targets():
     logger.warning(
         "No TeX engine (latexmk, pdflatex, tectonic) found: the report is built as HTML and "
