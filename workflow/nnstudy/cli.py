@@ -16,6 +16,7 @@ that is already there is reported, not trained again (``--force`` retrains it).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import subprocess
@@ -25,19 +26,23 @@ from typing import Any
 
 import yaml
 
-from nnstudy.config import ConfigError, validate_config
+from nnstudy.config import SCHEMA_PATH, ConfigError, validate_config
 from nnstudy.runs import canonical_json, study_rows
+from nnstudy.train_job import METRICS, RUN_CHECKPOINT, RUN_DIR, RUN_LOG, TRAIN_OUTPUTS, job_argv
+from nnstudy.train_job import main as train_job
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 EXPERIMENT = "train"
-RESULTS = Path("results")
+
+
+@functools.cache
+def _schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
 def _names(key: str) -> str:
     """The valid names of one setting, from the config schema."""
-    schema = yaml.safe_load(SCHEMA.read_text())
-    node = schema["$defs"][key]
+    node = _schema()["$defs"][key]
     return ", ".join(map(str, node.get("enum") or node["properties"]["name"]["enum"]))
 
 
@@ -190,24 +195,24 @@ def train(args: argparse.Namespace) -> int:
         config, run = resolve(args)
     except ConfigError as error:
         raise SystemExit(f"nnstudy train: {flag_names(str(error))}") from None
-    dataset, run_id = run["dataset"], run["run_id"]
-    folder = RESULTS / "runs" / dataset / run_id
-    metrics_path = folder / "metrics.json"
+    where = {"dataset": run["dataset"], "run_id": run["run_id"]}
+    folder = Path(RUN_DIR.format(**where))
+    metrics_path = folder / METRICS
     if metrics_path.is_file() and not args.force:
         print(f"{summary(metrics_path)} (already trained; --force trains it again)")
         return 0
-    data = prepare_data(config, dataset, args.config)
-    log = RESULTS / "logs" / "train" / dataset / f"{run_id}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    from nnstudy.train_job import main as train_job
-
-    train_job(
-        [
-            *("--run", canonical_json(run), "--data", str(data), "--out", str(folder)),
-            *("--checkpoint", str(RESULTS / "checkpoints" / "runs" / dataset / run_id)),
-            *("--threads", "1", "--log", str(log), "--evaluate"),
-        ]
+    data = prepare_data(config, run["dataset"], args.config)
+    log = Path(RUN_LOG.format(**where))
+    log.parent.mkdir(parents=True, exist_ok=True)  # as Snakemake makes a job's log folder
+    # The train rule's job, with its params.
+    job = argparse.Namespace(
+        run=canonical_json(run),
+        data=str(data),
+        out=str(folder),
+        checkpoint=RUN_CHECKPOINT.format(**where),
+        evaluate=True,
     )
+    train_job(job_argv(job, 1, str(log)))
     print(summary(metrics_path))
     return 0
 
@@ -215,7 +220,7 @@ def train(args: argparse.Namespace) -> int:
 def summary(metrics_path: Path) -> str:
     """The closing line: status, test metrics and where the run lives."""
     m = json.loads(metrics_path.read_text())
-    status = json.loads((metrics_path.parent / "train.json").read_text())["status"]
+    status = json.loads((metrics_path.parent / TRAIN_OUTPUTS["train"]).read_text())["status"]
     scores = ", ".join(
         f"{k} {m[k]:.4f}"
         for k in ("test_accuracy", "test_loss", "f1_macro")

@@ -84,6 +84,11 @@ TRAIN_OUTPUTS = {
 }
 # What ``--evaluate`` adds (rule train's sixth output).
 METRICS = "metrics.json"
+# Where rule ``train`` (and ``nnstudy train``, which must meet it) keeps a run's folder, log
+# and checkpoint, by dataset and run id.
+RUN_DIR = "results/runs/{dataset}/{run_id}"
+RUN_LOG = "results/logs/train/{dataset}/{run_id}.log"
+RUN_CHECKPOINT = "results/checkpoints/runs/{dataset}/{run_id}"
 # The study's initializer names -> nnlib's.
 INITIALIZERS = {
     "normal": "normal",

@@ -4,7 +4,14 @@
 # untuned experiments' runs and tuned searches' finals) evaluates the model on the test split
 # in the same process (metrics.json); `trial` (tuning trials, workflow/rules/tune.smk) never
 # reads it.
-from nnstudy.train_job import METRICS, TRAIN_OUTPUTS, job_argv, train_outputs
+from nnstudy.train_job import (
+    METRICS,
+    RUN_CHECKPOINT,
+    RUN_LOG,
+    TRAIN_OUTPUTS,
+    job_argv,
+    train_outputs,
+)
 from nnstudy.workers import train
 
 
@@ -18,14 +25,14 @@ rule train:
         **train_outputs(RUN_DIR),
         metrics=f"{RUN_DIR}/{METRICS}",
     log:
-        "results/logs/train/{dataset}/{run_id}.log",
+        RUN_LOG,
     threads: 1
     params:
         run=run_json,
         data=lambda wildcards, input: os.path.dirname(input.card),
         out=lambda wildcards, output: os.path.dirname(output.model),
         # Outside the outputs: Snakemake does not delete it when a job is killed.
-        checkpoint="results/checkpoints/runs/{dataset}/{run_id}",
+        checkpoint=RUN_CHECKPOINT,
         evaluate=True,
     run:
         train(job_argv(params, threads, log[0]), workers=workflow.cores)
