@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench report clean system-deps
+.PHONY: run test lint format docs bench report clean system-deps
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed, found " + sys.version.split()[0])'
@@ -15,9 +15,11 @@ $(BIN)/python:
 # The project's extras to install (CI adds slurm for the cluster test: EXTRAS=test,slurm).
 EXTRAS ?= test
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# The logger plugin (workflow/logger) is installed as a copy: Snakemake only finds plugins
+# that are modules on sys.path, which an editable install is not.
+$(STAMP): pyproject.toml workflow/logger/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]' ./workflow/logger
 	@touch $@
 
 run: $(STAMP)
@@ -36,6 +38,11 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 	$(BIN)/snakefmt Snakefile workflow/rules
+
+# docs/config.md from the config schema, docs/rulegraph.{dot,svg} from the workflow (the SVG
+# needs Graphviz's dot); tests/docs checks they are in sync.
+docs: $(STAMP)
+	$(BIN)/python -m nnstudy.docs
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from nnstudy.datasets import load_split, prepare
+from record import recorded
 
 MIRROR = Path("/usr/share/datasets")
 PREPARE_TARGET, LOAD_TARGET, GATHER_TARGET = 10.0, 0.2, 1.5
@@ -115,4 +116,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with recorded(__file__):
+        code = main()
+    sys.exit(code)

@@ -29,6 +29,7 @@ import tempfile
 import time
 
 import numpy as np
+from record import recorded
 from threadpoolctl import threadpool_limits
 
 import nnlib
@@ -336,4 +337,5 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recorded(__file__):
+        main()

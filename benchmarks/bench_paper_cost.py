@@ -26,6 +26,7 @@ from nnstudy.config import validate_config
 from nnstudy.datasets import get_spec
 from nnstudy.runs import study_rows, unique_runs
 from nnstudy.train_job import batch_transform, build
+from record import recorded
 from threadpoolctl import threadpool_limits
 
 from nnlib import fit
@@ -117,4 +118,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recorded(__file__):
+        main()

@@ -23,12 +23,12 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import yaml
 from nnstudy.train_job import build
+from record import recorded
 from study_cli import timed_snakemake
 from threadpoolctl import threadpool_limits
 
@@ -148,7 +148,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    started = time.perf_counter()
-    code = main()
-    print(f"benchmark wall time {time.perf_counter() - started:.0f} s")
+    with recorded(__file__):
+        code = main()
     sys.exit(code)

@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from record import recorded
 from study_cli import timed_snakemake
 
 PLAN_TARGET_S = 30.0
@@ -149,4 +150,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recorded(__file__):
+        main()

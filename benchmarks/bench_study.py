@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from record import recorded
 from study_cli import ROOT, timed_snakemake
 
 
@@ -114,4 +115,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recorded(__file__):
+        main()

@@ -37,6 +37,7 @@ from nnstudy.datasets.prepare import prepare
 from nnstudy.evaluation import evaluate_run
 from nnstudy.runs import study_rows, unique_runs
 from nnstudy.train_job import train_outputs, train_run
+from record import recorded
 from threadpoolctl import threadpool_limits
 
 
@@ -130,4 +131,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recorded(__file__):
+        main()

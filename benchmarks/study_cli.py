@@ -8,8 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+from nnstudy.invoke import snakemake_command
 
 
 def timed_snakemake(
@@ -20,11 +19,11 @@ def timed_snakemake(
     Snakemake and its jobs: what a busy machine does not inflate) and the output. Exits with
     Snakemake's error output when it fails."""
     if snakefile is None:
-        snakefile = ROOT / "Snakefile"
-        options = ["--workflow-profile", str(ROOT / "profiles" / "default")]
+        cmd = snakemake_command(*args, directory=workdir)
     else:
-        options = ["--cores", "1"]
-    cmd = [SNAKEMAKE, "--snakefile", str(snakefile), *options, "--directory", str(workdir), *args]
+        cmd = snakemake_command(
+            *args, snakefile=snakefile, profile=None, cores=1, directory=workdir
+        )
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)

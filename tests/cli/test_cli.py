@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from nnstudy.invoke import run_snakemake
 
 ROOT = Path(__file__).resolve().parents[2]
 NNSTUDY = str(Path(sys.executable).with_name("nnstudy"))
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 CONFIG = {
     "data": {"synthetic": {"n_samples": 400}},
     "defaults": {"hidden": [8], "epochs": 3, "batch_size": 32},
@@ -31,12 +31,7 @@ def nnstudy(folder: Path, *args: str) -> subprocess.CompletedProcess:
 
 def planned_trains(folder: Path) -> int:
     """How many train jobs a dry run of the study would run."""
-    done = subprocess.run(
-        [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "-n", "--quiet", "rules"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-    )
+    done = run_snakemake("-n", "--quiet", "rules", cwd=folder)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [line.split() for line in done.stdout.splitlines()]
     return next((int(r[1]) for r in rows if len(r) == 2 and r[0] == "train"), 0)
@@ -69,12 +64,7 @@ def test_a_run_from_the_command_line_is_the_dags_run(study):
 
 
 def test_a_run_the_dag_trained_is_reported_not_retrained(study):
-    done = subprocess.run(
-        [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--until", "train"],
-        cwd=study,
-        capture_output=True,
-        text=True,
-    )
+    done = run_snakemake(until=("train",), cwd=study)
     assert done.returncode == 0, done.stderr[-2000:]
     runs = sorted((study / "results/runs/spirals").iterdir())
     assert len(runs) == 2

@@ -4,39 +4,26 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from nnstudy.invoke import run_snakemake
 
 RULES = Path(__file__).resolve().parents[2] / "workflow" / "rules" / "data.smk"
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
-def run_snakemake(workdir: Path, config: str, *targets: str) -> subprocess.CompletedProcess:
+def run_rules(workdir: Path, config: str, *targets: str) -> subprocess.CompletedProcess:
     (workdir / "config.yaml").write_text(config)
     (workdir / "Snakefile").write_text(f'configfile: "config.yaml"\n\ninclude: "{RULES}"\n')
-    return subprocess.run(
-        [
-            str(SNAKEMAKE),
-            "--cores",
-            "1",
-            "--directory",
-            str(workdir),
-            "--snakefile",
-            str(workdir / "Snakefile"),
-            *targets,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return run_snakemake(
+        *targets, snakefile=workdir / "Snakefile", profile=None, directory=workdir, cores=1
     )
 
 
 @pytest.mark.slow
 def test_prepare_rule_builds_a_builtin_set(tmp_path):
     config = "data:\n  val_fraction: 0.2\n  synthetic: {n_samples: 300, seed: 4}\n"
-    result = run_snakemake(tmp_path, config, "data/processed/gmm/train.npz")
+    result = run_rules(tmp_path, config, "data/processed/gmm/train.npz")
     assert result.returncode == 0, result.stderr[-2000:]
     card = json.loads((tmp_path / "data/processed/gmm/card.json").read_text())
     assert card["source"]["generator"] == {"name": "gmm", "n_samples": 300, "seed": 4}
@@ -52,7 +39,7 @@ def test_prepare_rule_builds_a_builtin_set(tmp_path):
 )
 def test_download_and_prepare_rules_use_the_local_mirror(tmp_path):
     config = "data:\n  local_dirs: [/usr/share/datasets]\n"
-    result = run_snakemake(tmp_path, config, "data/processed/fashion_mnist/train.npz")
+    result = run_rules(tmp_path, config, "data/processed/fashion_mnist/train.npz")
     assert result.returncode == 0, result.stderr[-2000:]
     log = (tmp_path / "results/logs/download/fashion_mnist.log").read_text()
     assert "local:/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz" in log

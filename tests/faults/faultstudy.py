@@ -14,34 +14,19 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import yaml
 from nnstudy.config import validate_config
+from nnstudy.invoke import TEST_CONFIG, snakemake_command
 from nnstudy.runs import study_rows, unique_runs
 
-ROOT = Path(__file__).resolve().parents[2]
-SNAKEFILE = ROOT / "Snakefile"
-PROFILES = ROOT / "profiles"
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-
-# Two runs of 2 epochs on 200 spiral points: a full study takes a few seconds.
-TINY = {
-    "data": {"synthetic": {"n_samples": 200, "seed": 0}},
-    "experiments": {
-        "tiny": {
-            "datasets": ["spirals"],
-            "grid": {"optimizer": ["sgd", "adam"]},
-            "fixed": {"hidden": [8], "epochs": 2, "batch_size": 32, "snapshot_every": 1},
-            "seeds": [0],
-        }
-    },
-    "select": ["tiny"],
-    "wandb": {"mode": "disabled"},
-}
+# The test study (.test/config.yaml) with its untuned experiment only: two runs of 2 epochs on
+# 200 spiral points, a full study in a few seconds.
+TINY = yaml.safe_load(TEST_CONFIG.read_text())
+TINY["experiments"] = {name: TINY["experiments"][name] for name in TINY["select"]}
 # Keys that measure time, not results: they differ between two identical runs.
 TIMING = {"train_seconds", "eval_seconds", "seconds", "wall_seconds"}
 LOCK_MESSAGE = "Directory cannot be locked"
@@ -70,15 +55,7 @@ def command(
 ) -> list[str]:
     """The Snakemake command line for a study (up to the rules ``until``; None: the whole
     study), with a workflow profile of the repository (None: none, a plain `snakemake`)."""
-    return [
-        SNAKEMAKE,
-        "--snakefile",
-        str(SNAKEFILE),
-        "--workflow-profile",
-        str(PROFILES / profile) if profile else "none",
-        *(["--until", *until] if until else []),
-        *args,
-    ]
+    return snakemake_command(*args, profile=profile, until=until)
 
 
 def snakemake(

@@ -5,18 +5,16 @@ report's figures redrawn."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
 from nbclient import NotebookClient
+from nnstudy.invoke import run_snakemake
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "nnlib_tour.ipynb"
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 CONFIG = {
     "data": {"synthetic": {"n_samples": 400}},
     "defaults": {"hidden": [8], "epochs": 3, "batch_size": 32},
@@ -38,12 +36,7 @@ pytestmark = pytest.mark.slow
 def study(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("study")
     (folder / "config.yaml").write_text(yaml.safe_dump(CONFIG))
-    done = subprocess.run(
-        [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--until", "aggregate"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-    )
+    done = run_snakemake(until=("aggregate",), cwd=folder)
     assert done.returncode == 0, done.stderr[-3000:]
     return folder
 

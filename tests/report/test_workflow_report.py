@@ -3,17 +3,16 @@
 
 import os
 import re
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
+from nnstudy.invoke import run_snakemake
 from nnstudy.names import tex_engine
 
 REPO = Path(__file__).resolve().parents[2]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 # Until the Snakefile includes report.smk (and puts report_targets() in `rule all`), the
 # wrapper includes it; afterwards it only names the report's targets.
 WRAPPER = f"""\
@@ -48,9 +47,17 @@ def _config(path: Path, experiments: dict) -> Path:
 
 
 def _snakemake(workdir: Path, configfile: Path, *args) -> str:
-    cmd = [SNAKEMAKE, "-s", "Snakefile", "--configfile", str(configfile), "--cores", "2", *args]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    res = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600, env=env)
+    res = run_snakemake(
+        "--configfile",
+        str(configfile),
+        *args,
+        snakefile="Snakefile",
+        profile=None,
+        cores=2,
+        cwd=workdir,
+        env=env,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     return res.stdout + res.stderr
 
@@ -94,8 +101,7 @@ def test_report_rules_end_to_end(tmp_path):
 
 def test_snakemake_report_before_the_study_says_to_run_it_first(tmp_path):
     _config(tmp_path / "config.yaml", {"tiny": EXPERIMENT})
-    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--report", "report.html"]
-    res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+    res = run_snakemake("--report", "report.html", cwd=tmp_path)
     assert res.returncode != 0
     lines = [line for line in res.stderr.splitlines() if "profile" not in line]
     assert lines == [

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from nnstudy.invoke import run_snakemake
 from tracking_study import study_config
 
 RULES = Path(__file__).resolve().parents[2] / "workflow" / "rules"
@@ -27,13 +27,7 @@ rule all:
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "1", "all", *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_snakemake("all", *args, snakefile=None, profile=None, cores=1, cwd=workdir)
 
 
 def write_config(workdir: Path, mode: str, experiments: dict | None = None) -> None:

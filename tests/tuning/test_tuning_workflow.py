@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,13 +18,12 @@ import numpy as np
 import pytest
 import yaml
 from nnstudy.config import validate_config
+from nnstudy.invoke import job_counts, run_snakemake, snakemake_command
 from nnstudy.tuning import study_tunings
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-PROFILE = ROOT / "profiles" / "default"
 
 # 2 optimizers x 3 learning rates, successive halving (3 candidates for 2 epochs, the best for
 # 6), finals with seeds 0 and 1; an untuned experiment beside it.
@@ -50,22 +48,11 @@ STUDY = {
 
 
 def command(workdir: Path, *args: str) -> list[str]:
-    return [
-        SNAKEMAKE,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--workflow-profile",
-        str(PROFILE),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        *args,
-    ]
+    return snakemake_command(*args, directory=workdir, cores=2)
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(command(workdir, *args), capture_output=True, text=True, timeout=600)
+    return run_snakemake(*args, directory=workdir, cores=2)
 
 
 def setup(workdir: Path, data: Path | None = None, config: dict = STUDY) -> Path:
@@ -91,17 +78,6 @@ def records(workdir: Path) -> dict[str, dict]:
 def read_csv(path: Path) -> list[dict]:
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
-
-
-def job_counts(output: str) -> dict[str, int]:
-    counts = {}
-    table = output.split("Job stats:", 1)[1] if "Job stats:" in output else ""
-    for line in table.splitlines()[3:]:
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
 
 
 @pytest.fixture(scope="module")

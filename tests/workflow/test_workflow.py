@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -15,12 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from nnstudy.invoke import job_counts, run_snakemake, snakemake_command
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-PROFILE = ROOT / "profiles" / "default"
 
 # Tiny runs: spirals, small net, few epochs; W&B off (tests/tracking covers it).
 DEFAULTS = {"hidden": [8], "epochs": 2, "batch_size": 64, "snapshot_every": 1}
@@ -38,32 +36,9 @@ STUDY = {
 
 
 def snakemake(workdir: Path, *args: str, profile: bool = True) -> subprocess.CompletedProcess:
-    cmd = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--workflow-profile",
-        str(PROFILE) if profile else "none",
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """Snakemake's "Job stats" table (from a run or a dry run) as {rule: count}."""
-    counts = {}
-    if "Job stats:" in output:
-        table = output.split("Job stats:", 1)[1]
-        for line in table.splitlines()[3:]:
-            match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
-            if not match:
-                break
-            counts[match[1]] = int(match[2])
-    return counts
+    return run_snakemake(
+        *args, directory=workdir, profile="default" if profile else None, cores=2, timeout=300
+    )
 
 
 def setup(workdir: Path, config: dict, data: Path | None = None) -> Path:
@@ -140,6 +115,26 @@ def test_study_writes_every_output_and_trains_shared_run_once(study):
             assert np.array(metrics["confusion_matrix"]).sum() == 600
             assert len(metrics["per_class"]["f1"]) == len(metrics["class_names"]) == 3
             assert (snaps["grad_norm"] > 0).all()
+
+
+def test_console_shows_the_plan_progress_and_summary_not_every_job(study):
+    workdir, done = study
+    assert done.returncode == 0, done.stderr
+    console = (done.stdout + done.stderr).splitlines()
+    # Snakemake's per-job blocks stay in its log file, not on the console.
+    assert not any(line.startswith(("rule train:", "localrule")) for line in console)
+    assert not any("epoch 1/2" in line for line in console)  # a run's epochs: in its log
+    logs = list((workdir / ".snakemake" / "log").glob("*.snakemake.log"))
+    assert len(logs) == 1 and "rule train:" in logs[0].read_text()
+    progress = [line for line in console if line.startswith("runs ")]
+    assert progress[-1].startswith("runs 4/4 | 0 failed | 1 diverged | jobs ")
+    summary = console[console.index(next(line for line in console if line.startswith("Best")))]
+    assert summary.startswith("Best variant per dataset")
+    assert any(line.startswith("  spirals: ") for line in console)
+    assert "Runs: 4 in the report, 0 failed, 1 diverged (see " in "\n".join(console)
+    report_line = next(line for line in console if line.startswith("Report: "))
+    assert str(workdir / "results" / "report" / "report.html") in report_line
+    assert len(console) < 40
 
 
 def test_diverging_run_is_a_result(study):
@@ -330,17 +325,8 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, data):
 
     killed = setup(tmp_path / "killed", config, data)
     checkpoint = killed / f"results/checkpoints/runs/spirals/{run_id}.npz"
-    cmd = [
-        SNAKEMAKE,
-        "-s",
-        str(ROOT / "Snakefile"),
-        "--workflow-profile",
-        str(PROFILE),
-        "--cores",
-        "1",
-    ]
     proc = subprocess.Popen(
-        cmd,
+        snakemake_command(cores=1),
         cwd=killed,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
@@ -376,7 +362,11 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, data):
 
 def test_lint_and_snakefmt_are_clean():
     lint = subprocess.run(
-        [SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        snakemake_command("--lint", profile=None),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr

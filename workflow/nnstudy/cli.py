@@ -19,19 +19,17 @@ import argparse
 import functools
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from nnstudy.config import SCHEMA_PATH, ConfigError, validate_config
+from nnstudy.invoke import run_snakemake
 from nnstudy.runs import canonical_json, study_rows
 from nnstudy.train_job import METRICS, RUN_CHECKPOINT, RUN_DIR, RUN_LOG, TRAIN_OUTPUTS, job_argv
 from nnstudy.train_job import main as train_job
 
-ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = "train"
 
 
@@ -170,12 +168,19 @@ def prepare_data(config: dict[str, Any], dataset: str, config_path: str) -> Path
         return folder
     print(f"preparing {dataset} (snakemake's prepare rule) ...", flush=True)
     experiments = json.dumps({EXPERIMENT: {"datasets": [dataset]}})
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
-    command += [*targets, "--cores", "1", "--quiet", "all"]
-    if Path(config_path).is_file():
-        command += ["--configfile", config_path]
-    command += ["--config", f"select=[{EXPERIMENT}]", f"experiments={experiments}"]
-    done = subprocess.run(command, capture_output=True, text=True)
+    options = ["--configfile", config_path] if Path(config_path).is_file() else []
+    done = run_snakemake(
+        *targets,
+        "--quiet",
+        "all",
+        *options,
+        "--config",
+        f"select=[{EXPERIMENT}]",
+        f"experiments={experiments}",
+        profile=None,
+        cores=1,
+        timeout=None,
+    )
     if done.returncode != 0:
         tail = [line for line in done.stderr.splitlines() if line.strip()][-1:]
         raise SystemExit(f"nnstudy train: preparing {dataset} failed: {' '.join(tail)}")
@@ -212,7 +217,7 @@ def train(args: argparse.Namespace) -> int:
         checkpoint=RUN_CHECKPOINT.format(**where),
         evaluate=True,
     )
-    train_job(job_argv(job, 1, str(log)))
+    train_job([*job_argv(job, 1, str(log)), "--echo"])
     print(summary(metrics_path))
     return 0
 

@@ -22,6 +22,7 @@ import pandas as pd  # noqa: E402
 
 from nnstudy import stats, tuning_stats  # noqa: E402
 from nnstudy.aggregate import METRIC  # noqa: E402
+from nnstudy.architecture import distinct_architectures  # noqa: E402
 from nnstudy.names import MAIN_FACTORS, figure_paths  # noqa: E402
 from nnstudy.tracking import read_snapshots  # noqa: E402
 
@@ -526,7 +527,69 @@ def expected_max(tables, dataset, **_):
     return fig
 
 
+# The architecture figure shows at most this many networks (the most frequent first).
+MAX_ARCHITECTURES = 6
+
+
+def architecture(runs, dataset, runs_root, **_):
+    """Each distinct network the runs trained, read from their saved models: one panel per
+    architecture, a box per layer (its height grows with the log of its width) labelled with
+    its size and activation, and each dense connection's parameter count."""
+    paths = [Path(runs_root) / dataset / run_id / "model.npz" for run_id in runs["run_id"]]
+    found = distinct_architectures(paths)
+    if not found:
+        fig, ax = plt.subplots(figsize=(4, 2))
+        _empty(ax, "no saved model to read the architecture from")
+        return fig
+    shown = found[:MAX_ARCHITECTURES]
+    width = max(len(arch.sizes) for arch, _ in shown)
+    fig, axes = plt.subplots(
+        len(shown), 1, figsize=(1.6 * width + 1.2, 1.9 * len(shown)), squeeze=False
+    )
+    tallest = np.log2(max(max(arch.sizes) for arch, _ in shown) + 1)
+    colours = _style({a for arch, _ in shown for a in arch.activations})
+    for ax, (arch, n_runs) in zip(axes[:, 0], shown, strict=True):
+        _draw_architecture(ax, arch, tallest, colours)
+        runs_text = f"{n_runs} run" + "s" * (n_runs != 1)
+        ax.set_title(
+            f"{arch.title}: {arch.total_parameters:,} parameters ({runs_text})",
+            fontsize=8,
+            loc="left",
+        )
+    if len(found) > len(shown):
+        fig.text(0.01, 0, f"and {len(found) - len(shown)} more architectures", fontsize=7)
+    return fig
+
+
+def _draw_architecture(ax, arch, tallest: float, colours: dict) -> None:
+    last = len(arch.sizes) - 1
+    for i, size in enumerate(arch.sizes):
+        height = 0.15 + 0.85 * np.log2(size + 1) / tallest
+        hidden = 0 < i < last
+        name = arch.activations[i - 1] if hidden else ("input" if i == 0 else "output")
+        colour = colours[name]["color"] if hidden else "0.75"
+        ax.add_patch(plt.Rectangle((i - 0.18, -height / 2), 0.36, height, color=colour, alpha=0.85))
+        ax.text(i, height / 2 + 0.05, f"{size:,}", ha="center", va="bottom", fontsize=8)
+        label = name + (f"\ndropout {arch.dropout:g}" if hidden and arch.dropout else "")
+        ax.text(i, -height / 2 - 0.05, label, ha="center", va="top", fontsize=7)
+        if hidden and arch.residual[i - 1]:
+            ax.annotate(
+                "",
+                (i + 0.2, height / 2 + 0.3),
+                (i - 0.8, height / 2 + 0.3),
+                arrowprops=dict(arrowstyle="->", connectionstyle="arc3,rad=-0.4", color="0.4"),
+            )
+            ax.text(i - 0.3, height / 2 + 0.42, "+ x", ha="center", fontsize=7, color="0.4")
+    for i, count in enumerate(arch.parameters):
+        ax.annotate("", (i + 0.8, 0), (i + 0.2, 0), arrowprops=dict(arrowstyle="->", color="0.3"))
+        ax.text(i + 0.5, 0.04, f"{count:,}", ha="center", va="bottom", fontsize=6.5, color="0.3")
+    ax.set_xlim(-0.6, last + 0.6)
+    ax.set_ylim(-1.05, 1.05)
+    ax.axis("off")
+
+
 BUILDERS: dict[str, Callable] = {
+    "architecture": architecture,
     **{f"curves_{f}": functools.partial(learning_curves, factor=f) for f in MAIN_FACTORS},
     "heatmap": heatmap,
     "main_effects": main_effects,

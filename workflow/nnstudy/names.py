@@ -22,6 +22,7 @@ TABLES = (
 )
 # Figure types, in report order; learning curves are one figure per factor.
 FIGURE_TYPES = (
+    "architecture",
     *(f"curves_{f}" for f in MAIN_FACTORS),
     "heatmap",
     "main_effects",
@@ -35,6 +36,7 @@ FIGURE_TYPES = (
 # Figures drawn from the tuning trials: in the report only for datasets that have trials.
 TUNING_FIGURES = ("lr_sensitivity", "expected_max")
 TITLES = {
+    "architecture": "Network architectures",
     **{f"curves_{f}": f"Learning curves by {f}" for f in MAIN_FACTORS},
     "heatmap": "Test accuracy, optimizer x activation",
     "main_effects": "Main effects",

@@ -309,9 +309,11 @@ def train_run(
     outputs: dict[str, str | os.PathLike],
     checkpoint: str | os.PathLike | None = None,
     log: TextIO | None = None,
+    echo: bool = False,
 ) -> dict[str, Any]:
     """Train ``run`` on ``data_dir`` (train/val npz + card.json); write every file of
-    ``outputs`` (keys config, model, history, snapshots, train). Returns train.json's content."""
+    ``outputs`` (keys config, model, history, snapshots, train). Returns train.json's content.
+    Epoch lines go to ``log``; also to stdout with ``echo`` or without a log."""
     from nnlib import fit, save_model
     from nnstudy.datasets import CorruptFileError, load_split
 
@@ -321,7 +323,8 @@ def train_run(
     write_json(out["config"], run)
     ckpt = Path(f"{checkpoint}.npz") if checkpoint else None
     snap_path = Path(f"{checkpoint}.snapshots.npz") if checkpoint else None
-    streams = [sys.stdout] + ([log] if log is not None else [])
+    # Under Snakemake the console shows the study's progress; a run's epochs stay in its log.
+    streams = ([log] if log is not None else []) + ([sys.stdout] if echo or log is None else [])
     progress = Progress(f"{run['dataset']}/{run['run_id']}", run["epochs"], streams)
     model = snapshots = result = None
     status, error = "failed", None
@@ -361,8 +364,7 @@ def train_run(
         raise  # damaged input data is not a result of the run: the job fails, naming the file
     except Exception as exc:  # a failed run is a result: record it, keep the study going
         error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        for s in streams[1:] or [sys.stderr]:
-            traceback.print_exc(file=s)
+        traceback.print_exc(file=log if log is not None else sys.stderr)
         progress.say(f"[{progress.tag}] failed: {error}")
     history = result.history if result is not None else progress.rows
     if model is not None:
@@ -434,6 +436,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--log", required=True)
     parser.add_argument("--evaluate", action="store_true", help="then write metrics.json")
+    parser.add_argument("--echo", action="store_true", help="epoch lines on stdout too")
     args = parser.parse_args(argv)
     inputs = [os.path.join(args.data, name) for name in TRAIN_INPUTS]
     outputs = train_outputs(args.out)
@@ -449,7 +452,7 @@ def main(argv: list[str] | None = None) -> None:
         threadpool_limits(limits=args.threads),
         open(args.log, "w") as log,
     ):
-        train_run(json.loads(args.run), args.data, outputs, args.checkpoint, log=log)
+        train_run(json.loads(args.run), args.data, outputs, args.checkpoint, log, args.echo)
         if args.evaluate:
             result = evaluate_run(outputs["model"], outputs["train"], args.data, metrics)
             print(f"test_accuracy={result['test_accuracy']}", file=log)

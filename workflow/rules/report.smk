@@ -1,9 +1,11 @@
 # Aggregate all runs -> figures per dataset -> report (HTML + LaTeX) -> PDF when TeX exists.
 # `rule all` takes report_targets(). Logic lives in nnstudy.{aggregate,figures,report}.
 import sys
+import time
 from pathlib import Path
 
 from nnstudy.config import selected
+from nnstudy.console import closing_summary
 from nnstudy.runs import config_hash, table_csv
 from nnstudy.reportrules import (
     HTML,
@@ -18,6 +20,29 @@ from nnstudy.reportrules import (
 
 
 report: "../../report/workflow.rst"
+
+
+STUDY_STARTED = time.time()
+
+
+# The last lines on the console: best variants, failed runs, where the report is (when this
+# call wrote it).
+onsuccess:
+    print(
+        closing_summary("results/tables", report_targets(), since=STUDY_STARTED),
+        end="",
+    )
+
+
+onerror:
+    print(
+        closing_summary("results/tables", report_targets(), since=STUDY_STARTED),
+        end="",
+    )
+    print(
+        "Some jobs failed: each has a FAILED line above with its log.",
+        file=sys.stderr,
+    )
 
 
 REPORT_DATASETS = sorted(
@@ -83,6 +108,7 @@ rule figures:
     input:
         **rules.aggregate.output,
         snapshots=dataset_run_files(RUNS, "snapshots.npz"),
+        models=dataset_run_files(RUNS, "model.npz"),
     output:
         **figure_outputs(),
     log:
@@ -92,7 +118,8 @@ rule figures:
     conda:
         "../envs/study.yaml"
     params:
-        # results/runs/<dataset>/<run>/snapshots.npz (also of the finals, which aggregate needed)
+        # results/runs/<dataset>/<run>/{snapshots,model}.npz (also of the finals, which aggregate
+        # needed)
         runs_root=str(Path(RUN_DIR).parents[1]),
         # results/figures/<dataset>/<fig>.png
         figures_dir=lambda wildcards, output: str(Path(output[0]).parents[1]),

@@ -1,0 +1,75 @@
+"""The network architectures a study trained, read from its runs' saved models (model.npz):
+layer sizes, each hidden layer's activation, residual blocks and parameter counts, as the
+report's architecture figure shows them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from itertools import groupby
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Architecture:
+    sizes: tuple[int, ...]  # [n_in, *hidden, n_out]
+    activations: tuple[str, ...]  # per hidden layer: "relu", or "relu x64 + tanh x64" if mixed
+    residual: tuple[bool, ...]  # per hidden layer: wrapped as x + block(x)
+    dropout: float
+    parameters: tuple[int, ...]  # per Dense layer: weights and biases
+
+    @property
+    def total_parameters(self) -> int:
+        return sum(self.parameters)
+
+    @property
+    def title(self) -> str:
+        return "-".join(str(s) for s in self.sizes)
+
+
+def activation_label(spec) -> str:
+    """A hidden layer's activation: its name, or a mixed layer's names with neuron counts."""
+    if isinstance(spec, str):
+        return spec
+    return " + ".join(f"{name} x{len(list(group))}" for name, group in groupby(spec))
+
+
+def read_architecture(path: str | Path) -> Architecture:
+    """The architecture of the model ``nnlib.save_model`` wrote to ``path``."""
+    with np.load(path, allow_pickle=False) as f:
+        config = json.loads(f["config"].item())
+        stored = sum(f[k].size for k in f.files if k.startswith("param_"))
+    if config.get("type") != "MLP":
+        raise ValueError(f"{path}: not an MLP (type {config.get('type')!r})")
+    sizes = tuple(int(s) for s in config["sizes"])
+    pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
+    bias = bool(config.get("bias", True))
+    parameters = tuple(n_in * n_out + (n_out if bias else 0) for n_in, n_out in pairs)
+    if sum(parameters) != stored:
+        raise ValueError(
+            f"{path}: {stored} stored parameters, the architecture has {sum(parameters)}"
+        )
+    acts = config["activation"]
+    acts = [acts] * (len(sizes) - 2) if isinstance(acts, str) else acts
+    return Architecture(
+        sizes=sizes,
+        activations=tuple(activation_label(a) for a in acts),
+        residual=tuple(bool(config.get("residual")) and a == b for a, b in pairs[:-1]),
+        dropout=float(config.get("dropout", 0.0)),
+        parameters=parameters,
+    )
+
+
+def distinct_architectures(model_paths) -> list[tuple[Architecture, int]]:
+    """Each distinct architecture among the readable ``model_paths`` with how many runs have
+    it, most frequent first. Runs that failed before their model was built are skipped."""
+    counts: dict[Architecture, int] = {}
+    for path in model_paths:
+        try:
+            arch = read_architecture(path)
+        except (OSError, KeyError, ValueError):
+            continue
+        counts[arch] = counts.get(arch, 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0].sizes))

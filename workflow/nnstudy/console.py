@@ -1,0 +1,302 @@
+"""What a study prints on the console: one progress line and the messages a person acts on.
+
+Snakemake's own console log is a block of lines per job (20,000 lines for the default study).
+:class:`LogHandler` is a Snakemake logger plugin (``--logger nnstudy``, set in the default
+profile; the plugin module is ``snakemake_logger_plugin_nnstudy``) that shows instead:
+
+- the plan (Snakemake's job-stats table), warnings and errors, each failed job in one line
+  with its log file;
+- a progress line: runs done / failed / diverged of the total, all jobs, elapsed and
+  remaining time -- rewritten in place on a terminal, printed at every tenth otherwise;
+- Snakemake's closing lines (nothing to be done, where the complete log is).
+
+Snakemake's full log still goes to ``.snakemake/log/`` (it has its own file handler); the
+study's closing summary is printed by the Snakefile's ``onsuccess`` (:func:`closing_summary`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from snakemake_interface_logger_plugins.base import LogHandlerBase
+from snakemake_interface_logger_plugins.common import LogEvent
+
+# Rules whose jobs are training runs (study runs and tuning trials).
+RUN_RULES = ("train", "trial")
+# Snakemake's informational lines that say nothing a person acts on during a run.
+_CHATTER = (
+    "Building DAG of jobs",
+    "Using shell:",
+    "Provided cores:",
+    "Provided resources:",
+    "Rules claiming more threads",
+    "Select jobs to execute",
+    "Execute ",
+    "Finished jobid",
+    "Assuming unrestricted shared filesystem",
+    "host:",
+    "Conda environments: ignored",
+    "Singularity containers: ignored",
+    "Updating checkpoint dependencies",
+    "DAG of jobs will be updated",
+    "Updating job",
+    "Waiting for more resources",
+    "Removing temporary output",
+    "Touching output file",
+    "Storing output in storage",
+    "Retrieving from storage",
+    "Reason:",
+)
+
+
+def clock(seconds: float) -> str:
+    """``H:MM:SS`` (or ``M:SS`` under an hour) for a duration in seconds."""
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class StudyProgress:
+    """Counts of a study's jobs and runs as Snakemake reports them, and their one-line view."""
+
+    def __init__(self, now: float | None = None):
+        self.started = time.monotonic() if now is None else now
+        self.runs_total = self.runs_done = self.failed = self.diverged = 0
+        self.jobs_total = self.jobs_done = 0
+        self.planned_jobs = 0
+        self.job_rule: dict[int, str] = {}
+        self.job_outputs: dict[int, list[str]] = {}
+
+    def planned(self, stats: dict[str, int]) -> None:
+        """Snakemake's job counts per rule, at the start of a run."""
+        self.runs_total = sum(stats.get(rule, 0) for rule in RUN_RULES)
+        self.jobs_total = self.planned_jobs = stats.get("total", self.jobs_total)
+
+    @property
+    def runs_known(self) -> bool:
+        """Whether the run count is still the plan's: a tune checkpoint adds runs and jobs to
+        the DAG when it finishes, and Snakemake then reports only the new job total."""
+        return self.jobs_total <= self.planned_jobs
+
+    def started_job(self, jobid: int, rule: str, outputs: list[str]) -> None:
+        self.job_rule[jobid] = rule
+        self.job_outputs[jobid] = outputs
+
+    def finished_job(self, jobid: int) -> None:
+        if self.job_rule.get(jobid) in RUN_RULES:
+            self.runs_done += 1
+            if run_status(self.job_outputs.get(jobid, [])) == "diverged":
+                self.diverged += 1
+
+    def failed_job(self, jobid: int) -> None:
+        if self.job_rule.get(jobid) in RUN_RULES:
+            self.runs_done += 1
+        self.failed += 1
+
+    def steps(self, done: int, total: int) -> None:
+        self.jobs_done, self.jobs_total = done, total
+
+    def line(self, now: float | None = None) -> str:
+        elapsed = (time.monotonic() if now is None else now) - self.started
+        parts = []
+        if self.runs_total and self.runs_known:
+            parts.append(f"runs {self.runs_done}/{self.runs_total}")
+        elif self.runs_total:
+            parts.append(f"runs {self.runs_done}")
+        parts.append(f"{self.failed} failed")
+        if self.runs_total:
+            parts.append(f"{self.diverged} diverged")
+        parts.append(f"jobs {self.jobs_done}/{self.jobs_total}")
+        parts.append(f"{clock(elapsed)} elapsed")
+        left = self.remaining(elapsed)
+        if left is not None:
+            parts.append(f"~{clock(left)} left")
+        return " | ".join(parts)
+
+    def remaining(self, elapsed: float) -> float | None:
+        """Time left, from the pace so far: of runs (most of the work), else of all jobs."""
+        done, total = (
+            (self.runs_done, self.runs_total)
+            if self.runs_total and self.runs_known
+            else (self.jobs_done, self.jobs_total)
+        )
+        if not done or done >= total:
+            return None
+        return elapsed / done * (total - done)
+
+    def tenth(self) -> int:
+        """Which tenth of the jobs is done (0..10): when the line is printed off a terminal."""
+        return 10 * self.jobs_done // self.jobs_total if self.jobs_total else 0
+
+
+def run_status(outputs: list[str]) -> str | None:
+    """The status a finished run job recorded (train.json beside its outputs), if readable."""
+    for path in outputs:
+        record = Path(path).with_name("train.json")
+        if record.exists():
+            try:
+                return json.loads(record.read_text()).get("status")
+            except (OSError, ValueError):
+                return None
+    return None
+
+
+class ConsoleView:
+    """Prints records and the progress line to ``stream``: the line rewritten in place on a
+    terminal, else printed whenever another tenth of the jobs is done."""
+
+    def __init__(self, stream: TextIO, interactive: bool):
+        self.stream, self.interactive = stream, interactive
+        self.progress = StudyProgress()
+        self.shown_tenth = -1
+        self.line_open = False
+
+    def say(self, text: str) -> None:
+        self._clear()
+        print(text, file=self.stream, flush=True)
+
+    def update(self, final: bool = False) -> None:
+        line = self.progress.line()
+        if self.interactive:
+            self._clear()
+            self.stream.write(line)
+            self.stream.flush()
+            self.line_open = True
+        elif final or self.progress.tenth() > self.shown_tenth:
+            self.shown_tenth = self.progress.tenth()
+            print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.line_open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.line_open = False
+
+    def _clear(self) -> None:
+        if self.line_open:
+            self.stream.write("\r\033[K")
+            self.line_open = False
+
+
+class LogHandler(LogHandlerBase):
+    """Snakemake logger plugin ``nnstudy`` (see the module's docstring)."""
+
+    def __post_init__(self) -> None:
+        stream = sys.stdout if self.common_settings.stdout else sys.stderr
+        self.view = ConsoleView(stream, interactive=stream.isatty())
+        self.dryrun = self.common_settings.dryrun
+        self.run_started = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._emit(record)
+        except Exception:  # noqa: BLE001 -- a display problem must not stop the study
+            self.handleError(record)
+
+    def _emit(self, record: logging.LogRecord) -> None:
+        event = getattr(record, "event", None)
+        progress = self.view.progress
+        if event == LogEvent.RUN_INFO:
+            self.view.say(self.format(record).rstrip())
+            progress.planned(getattr(record, "stats", {}))
+            self.run_started = not self.dryrun
+        elif event == LogEvent.JOB_INFO:
+            progress.started_job(record.jobid, record.rule_name, list(record.output))
+            if self.dryrun or self.common_settings.verbose:
+                self.view.say(self.format(record))
+        elif event == LogEvent.JOB_FINISHED:
+            progress.finished_job(record.job_id)
+        elif event == LogEvent.PROGRESS:
+            progress.steps(record.done, record.total)
+            self.view.update(final=record.done >= record.total)
+        elif event == LogEvent.JOB_ERROR:
+            progress.failed_job(record.jobid)
+            self.view.say(failed_job_line(record))
+        elif event in (LogEvent.SHELLCMD, LogEvent.JOB_STARTED, LogEvent.RESOURCES_INFO):
+            if self.common_settings.verbose:
+                self.view.say(self.format(record))
+        elif event in (LogEvent.GROUP_ERROR, LogEvent.ERROR) or record.levelno >= logging.WARNING:
+            self.view.say(self.format(record))
+        elif event is None and record.levelno >= logging.INFO:
+            text = self.format(record)
+            if text.strip() and (self.dryrun or not text.lstrip().startswith(_CHATTER)):
+                self.view.say(text)
+        if self.run_started and event == LogEvent.RUN_INFO:
+            self.view.update()
+
+    def close(self) -> None:
+        self.view.close()
+        super().close()
+
+    @property
+    def writes_to_stream(self) -> bool:
+        return True
+
+    @property
+    def writes_to_file(self) -> bool:
+        return False
+
+    @property
+    def has_filter(self) -> bool:
+        return False  # Snakemake's default filter: --quiet and --printshellcmds still apply
+
+    @property
+    def has_formatter(self) -> bool:
+        return False  # Snakemake's default formatter, for the records shown whole
+
+    @property
+    def needs_rulegraph(self) -> bool:
+        return False
+
+
+def failed_job_line(record: logging.LogRecord) -> str:
+    """One line for a failed job: its rule and the log that says why."""
+    logs = ", ".join(getattr(record, "log", None) or []) or ", ".join(record.output)
+    return f"FAILED {record.rule_name}: {logs}"
+
+
+def closing_summary(tables: str | os.PathLike, reports: list[str], since: float) -> str:
+    """What a finished study says last: the best variant per dataset (mean test accuracy over
+    its seeds, with the 95% interval), runs that failed or diverged, and where the report
+    is. Empty when this Snakemake call did not write the report (it made other targets)."""
+    written = [p for p in reports if os.path.exists(p) and os.path.getmtime(p) >= since]
+    variants_csv, runs_csv = Path(tables, "variants.csv"), Path(tables, "runs.csv")
+    if not written or not variants_csv.exists() or not runs_csv.exists():
+        return ""
+    best: dict[str, dict] = {}
+    with open(variants_csv, newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["mean"] and (
+                row["dataset"] not in best
+                or float(row["mean"]) > float(best[row["dataset"]]["mean"])
+            ):
+                best[row["dataset"]] = row
+    with open(runs_csv, newline="") as fh:
+        runs = list(csv.DictReader(fh))
+    lines = ["", "Best variant per dataset (mean test accuracy over seeds, 95% interval):"]
+    for dataset, row in sorted(best.items()):
+        ci = f" [{float(row['ci_low']):.4f}, {float(row['ci_high']):.4f}]" if row["ci_low"] else ""
+        lines.append(
+            f"  {dataset}: {row['variant']}  {float(row['mean']):.4f}{ci} "
+            f"({row['n']} run{'s' * (row['n'] != '1')})"
+        )
+    bad = [r for r in runs if r["status"] in ("failed", "diverged")]
+    lines.append(
+        f"Runs: {len(runs)} in the report, {sum(r['status'] == 'failed' for r in bad)} failed, "
+        f"{sum(r['status'] == 'diverged' for r in bad)} diverged"
+        + (f" (see {runs_csv}, column status):" if bad else ".")
+    )
+    for r in bad[:10]:
+        error = f": {r['error']}" if r.get("error") else ""
+        lines.append(f"  {r['status']} {r['dataset']}/{r['run_id']} {r['variant']}{error}")
+    if len(bad) > 10:
+        lines.append(f"  ... and {len(bad) - 10} more")
+    lines.append("Report: " + ", ".join(os.path.abspath(p) for p in written))
+    return "\n".join(lines) + "\n"
