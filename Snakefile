@@ -34,7 +34,7 @@ rule all:
             if name in DOWNLOADED
         ],
         expand(rules.prepare.output, dataset=REPORT_DATASETS),
-        [run_files(name) for name in (*TRAIN_OUTPUTS.values(), "metrics.json")],
+        [run_files(name) for name in (*TRAIN_OUTPUTS.values(), METRICS)],
         *TUNED_KEPT,
         rules.aggregate.output,
         expand(rules.figures.output, dataset=REPORT_DATASETS),

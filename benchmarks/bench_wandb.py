@@ -35,8 +35,9 @@ from pathlib import Path
 from nnstudy.config import validate_config
 from nnstudy.datasets.prepare import prepare
 from nnstudy.evaluation import evaluate_run
+from nnstudy.runfolder import train_outputs
 from nnstudy.runs import study_rows, unique_runs
-from nnstudy.train_job import train_outputs, train_run
+from nnstudy.train_job import train_run
 from record import recorded
 from threadpoolctl import threadpool_limits
 

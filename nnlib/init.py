@@ -103,3 +103,12 @@ INITIALIZERS = {
     "he_normal": he_normal,
     "he_uniform": he_uniform,
 }
+# Short names of the normal forms (as study configs write them) -> the names above.
+ALIASES = {"xavier": "xavier_normal", "he": "he_normal"}
+
+
+def canonical(spec):
+    """An initializer name (or a list of them, one per layer) with aliases resolved."""
+    if isinstance(spec, str):
+        return ALIASES.get(spec.lower(), spec)
+    return [canonical(s) for s in spec]

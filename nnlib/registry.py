@@ -36,10 +36,13 @@ def get_activation(name: str, **kwargs):
 
 def get_initializer(name: str, **kwargs):
     """An initializer ``f(shape, rng, dtype)`` with ``kwargs`` bound (e.g. std, gain, mode):
-    zeros, normal, uniform, xavier_normal, xavier_uniform, he_normal, he_uniform."""
-    from .init import INITIALIZERS
+    zeros, normal, uniform, xavier_normal (or xavier), xavier_uniform, he_normal (or he),
+    he_uniform."""
+    from .init import ALIASES, INITIALIZERS
 
-    fn = _lookup("initializer", INITIALIZERS, name)
+    fn = _lookup(
+        "initializer", {**INITIALIZERS, **{a: INITIALIZERS[c] for a, c in ALIASES.items()}}, name
+    )
     _check_kwargs("initializer", name, fn, kwargs, 3)
     if not kwargs:
         return fn

@@ -23,8 +23,9 @@ import yaml
 from nnstudy.config import validate_config
 from nnstudy.datasets import prepare
 from nnstudy.evaluation import evaluate_run
+from nnstudy.runfolder import train_outputs
 from nnstudy.runs import run_id, study_rows, table_csv, unique_runs
-from nnstudy.train_job import train_outputs, train_run
+from nnstudy.train_job import train_run
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = "<script>alert(1)</script> & 100%_\\x"

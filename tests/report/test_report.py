@@ -15,8 +15,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from nnstudy import aggregate, figures, names, report, runs, stats, tuning_stats
+from nnstudy import aggregate, figures, names, runs, stats, tuning_stats
 from nnstudy.pdf import build_pdf
+from nnstudy.report import document, findings, methods, tables
 from nnstudy.templating import latex_escape, render_table
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -43,7 +44,7 @@ def build(root: Path, seeds=(0, 1), datasets=("gmm", "spirals"), trials=True, **
     for dataset in sorted(tables["runs"]["dataset"].unique()):
         figures.make_figures(tables, dataset, study["runs_root"], root / "results" / "figures")
     out = root / "results" / "report"
-    context = report.write_report(
+    context = document.write_report(
         paths,
         root / "results" / "figures",
         study["cards"],
@@ -313,7 +314,7 @@ def _factor_runs(gap: float) -> pd.DataFrame:
 @pytest.mark.parametrize(("gap", "claim"), [(0.05, "excludes 0"), (0.0, "is not clear")])
 def test_factor_findings_claim_only_what_the_ci_supports(gap, claim):
     runs = _factor_runs(gap)
-    (text,) = report.factor_findings(runs, stats.main_effects(runs, ["optimizer"]))
+    (text,) = findings.factor_findings(runs, stats.main_effects(runs, ["optimizer"]))
     assert text.startswith("optimizer: adam has the highest mean test accuracy on all 2 datasets")
     assert claim in text
 
@@ -328,7 +329,7 @@ def test_dataset_where_every_run_failed_still_reports(built, tmp_path):
     assert all(p["png"].stat().st_size > 0 for p in paths.values())
     figs = {ds: names.figure_paths(tmp_path, ds) for ds in ("gmm", "spirals")}
     figures.make_figures(tables, "gmm", built["runs_root"], tmp_path)
-    context = report.build_context(
+    context = document.build_context(
         tables, built["config"], figs, {}, ["core"], tmp_path, "hash", repo=tmp_path
     )
     assert [row[0] for row in context["best"].rows] == ["gmm"]
@@ -514,7 +515,7 @@ def test_expected_max_curve_equals_enumeration_of_the_trials(built):
 def test_tuning_tables_escape_hostile_names(built):
     trials = built["tables"]["trials"].copy()
     trials["activation"] = HOSTILE
-    table = report._default_vs_tuned_table("gmm", tuning_stats.default_vs_tuned(trials))
+    table = tables.default_vs_tuned_table("gmm", tuning_stats.default_vs_tuned(trials))
     html_fragment, tex_fragment = (render_table(table, fmt) for fmt in ("html", "tex"))
     assert HOSTILE_HTML in html_fragment and "<script" not in html_fragment
     assert HOSTILE_TEX in tex_fragment and HOSTILE not in tex_fragment
@@ -529,7 +530,7 @@ def test_without_a_tuned_lr_there_is_no_sensitivity_figure(built, tmp_path):
     plt.close(fig)
     figs = {ds: names.figure_paths(built["root"] / "results/figures", ds) for ds in ("gmm",)}
     figs["spirals"] = names.figure_paths(built["root"] / "results/figures", "spirals")
-    context = report.build_context(
+    context = document.build_context(
         tables, built["config"], figs, {}, ["core"], tmp_path, "hash", repo=tmp_path
     )
     kinds = [f["kind"] for f in context["datasets"][0]["figures"]]
@@ -541,10 +542,10 @@ def test_tuning_methods_name_each_optimizers_values_when_they_differ(built):
     trials = built["tables"]["trials"].copy()
     adam = trials["optimizer"] == "adam"
     trials.loc[adam, "lr"] = trials.loc[adam, "lr"] * 10
-    (text, _) = report.tuning_methods(trials)
+    (text, _) = methods.tuning_methods(trials)
     # The failed sgd trial at lr 0.5 was tried too.
     assert "lr: adam {0.01, 0.1, 1, 1e+05}, sgd {0.001, 0.01, 0.1, 0.5, 1e+04}" in text
     assert "rung 0: 2 epochs, rung 1: 4 epochs" in text
     ran = built["tables"]["trials"].query("status != 'failed'")
-    (same, _) = report.tuning_methods(ran)
+    (same, _) = methods.tuning_methods(ran)
     assert "lr in {0.001, 0.01, 0.1, 1e+04}" in same

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from nnstudy import report, stats, tuning_stats
+from nnstudy import stats, tuning_stats
+from nnstudy.report.findings import tuning_findings
 
 
 def _enumerate_max(values, n):
@@ -245,12 +246,12 @@ def test_best_variant_per_level_prefers_the_mean_and_keeps_levels_without_one():
 
 
 def test_tuning_finding_words_reversals_and_ties():
-    (text,) = report.tuning_findings(tuning_stats.default_vs_tuned(_trials()))
+    (text,) = tuning_findings(tuning_stats.default_vs_tuned(_trials()))
     assert text.startswith("d: ranked by validation accuracy, tuning reversed the order of 2")
     assert "of the 3 pairs" in text and "Kendall's tau-b = -0.33" in text
     assert "Best at the default settings: adam / relu / he; tuned: momentum / relu / he." in text
     trials = _trials()
     trials.loc[trials["selected"], "val_accuracy"] = 0.9
-    (tied,) = report.tuning_findings(tuning_stats.default_vs_tuned(trials))
+    (tied,) = tuning_findings(tuning_stats.default_vs_tuned(trials))
     assert "reversed no pair of the 3 variants" in tied and "tau-b = n/a" in tied
     assert tied.endswith("tuned: 3 variants tied.")

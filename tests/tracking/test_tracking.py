@@ -12,13 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from nnstudy.runfolder import read_history, read_run
 from nnstudy.tracking import (
     batch,
     batch_inputs,
     history_steps,
     log_runs,
-    read_history,
-    read_run,
     wandb_markers,
 )
 

@@ -11,8 +11,9 @@ import numpy as np
 from nnstudy.config import validate_config
 from nnstudy.datasets.prepare import prepare
 from nnstudy.evaluation import evaluate_run
+from nnstudy.runfolder import train_outputs
 from nnstudy.runs import Row, study_rows, unique_runs
-from nnstudy.train_job import train_outputs, train_run
+from nnstudy.train_job import train_run
 
 TINY = {"datasets": ["spirals"], "fixed": {"epochs": 4, "hidden": [8], "snapshot_every": 2}}
 # core and extra share the seed-0 run; boom diverges (SGD with a huge learning rate).

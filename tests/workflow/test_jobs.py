@@ -10,11 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from nnstudy.config import validate_config
+from nnstudy.config import schema, validate_config
 from nnstudy.datasets import prepare
 from nnstudy.evaluation import evaluate_run
+from nnstudy.runfolder import train_outputs
 from nnstudy.runs import study_rows
-from nnstudy.train_job import INITIALIZERS, train_outputs, train_run
+from nnstudy.train_job import train_run
 
 from nnlib import load_model, save_model
 
@@ -119,10 +120,11 @@ def test_evaluating_a_diverged_run_is_quiet(spirals, tmp_path):
         assert np.array(metrics["confusion_matrix"]).sum() == 120, fill
 
 
-def test_initializer_names_exist_in_nnlib():
+def test_the_study_s_initializer_names_are_nnlib_s():
     import nnlib.init
 
-    assert set(INITIALIZERS.values()) <= set(nnlib.init.INITIALIZERS)
+    names = schema()["$defs"]["initializer"]["enum"]
+    assert set(nnlib.init.canonical(names)) <= set(nnlib.init.INITIALIZERS)
 
 
 def test_augment_trains_on_images_and_changes_the_run(tmp_path):

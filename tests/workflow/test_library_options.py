@@ -12,9 +12,10 @@ import pytest
 from nnstudy.aggregate import collect_runs, read_membership
 from nnstudy.config import ConfigError, validate_config
 from nnstudy.datasets import prepare
-from nnstudy.report import methods
+from nnstudy.report.methods import methods
+from nnstudy.runfolder import train_outputs
 from nnstudy.runs import study_rows, table_csv
-from nnstudy.train_job import train_outputs, train_run
+from nnstudy.train_job import train_run
 
 from nnlib import load_model
 

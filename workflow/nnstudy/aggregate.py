@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
 from nnstudy import stats
 from nnstudy.names import MAIN_FACTORS, TABLES
+from nnstudy.runfolder import HISTORY_COLUMNS, file, read_json
 from nnstudy.runs import LOSS, augment_label
 from nnstudy.tuning import TUNABLE, Tuning, finals_membership, read_record, trials_table
 from nnstudy.tuning_stats import read_trials
@@ -48,15 +48,6 @@ def _cell(value):
     return value
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ValueError(
-            f"{path}: cannot read JSON ({exc}); rebuild it: rm {path} && snakemake --cores N"
-        ) from None
-
-
 def read_membership(path: str | Path) -> pd.DataFrame:
     """The workflow's experiment-membership table; needs experiment, dataset, run_id."""
     table = pd.read_csv(path, dtype={"run_id": str, "experiment": str, "dataset": str})
@@ -67,14 +58,14 @@ def read_membership(path: str | Path) -> pd.DataFrame:
 
 
 def _read_run(run_dir: Path, dataset: str, run_id: str) -> dict:
-    config = _read_json(run_dir / "config.json")
+    config = read_json(file(run_dir, "config"))
     row = {"dataset": dataset, "run_id": run_id}
     row |= {k: _cell(v) for k, v in config.items() if k not in ("run_id", "dataset")}
     if "augment" in config:
         row["augment"] = augment_label(config["augment"])
-    metrics_path = run_dir / "metrics.json"
+    metrics_path = file(run_dir, "metrics")
     if metrics_path.exists():
-        metrics = _read_json(metrics_path)
+        metrics = read_json(metrics_path)
         row["status"] = metrics.get("status") or "failed"
         row["error"] = metrics.get("error")
         row |= {k: metrics.get(k) for k in METRIC_KEYS}
@@ -83,8 +74,8 @@ def _read_run(run_dir: Path, dataset: str, run_id: str) -> dict:
         row |= dict.fromkeys(METRIC_KEYS)
     for key in METRIC_KEYS:
         row[key] = math.nan if row[key] is None else float(row[key])
-    train_path = run_dir / "train.json"
-    prov = _read_json(train_path).get("provenance") or {} if train_path.exists() else {}
+    train_path = file(run_dir, "train")
+    prov = read_json(train_path).get("provenance") or {} if train_path.exists() else {}
     row |= {k: prov.get(k) for k in PROVENANCE_KEYS}
     return row
 
@@ -162,7 +153,7 @@ def _histories(runs: pd.DataFrame, runs_root: str | Path, keep: list[str]) -> pd
     """The history.csv of every run in ``runs`` that wrote one, with ``keep`` columns first."""
     frames = {}
     for index, dataset, run_id in zip(runs.index, runs["dataset"], runs["run_id"], strict=True):
-        path = Path(runs_root) / dataset / run_id / "history.csv"
+        path = file(Path(runs_root) / dataset / run_id, "history")
         if path.exists() and path.stat().st_size > 0:
             frames[index] = pd.read_csv(path)
     columns = list(dict.fromkeys([*keep, *HISTORY_COLUMNS]))  # lr may be in both

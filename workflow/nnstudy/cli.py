@@ -16,7 +16,6 @@ that is already there is reported, not trained again (``--force`` retrains it).
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import re
 from pathlib import Path
@@ -24,23 +23,19 @@ from typing import Any
 
 import yaml
 
-from nnstudy.config import SCHEMA_PATH, ConfigError, validate_config
+from nnstudy.config import ConfigError, schema, validate_config
 from nnstudy.invoke import run_snakemake
+from nnstudy.runfolder import RUN_CHECKPOINT, RUN_DIR, RUN_LOG, file, read_json, read_status
 from nnstudy.runs import canonical_json, study_rows
-from nnstudy.train_job import METRICS, RUN_CHECKPOINT, RUN_DIR, RUN_LOG, TRAIN_OUTPUTS, job_argv
+from nnstudy.train_job import job_argv
 from nnstudy.train_job import main as train_job
 
 EXPERIMENT = "train"
 
 
-@functools.cache
-def _schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
-
-
 def _names(key: str) -> str:
     """The valid names of one setting, from the config schema."""
-    node = _schema()["$defs"][key]
+    node = schema()["$defs"][key]
     return ", ".join(map(str, node.get("enum") or node["properties"]["name"]["enum"]))
 
 
@@ -202,9 +197,8 @@ def train(args: argparse.Namespace) -> int:
         raise SystemExit(f"nnstudy train: {flag_names(str(error))}") from None
     where = {"dataset": run["dataset"], "run_id": run["run_id"]}
     folder = Path(RUN_DIR.format(**where))
-    metrics_path = folder / METRICS
-    if metrics_path.is_file() and not args.force:
-        print(f"{summary(metrics_path)} (already trained; --force trains it again)")
+    if file(folder, "metrics").is_file() and not args.force:
+        print(f"{summary(folder)} (already trained; --force trains it again)")
         return 0
     data = prepare_data(config, run["dataset"], args.config)
     log = Path(RUN_LOG.format(**where))
@@ -218,20 +212,20 @@ def train(args: argparse.Namespace) -> int:
         evaluate=True,
     )
     train_job([*job_argv(job, 1, str(log)), "--echo"])
-    print(summary(metrics_path))
+    print(summary(folder))
     return 0
 
 
-def summary(metrics_path: Path) -> str:
+def summary(folder: Path) -> str:
     """The closing line: status, test metrics and where the run lives."""
-    m = json.loads(metrics_path.read_text())
-    status = json.loads((metrics_path.parent / TRAIN_OUTPUTS["train"]).read_text())["status"]
+    m = read_json(file(folder, "metrics"))
+    status = read_status(folder)
     scores = ", ".join(
         f"{k} {m[k]:.4f}"
         for k in ("test_accuracy", "test_loss", "f1_macro")
         if isinstance(m.get(k), float)
     )
-    return f"{status}: {scores or 'no test metrics'}; run {metrics_path.parent}/"
+    return f"{status}: {scores or 'no test metrics'}; run {folder}/"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,9 @@ reads a nested value (``defaults={dropout: 5.0e-1}``) as text.
 
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -274,6 +276,31 @@ def _validate(config: dict) -> None:
             raise ConfigError(f"config: {str(exc).strip().splitlines()[0]}") from None
         raise ConfigError(f"config: {format_validation_error(error)}") from None
     check_semantics(config)
+
+
+@functools.cache
+def schema() -> dict:
+    """The config schema (workflow/schemas/config.schema.yaml), read once."""
+    import yaml
+
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _with_defaults(value: dict, node: dict) -> dict:
+    out = dict(value)
+    for key, sub in node.get("properties", {}).items():
+        if key not in out and "default" in sub:
+            out[key] = copy.deepcopy(sub["default"])
+        if isinstance(out.get(key), dict) and "properties" in sub:
+            out[key] = _with_defaults(out[key], sub)
+    return out
+
+
+def data_settings(config: dict) -> dict:
+    """The config's ``data`` block with the schema's defaults filled in. On the study's
+    validated config they are there already; a config for data.smk alone (its tests) gets them
+    from the schema here, never from a second copy of the numbers."""
+    return _with_defaults(config.get("data") or {}, schema()["properties"]["data"])
 
 
 def selected(config: dict) -> list[str]:

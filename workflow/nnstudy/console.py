@@ -17,7 +17,6 @@ study's closing summary is printed by the Snakefile's ``onsuccess`` (:func:`clos
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import os
 import sys
@@ -27,6 +26,8 @@ from typing import TextIO
 
 from snakemake_interface_logger_plugins.base import LogHandlerBase
 from snakemake_interface_logger_plugins.common import LogEvent
+
+from nnstudy.runfolder import read_status
 
 # Rules whose jobs are training runs (study runs and tuning trials).
 RUN_RULES = ("train", "trial")
@@ -137,15 +138,8 @@ class StudyProgress:
 
 
 def run_status(outputs: list[str]) -> str | None:
-    """The status a finished run job recorded (train.json beside its outputs), if readable."""
-    for path in outputs:
-        record = Path(path).with_name("train.json")
-        if record.exists():
-            try:
-                return json.loads(record.read_text()).get("status")
-            except (OSError, ValueError):
-                return None
-    return None
+    """The status a finished run job recorded in its folder (that of its outputs), if readable."""
+    return read_status(Path(outputs[0]).parent) if outputs else None
 
 
 class ConsoleView:

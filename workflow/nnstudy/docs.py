@@ -17,7 +17,7 @@ import tempfile
 
 import yaml
 
-from nnstudy.config import SCHEMA_PATH
+from nnstudy.config import schema
 from nnstudy.invoke import ROOT, TEST_CONFIG, run_snakemake
 
 DOCS = ROOT / "docs"
@@ -138,7 +138,7 @@ def render(schema: dict) -> str:
 
 
 def config_reference() -> str:
-    return render(yaml.safe_load(SCHEMA_PATH.read_text()))
+    return render(schema())
 
 
 def rule_graph() -> str:

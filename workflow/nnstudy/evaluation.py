@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from nnstudy.runfolder import file, read_json
 from nnstudy.runs import LOSS
 
 BATCH = 4096
@@ -39,7 +40,7 @@ def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def test_metrics(model, x, y, n_classes: int, loss: str = "cross_entropy") -> dict[str, Any]:
+def test_metrics(model, x, y, n_classes: int, loss: str = LOSS) -> dict[str, Any]:
     """Loss (the run's, without its L2 term), accuracy, macro and per-class
     precision/recall/F1 and the confusion matrix."""
     from nnlib import get_loss, metrics
@@ -95,7 +96,7 @@ def evaluate_run(
     started = time.perf_counter()
     if info["status"] != "failed":
         x, y = load_split(data_dir, "test")
-        run = json.loads((Path(model_path).parent / "config.json").read_text())
+        run = read_json(file(Path(model_path).parent, "config"))
         model = load_model(model_path)
         loss = run.get("loss", LOSS)
         result.update(test_metrics(model, x, y, int(card["n_classes"]), loss))

@@ -8,7 +8,6 @@ on the figure: nothing is dropped silently.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from nnstudy import stats, tuning_stats  # noqa: E402
 from nnstudy.aggregate import METRIC  # noqa: E402
 from nnstudy.architecture import distinct_architectures  # noqa: E402
 from nnstudy.names import MAIN_FACTORS, figure_paths  # noqa: E402
-from nnstudy.tracking import read_snapshots  # noqa: E402
+from nnstudy.runfolder import file, read_json, read_snapshots  # noqa: E402
 
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442", "#000000"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
@@ -304,7 +303,7 @@ def confusion(runs, tables, dataset, runs_root, **_):
     fig, ax = plt.subplots(figsize=(4.2, 3.6))
     total, names = None, None
     for run_id in best_runs["run_id"]:
-        metrics = json.loads((Path(runs_root) / dataset / run_id / "metrics.json").read_text())
+        metrics = read_json(file(Path(runs_root) / dataset / run_id, "metrics"))
         cm = np.asarray(metrics.get("confusion_matrix") or [], dtype=float)
         if cm.ndim == 2 and cm.size:
             total = cm if total is None else total + cm
@@ -347,7 +346,7 @@ def confusion(runs, tables, dataset, runs_root, **_):
 def _best_snapshots(runs, tables, dataset, runs_root):
     best, best_runs = _best_runs(runs, tables, dataset)
     for run_id in best_runs["run_id"]:
-        path = Path(runs_root) / dataset / run_id / "snapshots.npz"
+        path = file(Path(runs_root) / dataset / run_id, "snapshots")
         snap = read_snapshots(path) if path.exists() else None
         # A run that failed before its first snapshot has S = 0.
         if snap is not None and len(snap["epoch"]):
@@ -535,7 +534,7 @@ def architecture(runs, dataset, runs_root, **_):
     """Each distinct network the runs trained, read from their saved models: one panel per
     architecture, a box per layer (its height grows with the log of its width) labelled with
     its size and activation, and each dense connection's parameter count."""
-    paths = [Path(runs_root) / dataset / run_id / "model.npz" for run_id in runs["run_id"]]
+    paths = [file(Path(runs_root) / dataset / run_id, "model") for run_id in runs["run_id"]]
     found = distinct_architectures(paths)
     if not found:
         fig, ax = plt.subplots(figsize=(4, 2))

@@ -1,4 +1,5 @@
-"""Where a result came from: code version, packages, data, machine (stored in train.json).
+"""Where a result came from: code version, packages, data, machine (stored in train.json), and
+the study's provenance in the report (:func:`study_provenance`).
 
 ``provenance(data_dir)`` returns ``{git_commit, git_dirty, python, packages: {numpy, nnlib-study,
 ...}, data: {card_sha256, source}, host, platform, finished_utc}``; a field that cannot be
@@ -18,12 +19,15 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import sys
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
+# What a run's numbers depend on (in train.json), and what the report also names.
 PACKAGES = ("nnlib-study", "numpy", "scipy", "threadpoolctl", "snakemake")
+REPORT_PACKAGES = ("numpy", "scipy", "pandas", "matplotlib", "jinja2", "snakemake", "nnlib-study")
 ENV = "NNSTUDY_PROVENANCE"
 
 
@@ -106,4 +110,56 @@ def provenance(data_dir: str | Path) -> dict:
         "host": platform.node(),
         "platform": platform.platform(),
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _run_commits(runs) -> str:
+    """The commits the runs were trained at (from their train.json), with dirty counts."""
+    from nnstudy.templating import NA
+
+    if "git_commit" not in runs.columns or runs["git_commit"].isna().all():
+        return NA
+    parts = []
+    for commit, group in runs.groupby(runs["git_commit"].fillna("unknown"), sort=True):
+        dirty = int(group["git_dirty"].fillna(False).astype(bool).sum())
+        parts.append(
+            f"{commit} ({len(group)} runs{f', {dirty} with uncommitted changes' if dirty else ''})"
+        )
+    return "; ".join(parts)
+
+
+def study_provenance(cfg_hash: str, runs, selected: list[str], repo=".") -> dict:
+    """The report's reproducibility section: the code's commit and state, the commits the runs
+    were trained at, the config hash, package versions, platform, the command that reproduces
+    the study and its compute (``runs``: the aggregate runs table)."""
+    from importlib import metadata
+
+    from nnstudy.templating import NA, seconds
+
+    commit, dirty = git_state(str(Path(repo).resolve()))
+    versions = [("python", platform.python_version())]
+    for pkg in REPORT_PACKAGES:
+        try:
+            versions.append((pkg, metadata.version(pkg)))
+        except metadata.PackageNotFoundError:
+            versions.append((pkg, NA))
+    select = json.dumps(selected, separators=(",", ":"))
+    command = (
+        f"git checkout {commit or '<commit>'} && "
+        f"snakemake --cores all --config {shlex.quote(f'select={select}')}"
+    )
+    return {
+        "commit": commit or "unknown (not a git checkout)",
+        "dirty": NA
+        if dirty is None
+        else (
+            "yes: uncommitted changes, the commit alone does not reproduce this" if dirty else "no"
+        ),
+        "run_commits": _run_commits(runs),
+        "config_hash": cfg_hash,
+        "packages": versions,
+        "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "command": command,
+        "compute": seconds(runs["train_seconds"].sum(min_count=1)),
+        "n_runs": len(runs),
     }

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import inspect
 import io
 import itertools
 import json
@@ -64,13 +65,23 @@ TABLE_SETTINGS = (
     "augment",
 )
 
-# The keys each learning-rate schedule takes, with their defaults (besides `name`).
-SCHEDULE_PARAMS = {
-    "constant": {},
-    "step": {"step_size": 10, "gamma": 0.5},
-    "exponential": {"gamma": 0.95},
-    "cosine": {"warmup_epochs": 0, "min_lr": 0.0},
-}
+
+def _schedule_params() -> dict[str, dict[str, Any]]:
+    """The keys each of nnlib's learning-rate schedules takes, with nnlib's defaults (besides
+    ``lr`` and ``epochs``, which the run sets): one place for them, nnlib's signatures."""
+    from nnlib.schedules import SCHEDULES
+
+    return {
+        name: {
+            p.name: p.default
+            for p in inspect.signature(cls.__init__).parameters.values()
+            if p.default is not p.empty
+        }
+        for name, cls in SCHEDULES.items()
+    }
+
+
+SCHEDULE_PARAMS = _schedule_params()
 
 
 @dataclass(frozen=True)

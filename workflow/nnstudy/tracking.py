@@ -20,7 +20,7 @@ Offline by default under ``<wandb_dir>/wandb/offline-run-*`` (upload later with 
 ``online`` needs a prior ``wandb login``; ``disabled`` logs nothing (the rule is left out of the
 DAG, see :func:`wandb_markers`).
 
-``snapshots.npz`` is written by the training job (format in :mod:`nnstudy.train_job`); this
+``snapshots.npz`` is written by the training job (format in :mod:`nnstudy.runfolder`); this
 module reads ``epoch`` (S,), ``layer`` (L,), ``weight_counts`` (S, L, B), ``weight_edges``
 (S, L, B + 1) and ``grad_norm`` (S, L), with ``allow_pickle=False``.
 """
@@ -28,21 +28,19 @@ module reads ``epoch`` (S,), ``layer`` (L,), ``weight_counts`` (S, L, B), ``weig
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import os
 import shutil
-import zipfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nnstudy.runfolder import RUN_DIR, RunFiles, file, read_run
+
 MODES = ("offline", "online", "disabled")
 TAG_KEYS = ("dataset", "optimizer", "activation", "initializer")
-SNAPSHOT_ARRAYS = ("epoch", "layer", "weight_counts", "weight_edges", "grad_norm")
 # W&B's own confusion-matrix chart (what wandb.plot.confusion_matrix builds from predictions).
 CONFUSION_SPEC = "wandb/confusion_matrix/v1"
 
@@ -75,11 +73,12 @@ def runs_by_dataset(rows: Iterable[Any]) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-RUN_FILES = ("config.json", "history.csv", "snapshots.npz", "metrics.json")
+# What log_runs reads of each run.
+RUN_FILES = tuple(file("", key).name for key in ("config", "history", "snapshots", "metrics"))
 
 
 def batch(
-    runs: dict[str, list[str]], dataset: str, run_dir: str = "results/runs/{dataset}/{run_id}"
+    runs: dict[str, list[str]], dataset: str, run_dir: str = RUN_DIR
 ) -> list[tuple[str, list[str]]]:
     """``(run folder, experiments)`` pairs of one dataset: the ``runs`` argument of
     :func:`log_runs`; ``runs`` is one entry of :func:`runs_by_dataset`."""
@@ -90,94 +89,6 @@ def batch_inputs(pairs: Iterable[tuple[str, list[str]]]) -> dict[str, list[str]]
     """The files :func:`log_runs` reads for ``pairs``, by kind (the rule's named inputs)."""
     pairs = list(pairs)
     return {name.split(".")[0]: [f"{folder}/{name}" for folder, _ in pairs] for name in RUN_FILES}
-
-
-@dataclass(frozen=True)
-class RunFiles:
-    """The files of one finished run folder, parsed."""
-
-    run_dir: Path
-    config: dict[str, Any]
-    history: list[dict[str, float]]
-    snapshots: dict[str, np.ndarray] | None
-    metrics: dict[str, Any]
-
-    @property
-    def run_id(self) -> str:
-        return self.config["run_id"]
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
-
-
-def read_history(path: Path) -> list[dict[str, float]]:
-    """Rows of ``history.csv`` as floats (``epoch`` as int); nan/inf kept as such."""
-    try:
-        with path.open(newline="") as fh:
-            reader = csv.DictReader(fh)
-            if reader.fieldnames is None or "epoch" not in reader.fieldnames:
-                raise ValueError(f"{path}: no 'epoch' column")
-            rows = []
-            for line, raw in enumerate(reader, start=2):
-                try:
-                    row = {k: float(v) for k, v in raw.items() if v not in ("", None)}
-                    row["epoch"] = int(row["epoch"])
-                except (KeyError, TypeError, ValueError):
-                    raise ValueError(f"{path}:{line}: not a numeric row: {raw}") from None
-                rows.append(row)
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read ({exc})") from None
-    return rows
-
-
-def read_snapshots(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of ``snapshots.npz`` this module uses (see the module docstring), shapes
-    checked."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            snap = {k: npz[k] for k in SNAPSHOT_ARRAYS if k in npz.files}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path}: cannot read ({exc})") from None
-    missing = [k for k in SNAPSHOT_ARRAYS if k not in snap]
-    if missing:
-        raise ValueError(f"{path}: missing arrays {missing}")
-    n_snap, n_layers = len(snap["epoch"]), len(snap["layer"])
-    counts, edges = snap["weight_counts"], snap["weight_edges"]
-    if (
-        counts.ndim != 3
-        or counts.shape[:2] != (n_snap, n_layers)
-        or edges.shape != (*counts.shape[:2], counts.shape[2] + 1)
-        or snap["grad_norm"].shape != (n_snap, n_layers)
-    ):
-        raise ValueError(
-            f"{path}: inconsistent shapes: epoch {snap['epoch'].shape}, layer "
-            f"{snap['layer'].shape}, weight_counts {counts.shape}, weight_edges {edges.shape}, "
-            f"grad_norm {snap['grad_norm'].shape}"
-        )
-    return snap
-
-
-def read_run(run_dir: str | Path) -> RunFiles:
-    """Parse a run folder; ``snapshots.npz`` is optional (a run that failed early has none)."""
-    run_dir = Path(run_dir)
-    config = _read_json(run_dir / "config.json")
-    if "run_id" not in config:
-        raise ValueError(f"{run_dir / 'config.json'}: no 'run_id'")
-    snap_path = run_dir / "snapshots.npz"
-    return RunFiles(
-        run_dir=run_dir,
-        config=config,
-        history=read_history(run_dir / "history.csv"),
-        snapshots=read_snapshots(snap_path) if snap_path.exists() else None,
-        metrics=_read_json(run_dir / "metrics.json"),
-    )
 
 
 def history_steps(run: RunFiles, histogram: Any, chart: Any) -> list[tuple[int, dict[str, Any]]]:

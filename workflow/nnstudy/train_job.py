@@ -1,36 +1,8 @@
 """Train one run (rules ``train`` and ``trial``): a resolved run config in, the run's files out.
 
-Files written to ``results/runs/<dataset>/<run_id>/`` (a tuning trial's to
-``results/trials/<dataset>/<run_id>/``), all of them whatever the outcome, plus ``metrics.json``
-with ``--evaluate`` (rule ``train``; see :mod:`nnstudy.evaluation`):
-
-``config.json``
-    The resolved run config (see :mod:`nnstudy.runs`) plus ``run_id``.
-``model.npz``
-    ``nnlib.save_model`` of the final weights (also for ``diverged``: the weights as they were
-    when the loss stopped being finite). For ``failed`` it is the model as far as it got, or an
-    npz with no arrays if the model could not even be built -- check the status first.
-``history.csv``
-    One row per epoch: ``epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,
-    grad_norm`` (nnlib's ``fit`` history; a non-finite loss is written as ``nan``/``inf``).
-    For ``failed`` it holds the epochs finished before the error (possibly none: header only).
-``snapshots.npz`` (no pickle; ``np.load(path)`` works), with S snapshots and L dense layers:
-    ``epoch``          (S,) int64, epochs after which the snapshot was taken; 0 = the
-                       initial weights, then every ``snapshot_every`` epochs and the last one.
-    ``layer``          (L,) str, ``dense0`` .. ``dense{L-1}`` (the last is the output layer).
-    ``weight_counts``  (S, L, BINS) int64, histogram of each layer's weight matrix.
-    ``weight_edges``   (S, L, BINS+1) float64, its bin edges (min..max of that layer then;
-                       non-finite weights are left out of the histogram).
-    ``weight_mean``, ``weight_std`` (S, L) float64.
-    ``grad_norm``      (S, L) float64, L2 norm of the gradient of the mean cross-entropy
-                       (without the L2 penalty, dropout off) w.r.t. the layer's weight and
-                       bias, on a fixed probe batch: the first PROBE training examples.
-                       Computing it changes neither the weights nor any random state.
-    A failed run has the snapshots taken before the error (S may be 0).
-``train.json``
-    ``{run_id, status, error, epochs_run, best_epoch, train_seconds, wall_seconds, provenance}`` -- status is ``ok``,
-    ``early_stopped``, ``diverged`` or ``failed``; ``error`` is the exception's one-line
-    ``Type: message`` for ``failed``, else null; ``provenance`` see :mod:`nnstudy.provenance`.
+It writes every file of the run's folder whatever the outcome (names, formats, writers and
+readers: :mod:`nnstudy.runfolder`), plus ``metrics.json`` with ``--evaluate`` (rule ``train``;
+see :mod:`nnstudy.evaluation`).
 
 An exception during training does not fail the job: it is recorded (status ``failed``) so the
 study and the report complete; the traceback goes to the job's log. To retry such a run,
@@ -46,7 +18,6 @@ they are removed on success.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -58,13 +29,17 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from nnlib.atomic import atomic_savez
-from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
 from nnstudy.evaluation import EVAL_INPUTS, evaluate_run
-from nnstudy.integrity import guarded
+from nnstudy.job import job_frame
 from nnstudy.provenance import provenance
+from nnstudy.runfolder import (
+    METRICS,
+    train_outputs,
+    write_history,
+    write_json,
+    write_snapshots,
+)
 from nnstudy.runs import LOSS, neuron_activations
-from nnstudy.studylock import hold
 
 BINS = 30
 PROBE = 512
@@ -74,41 +49,17 @@ PROBE = 512
 CHECKPOINT_SECONDS = float(os.environ.get("NNSTUDY_CHECKPOINT_SECONDS", "5"))
 # What a training job reads from the prepared dataset's folder (rule train's inputs).
 TRAIN_INPUTS = ("train.npz", "val.npz", "card.json")
-# What a training job writes into its run folder, by output name (rule train's outputs).
-TRAIN_OUTPUTS = {
-    "config": "config.json",
-    "model": "model.npz",
-    "history": "history.csv",
-    "snapshots": "snapshots.npz",
-    "train": "train.json",
-}
-# What ``--evaluate`` adds (rule train's sixth output).
-METRICS = "metrics.json"
-# Where rule ``train`` (and ``nnstudy train``, which must meet it) keeps a run's folder, log
-# and checkpoint, by dataset and run id.
-RUN_DIR = "results/runs/{dataset}/{run_id}"
-RUN_LOG = "results/logs/train/{dataset}/{run_id}.log"
-RUN_CHECKPOINT = "results/checkpoints/runs/{dataset}/{run_id}"
-# The study's initializer names -> nnlib's.
-INITIALIZERS = {
-    "normal": "normal",
-    "uniform": "uniform",
-    "xavier": "xavier_normal",
-    "xavier_uniform": "xavier_uniform",
-    "he": "he_normal",
-    "he_uniform": "he_uniform",
-}
 
 
 def build(run: dict[str, Any], n_features: int, n_classes: int):
     """(model, loss, optimizer, schedule) for a run config, seeded by its seed."""
     from nnlib import MLP, get_loss, get_optimizer, get_schedule
+    from nnlib.init import canonical
 
-    init = run["initializer"]
     model = MLP(
         [n_features, *run["hidden"], n_classes],
         activation=neuron_activations(run["activation"], run["hidden"]),
-        init=INITIALIZERS[init] if isinstance(init, str) else [INITIALIZERS[i] for i in init],
+        init=canonical(run["initializer"]),  # nnlib's names, recorded in model.npz
         dropout=run["dropout"],
         dtype=np.dtype(run["dtype"]),
         rng=np.random.default_rng(run["seed"]),
@@ -227,7 +178,7 @@ class Snapshots:
 
     def on_checkpoint(self, epoch) -> None:
         if self.path is not None:
-            atomic_savez(self.path, self.arrays())
+            write_snapshots(self.path, self.arrays())
 
     def on_epoch_end(self, epoch, row, model, optimizer) -> None:
         epoch = int(row["epoch"])
@@ -276,31 +227,6 @@ class Progress:
             f"val_loss {row['val_loss']:.4f} val_acc {row['val_accuracy']:.4f} "
             f"lr {row['lr']:.3g} ({row['seconds']:.2f} s)"
         )
-
-
-def write_history(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(HISTORY_COLUMNS)
-        for row in rows:
-            writer.writerow([_num(row.get(c)) for c in HISTORY_COLUMNS])
-
-
-def _num(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    return repr(float(value))
-
-
-def write_json(path: Path, obj: Any) -> None:
-    Path(path).write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n")
-
-
-def train_outputs(run_dir: str | os.PathLike) -> dict[str, str]:
-    """:data:`TRAIN_OUTPUTS` inside ``run_dir`` (a folder, or the rule's wildcard pattern)."""
-    return {key: f"{run_dir}/{name}" for key, name in TRAIN_OUTPUTS.items()}
 
 
 def train_run(
@@ -372,7 +298,9 @@ def train_run(
     else:
         np.savez(out["model"])
     write_history(out["history"], history)
-    atomic_savez(out["snapshots"], snapshots.arrays() if snapshots is not None else _no_snapshots())
+    write_snapshots(
+        out["snapshots"], snapshots.arrays() if snapshots is not None else _no_snapshots()
+    )
     info = {
         "run_id": run["run_id"],
         "status": status,
@@ -425,9 +353,6 @@ def main(argv: list[str] | None = None) -> None:
     same process for the same reason: a job of its own would cost a process start once more."""
     import argparse
 
-    from threadpoolctl import threadpool_limits
-
-    hold()  # the study stays alive while this job runs, even if its Snakemake was killed
     parser = argparse.ArgumentParser(prog="python -m nnstudy.train_job")
     parser.add_argument("--run", required=True, help="the resolved run config, as JSON")
     parser.add_argument("--data", required=True, help="prepared dataset folder")
@@ -447,11 +372,8 @@ def main(argv: list[str] | None = None) -> None:
         kept.append(metrics)
     # Checksums are checked and recorded here, not in train_run, so tests calling train_run
     # write no records.
-    with (
-        guarded(dict.fromkeys(inputs), kept),
-        threadpool_limits(limits=args.threads),
-        open(args.log, "w") as log,
-    ):
+    # A damaged input fails the job (CorruptFileError, one line); a failed run is a result.
+    with job_frame(inputs, kept, args.log, args.threads, errors=(), redirect=False) as log:
         train_run(json.loads(args.run), args.data, outputs, args.checkpoint, log, args.echo)
         if args.evaluate:
             result = evaluate_run(outputs["model"], outputs["train"], args.data, metrics)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nnstudy.runfolder import METRICS, TRAIN_OUTPUTS
 from nnstudy.tuning import TunedRuns, Tuning, read_record, write_rung
 
-TRIAL_FILES = ("history.csv", "train.json")  # what selection reads of a trial
-FINAL_FILES = ("metrics.json", "history.csv")  # what aggregate reads of a final
+TRIAL_FILES = (TRAIN_OUTPUTS["history"], TRAIN_OUTPUTS["train"])  # what selection reads
+FINAL_FILES = (METRICS, TRAIN_OUTPUTS["history"])  # what aggregate reads of a final
 
 
 def files_of(runs, names, run_dir: str) -> list[str]:

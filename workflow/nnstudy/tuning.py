@@ -70,6 +70,7 @@ import numpy as np
 
 from nnlib.atomic import atomic_write_text
 from nnstudy.config import ConfigError, selected
+from nnstudy.runfolder import file, read_json
 from nnstudy.runs import (
     canonical_json,
     experiment_optimizers,
@@ -238,8 +239,8 @@ def study_tunings(config: dict[str, Any]) -> list[Tuning]:
 def read_trial(run_dir: Path) -> dict[str, Any]:
     """What selection may know of a trial: train.json's status, epochs and time, and its
     history's validation metrics (last epoch, best accuracy). Nothing from the test split."""
-    info = json.loads((run_dir / "train.json").read_text())
-    with open(run_dir / "history.csv", newline="") as fh:
+    info = read_json(file(run_dir, "train"))
+    with open(file(run_dir, "history"), newline="") as fh:
         rows = list(csv.DictReader(fh))
     last = rows[-1] if rows else {}
     accs = [float(r["val_accuracy"]) for r in rows]

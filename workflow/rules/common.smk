@@ -12,7 +12,7 @@ from nnstudy.provenance import export_code_state
 from nnstudy.runs import canonical_json, study_rows, unique_runs
 from nnstudy.scheduling import drop_local_rate_limit, relax_full_collections
 from nnstudy.studylock import LOCAL, claim, record_executor
-from nnstudy.train_job import RUN_DIR
+from nnstudy.runfolder import RUN_DIR, TRIAL_DIR
 from nnstudy.tuning import TunedRuns, study_tunings
 
 # Before the run table and the DAG, which are millions of objects for a large grid.
@@ -45,8 +45,6 @@ RUNS = unique_runs(ROWS)
 damage = check_study(workflow)
 if damage:
     sys.exit(damage)
-# Tuning trials: the same runs (same files, same ids), apart so that they never get test metrics.
-TRIAL_DIR = "results/trials/{dataset}/{run_id}"
 
 
 # Only a real run gets here, after Snakemake locked the folder: the next run needs to know

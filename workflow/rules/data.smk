@@ -1,10 +1,10 @@
 # Fetch and prepare each dataset once, however many runs use it; nnstudy.datasets does the work.
+from nnstudy.config import data_settings
 from nnstudy.datasets import DATASETS
 
-# The schema fills these defaults; .get keeps the rules usable on a partial config.
-DATA = config.get("data") or {}
-RAW_DIR = DATA.get("raw_dir", "data/raw")
-PROCESSED_DIR = DATA.get("processed_dir", "data/processed")
+DATA = data_settings(config)
+RAW_DIR = DATA["raw_dir"]
+PROCESSED_DIR = DATA["processed_dir"]
 DOWNLOADED = [name for name, spec in DATASETS.items() if spec.downloaded]
 
 
@@ -24,7 +24,7 @@ rule download:
         "../envs/study.yaml"
     threads: 1
     params:
-        local_dirs=DATA.get("local_dirs", []),
+        local_dirs=DATA["local_dirs"],
     script:
         "../scripts/download.py"
 
@@ -50,9 +50,9 @@ rule prepare:
     resources:
         mem_mb=2000,
     params:
-        val_fraction=DATA.get("val_fraction", 0.1),
-        test_fraction=DATA.get("test_fraction", 0.2),
-        split_seed=DATA.get("split_seed", 0),
-        synthetic=DATA.get("synthetic") or {},
+        val_fraction=DATA["val_fraction"],
+        test_fraction=DATA["test_fraction"],
+        split_seed=DATA["split_seed"],
+        synthetic=DATA["synthetic"],
     script:
         "../scripts/prepare.py"

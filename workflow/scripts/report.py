@@ -1,22 +1,10 @@
-"""Rule report: see nnstudy.report."""
+"""Rule report: see nnstudy.report.document."""
 
-from contextlib import redirect_stderr, redirect_stdout
-
-from nnstudy.integrity import guarded
+from nnstudy.job import script_job
 from nnstudy.names import TABLES
-from nnstudy.report import write_report
-from nnstudy.studylock import hold
+from nnstudy.report.document import write_report
 
-hold()  # keeps a rerun from starting this job again beside it (nnstudy.studylock)
-
-# Warnings and messages go to the rule's log.
-# Inputs checked, outputs recorded (nnstudy.integrity).
-with (
-    guarded(snakemake.input, snakemake.output),
-    open(snakemake.log[0], "w") as log,
-    redirect_stdout(log),
-    redirect_stderr(log),
-):
+with script_job(snakemake):
     write_report(
         table_paths={name: snakemake.input[name] for name in TABLES},
         figures_dir=snakemake.params.figures_dir,
