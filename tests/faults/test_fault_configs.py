@@ -7,10 +7,11 @@ import math
 import time
 
 import yaml
-from faultstudy import ROOT, TINY, run_ids, snakemake, write_study
+from faultstudy import TINY, run_ids, snakemake, write_study
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from nnstudy.config import MAX_VALUES, ConfigError, check_yaml, typed_overrides, validate_config
+from nnstudy.invoke import ROOT
 from nnstudy.runs import study_rows
 from nnstudy.tuning import study_tunings
 

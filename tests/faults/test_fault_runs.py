@@ -8,7 +8,8 @@ import json
 import math
 
 import pytest
-from faultstudy import SNAKEFILE, TINY, results, run_ids, snakemake, write_study
+from faultstudy import TINY, results, run_ids, snakemake, write_study
+from nnstudy.invoke import SNAKEFILE
 
 pytestmark = pytest.mark.slow
 
