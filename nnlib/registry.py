@@ -38,11 +38,9 @@ def get_initializer(name: str, **kwargs):
     """An initializer ``f(shape, rng, dtype)`` with ``kwargs`` bound (e.g. std, gain, mode):
     zeros, normal, uniform, xavier_normal (or xavier), xavier_uniform, he_normal (or he),
     he_uniform."""
-    from .init import ALIASES, INITIALIZERS
+    from .init import INITIALIZERS, canonical
 
-    fn = _lookup(
-        "initializer", {**INITIALIZERS, **{a: INITIALIZERS[c] for a, c in ALIASES.items()}}, name
-    )
+    fn = _lookup("initializer", INITIALIZERS, canonical(name) if isinstance(name, str) else name)
     _check_kwargs("initializer", name, fn, kwargs, 3)
     if not kwargs:
         return fn

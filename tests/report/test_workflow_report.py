@@ -49,9 +49,9 @@ def _config(path: Path, experiments: dict) -> Path:
 def _snakemake(workdir: Path, configfile: Path, *args) -> str:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     res = run_snakemake(
+        *args,
         "--configfile",
         str(configfile),
-        *args,
         snakefile="Snakefile",
         profile=None,
         cores=2,

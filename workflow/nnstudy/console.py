@@ -207,6 +207,8 @@ class LogHandler(LogHandlerBase):
                 self.view.say(self.format(record))
         elif event == LogEvent.JOB_FINISHED:
             progress.finished_job(record.job_id)
+            if self.common_settings.verbose:
+                self.view.say(self.format(record))
         elif event == LogEvent.PROGRESS:
             progress.steps(record.done, record.total)
             self.view.update(final=record.done >= record.total)
@@ -218,9 +220,13 @@ class LogHandler(LogHandlerBase):
                 self.view.say(self.format(record))
         elif event in (LogEvent.GROUP_ERROR, LogEvent.ERROR) or record.levelno >= logging.WARNING:
             self.view.say(self.format(record))
-        elif event is None and record.levelno >= logging.INFO:
+        elif event is None:
+            # --verbose shows everything Snakemake says, as its own console log would.
             text = self.format(record)
-            if text.strip() and (self.dryrun or not text.lstrip().startswith(_CHATTER)):
+            shown = self.dryrun or not text.lstrip().startswith(_CHATTER)
+            if text.strip() and (
+                self.common_settings.verbose or (shown and record.levelno >= logging.INFO)
+            ):
                 self.view.say(text)
         if self.run_started and event == LogEvent.RUN_INFO:
             self.view.update()
