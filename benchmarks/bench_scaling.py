@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from nnstudy.invoke import TEST_CONFIG
 from record import recorded
 from study_cli import timed_snakemake
 
@@ -39,19 +40,13 @@ PLAN_GRID["initializer"] = [*GRID["initializer"], "uniform", "he_uniform"]
 
 
 def study(grid: dict, seeds: int) -> dict:
-    return {
-        "data": {"synthetic": {"n_samples": 200, "seed": 0}},
-        "experiments": {
-            "scaling": {
-                "datasets": ["spirals"],
-                "grid": grid,
-                "fixed": {"hidden": [8], "epochs": 2, "batch_size": 32, "snapshot_every": 1},
-                "seeds": list(range(seeds)),
-            }
-        },
-        "select": ["scaling"],
-        "wandb": {"mode": "disabled"},
-    }
+    """The test study's tiny runs (.test/config.yaml, experiment ``tiny``) over ``grid`` with
+    ``seeds`` seeds."""
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    tiny = config["experiments"]["tiny"]
+    config["experiments"] = {"scaling": {**tiny, "grid": grid, "seeds": list(range(seeds))}}
+    config["select"] = ["scaling"]
+    return config
 
 
 def runs_of(grid: dict, seeds: int) -> int:

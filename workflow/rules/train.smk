@@ -4,7 +4,13 @@
 # untuned experiments' runs and tuned searches' finals) evaluates the model on the test split
 # in the same process (metrics.json); `trial` (tuning trials, workflow/rules/tune.smk) never
 # reads it.
-from nnstudy.runfolder import METRICS, RUN_CHECKPOINT, RUN_LOG, TRAIN_OUTPUTS, train_outputs
+from nnstudy.runfolder import (
+    METRICS,
+    RUN_CHECKPOINT,
+    RUN_LOG,
+    TRAIN_OUTPUTS,
+    train_outputs,
+)
 from nnstudy.train_job import job_argv
 from nnstudy.workers import train
 
