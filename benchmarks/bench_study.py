@@ -29,8 +29,9 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from nnstudy.invoke import ROOT
 from record import recorded
-from study_cli import ROOT, timed_snakemake
+from study_cli import timed_snakemake
 
 
 def snakemake(workdir: Path, cores: int, *args: str) -> tuple[float, str]:

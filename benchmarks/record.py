@@ -66,13 +66,15 @@ def machine() -> str:
     with contextlib.suppress(OSError, ValueError, IndexError):
         kib = int(Path("/proc/meminfo").read_text().split()[1])
         memory = f", {kib / 2**20:.0f} GiB"
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=README.parent,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=README.parent, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if commit and git("status", "--porcelain", "--untracked-files=no"):
+        commit += " with uncommitted changes"
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
         f"{platform.node()}: {cpu}, {os.cpu_count()} cores{memory}; load {load}; "

@@ -21,7 +21,7 @@ import pandas as pd
 from nnstudy import stats
 from nnstudy.names import MAIN_FACTORS, TABLES
 from nnstudy.runfolder import HISTORY_COLUMNS, file, read_json
-from nnstudy.runs import LOSS, augment_label
+from nnstudy.runs import LOSS, RESIDUAL, augment_label
 from nnstudy.tuning import TUNABLE, Tuning, finals_membership, read_record, trials_table
 from nnstudy.tuning_stats import read_trials
 
@@ -131,7 +131,11 @@ def collect_runs(membership: pd.DataFrame, runs_root: str | Path) -> pd.DataFram
     runs = pd.DataFrame(rows)
     runs = runs.join(experiments, on=["dataset", "run_id"])
     # A run config leaves these out at their defaults (so older runs keep their ids).
-    for column, default in (("augment", augment_label(None)), ("loss", LOSS), ("residual", False)):
+    for column, default in (
+        ("augment", augment_label(None)),
+        ("loss", LOSS),
+        ("residual", RESIDUAL),
+    ):
         if column in runs.columns:
             runs[column] = runs[column].fillna(default)
     for factor in MAIN_FACTORS:

@@ -39,11 +39,13 @@ from typing import Any
 
 import numpy as np
 
-from nnstudy.config import ConfigError, selected
+from nnstudy.config import ConfigError, schema, selected
 
 ID_LENGTH = 10
-# The loss a run config leaves out (every run before the option existed used it).
-LOSS = "cross_entropy"
+# The loss and residual setting a run config leaves out: the schema's defaults (every run
+# before the options existed had them).
+LOSS = schema()["properties"]["defaults"]["properties"]["loss"]["default"]
+RESIDUAL = schema()["properties"]["defaults"]["properties"]["residual"]["default"]
 
 # Settings with their type; the order is the column order of experiments.csv.
 FLOAT_SETTINGS = ("lr", "dropout", "l2", "clip_norm")
@@ -180,7 +182,11 @@ def resolve_run(
         "hidden": [int(h) for h in settings["hidden"]],
         # Present only when not the default, so the runs without them keep their ids.
         **({"loss": settings["loss"]} if settings.get("loss", LOSS) != LOSS else {}),
-        **({"residual": True} if settings.get("residual") else {}),
+        **(
+            {"residual": settings["residual"]}
+            if settings.get("residual", RESIDUAL) != RESIDUAL
+            else {}
+        ),
         "schedule": _schedule(settings["schedule"], where),
         "dtype": settings["dtype"],
         "seed": int(seed),

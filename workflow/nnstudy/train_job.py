@@ -39,7 +39,7 @@ from nnstudy.runfolder import (
     write_json,
     write_snapshots,
 )
-from nnstudy.runs import LOSS, neuron_activations
+from nnstudy.runs import LOSS, RESIDUAL, neuron_activations
 
 BINS = 30
 PROBE = 512
@@ -63,7 +63,7 @@ def build(run: dict[str, Any], n_features: int, n_classes: int):
         dropout=run["dropout"],
         dtype=np.dtype(run["dtype"]),
         rng=np.random.default_rng(run["seed"]),
-        residual=run.get("residual", False),
+        residual=run.get("residual", RESIDUAL),
     )
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in run["optimizer_params"].items()}
     optimizer = get_optimizer(run["optimizer"], model.parameters(), lr=run["lr"], **params)
