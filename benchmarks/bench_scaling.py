@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from nnstudy.invoke import TEST_CONFIG
+from nnstudy.invoke import test_study
 from record import recorded
 from study_cli import timed_snakemake
 
@@ -42,7 +42,7 @@ PLAN_GRID["initializer"] = [*GRID["initializer"], "uniform", "he_uniform"]
 def study(grid: dict, seeds: int) -> dict:
     """The test study's tiny runs (.test/config.yaml, experiment ``tiny``) over ``grid`` with
     ``seeds`` seeds."""
-    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config = test_study("tiny")
     tiny = config["experiments"]["tiny"]
     config["experiments"] = {"scaling": {**tiny, "grid": grid, "seeds": list(range(seeds))}}
     config["select"] = ["scaling"]

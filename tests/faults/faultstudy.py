@@ -20,13 +20,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 from nnstudy.config import validate_config
-from nnstudy.invoke import TEST_CONFIG, snakemake_command
+from nnstudy.invoke import snakemake_command, test_study
 from nnstudy.runs import study_rows, unique_runs
 
-# The test study (.test/config.yaml) with its untuned experiment only: two runs of 2 epochs on
-# 200 spiral points, a full study in a few seconds.
-TINY = yaml.safe_load(TEST_CONFIG.read_text())
-TINY["experiments"] = {name: TINY["experiments"][name] for name in TINY["select"]}
+# The test study's untuned experiment (.test/config.yaml): two runs of 2 epochs on 300 spiral
+# points, a full study in a few seconds.
+TINY = test_study("tiny")
 # Keys that measure time, not results: they differ between two identical runs.
 TIMING = {"train_seconds", "eval_seconds", "seconds", "wall_seconds"}
 LOCK_MESSAGE = "Directory cannot be locked"

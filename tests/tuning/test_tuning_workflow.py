@@ -18,33 +18,17 @@ import numpy as np
 import pytest
 import yaml
 from nnstudy.config import validate_config
-from nnstudy.invoke import job_counts, run_snakemake, snakemake_command
+from nnstudy.invoke import job_counts, run_snakemake, snakemake_command, test_study
 from nnstudy.tuning import study_tunings
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# 2 optimizers x 3 learning rates, successive halving (3 candidates for 2 epochs, the best for
-# 6), finals with seeds 0 and 1; an untuned experiment beside it.
-STUDY = {
-    "data": {"synthetic": {"n_samples": 300, "seed": 0}},
-    "defaults": {"hidden": [8], "epochs": 6, "batch_size": 32, "snapshot_every": 1},
-    "experiments": {
-        "t": {
-            "datasets": ["spirals"],
-            "grid": {"optimizer": ["sgd", "adam"]},
-            "tune": {
-                "space": {"lr": {"factors": [0.1, 1.0, 10.0]}},
-                "halving": {"eta": 3, "min_epochs": 2},
-            },
-            "seeds": [0, 1],
-        },
-        "plain": {"datasets": ["spirals"], "grid": {"optimizer": ["rmsprop"]}},
-    },
-    "select": ["t", "plain"],
-    "wandb": {"mode": "disabled"},
-}
+# The test study's tuned search (2 optimizers x 3 learning rates, successive halving: 3
+# candidates for 2 epochs, the best for 6; finals with seeds 0 and 1) beside its untuned
+# experiment `plain` (.test/config.yaml).
+STUDY = test_study("tuned", "plain")
 
 
 def command(workdir: Path, *args: str) -> list[str]:
@@ -112,7 +96,7 @@ def test_trials_select_on_validation_and_finals_are_the_tuned_runs(study):
         assert not (folder / "metrics.json").exists()
     # The finals: the selected lr with every seed, plus the untuned experiment's run.
     selected = {r["optimizer"]: r for r in trials if r["selected"] == "True"}
-    finals = [r for r in runs.values() if json.loads(r["experiments"]) == ["t"]]
+    finals = [r for r in runs.values() if json.loads(r["experiments"]) == ["tuned"]]
     assert sorted((r["optimizer"], r["seed"]) for r in finals) == [
         ("adam", "0"),
         ("adam", "1"),
@@ -138,7 +122,7 @@ def test_rerun_is_cached_and_a_new_seed_trains_only_new_finals(study):
     assert again.returncode == 0, again.stderr
     assert "Nothing to be done" in again.stdout + again.stderr
     config = copy.deepcopy(STUDY)
-    config["experiments"]["t"]["seeds"] = [0, 1, 2]
+    config["experiments"]["tuned"]["seeds"] = [0, 1, 2]
     path = study / "config.yaml"
     original = path.read_text()
     path.write_text(yaml.safe_dump(config))

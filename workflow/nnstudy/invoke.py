@@ -60,6 +60,16 @@ def run_snakemake(
     )
 
 
+def test_study(*experiments: str) -> dict:
+    """The test study's config (.test/config.yaml) with only ``experiments``, all selected."""
+    import yaml
+
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["experiments"] = {name: config["experiments"][name] for name in experiments}
+    config["select"] = list(experiments)
+    return config
+
+
 def job_counts(output: str) -> dict[str, int]:
     """Snakemake's "Job stats" table (from a run or a dry run) as {rule: count}."""
     counts: dict[str, int] = {}
