@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from nnstudy.invoke import test_study
+from nnstudy.invoke import tiny_study
 from record import recorded
 from study_cli import timed_snakemake
 
@@ -42,7 +42,7 @@ PLAN_GRID["initializer"] = [*GRID["initializer"], "uniform", "he_uniform"]
 def study(grid: dict, seeds: int) -> dict:
     """The test study's tiny runs (.test/config.yaml, experiment ``tiny``) over ``grid`` with
     ``seeds`` seeds."""
-    config = test_study("tiny")
+    config = tiny_study("tiny")
     tiny = config["experiments"]["tiny"]
     config["experiments"] = {"scaling": {**tiny, "grid": grid, "seeds": list(range(seeds))}}
     config["select"] = ["scaling"]

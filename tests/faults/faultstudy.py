@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 from nnstudy.config import validate_config
-from nnstudy.invoke import snakemake_command, test_study
+from nnstudy.invoke import snakemake_command, tiny_study
 from nnstudy.runs import study_rows, unique_runs
 
 # The test study's untuned experiment (.test/config.yaml): two runs of 2 epochs on 300 spiral
 # points, a full study in a few seconds.
-TINY = test_study("tiny")
+TINY = tiny_study("tiny")
 # Keys that measure time, not results: they differ between two identical runs.
 TIMING = {"train_seconds", "eval_seconds", "seconds", "wall_seconds"}
 LOCK_MESSAGE = "Directory cannot be locked"

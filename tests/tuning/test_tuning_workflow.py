@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import yaml
 from nnstudy.config import validate_config
-from nnstudy.invoke import job_counts, run_snakemake, snakemake_command, test_study
+from nnstudy.invoke import job_counts, run_snakemake, snakemake_command, tiny_study
 from nnstudy.tuning import study_tunings
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # The test study's tuned search (2 optimizers x 3 learning rates, successive halving: 3
 # candidates for 2 epochs, the best for 6; finals with seeds 0 and 1) beside its untuned
 # experiment `plain` (.test/config.yaml).
-STUDY = test_study("tuned", "plain")
+STUDY = tiny_study("tuned", "plain")
 
 
 def command(workdir: Path, *args: str) -> list[str]:

@@ -60,7 +60,7 @@ def run_snakemake(
     )
 
 
-def test_study(*experiments: str) -> dict:
+def tiny_study(*experiments: str) -> dict:
     """The test study's config (.test/config.yaml) with only ``experiments``, all selected."""
     import yaml
 
