@@ -267,19 +267,23 @@ def closing_summary(tables: str | os.PathLike, reports: list[str], since: float)
     its seeds, with the 95% interval), runs that failed or diverged, and where the report
     is. Empty when this Snakemake call did not write the report (it made other targets)."""
     written = [p for p in reports if os.path.exists(p) and os.path.getmtime(p) >= since]
-    variants_csv, runs_csv = Path(tables, "variants.csv"), Path(tables, "runs.csv")
-    if not written or not variants_csv.exists() or not runs_csv.exists():
+    csvs = {name: Path(tables, f"{name}.csv") for name in ("variants", "ranking", "runs")}
+    if not written or not all(path.exists() for path in csvs.values()):
         return ""
-    best: dict[str, dict] = {}
-    with open(variants_csv, newline="") as fh:
-        for row in csv.DictReader(fh):
-            if row["mean"] and (
-                row["dataset"] not in best
-                or float(row["mean"]) > float(best[row["dataset"]]["mean"])
-            ):
-                best[row["dataset"]] = row
-    with open(runs_csv, newline="") as fh:
-        runs = list(csv.DictReader(fh))
+    rows = {}
+    for name, path in csvs.items():
+        with open(path, newline="") as fh:
+            rows[name] = list(csv.DictReader(fh))
+    # The report's best: rank 1 of the ranking table, with its row of the variants table.
+    top: dict[str, str] = {}
+    for row in sorted(rows["ranking"], key=lambda r: float(r["rank"] or "inf")):
+        top.setdefault(row["dataset"], row["variant"])
+    best = {
+        row["dataset"]: row
+        for row in rows["variants"]
+        if top.get(row["dataset"]) == row["variant"] and row["mean"]
+    }
+    runs, runs_csv = rows["runs"], csvs["runs"]
     lines = ["", "Best variant per dataset (mean test accuracy over seeds, 95% interval):"]
     for dataset, row in sorted(best.items()):
         ci = f" [{float(row['ci_low']):.4f}, {float(row['ci_high']):.4f}]" if row["ci_low"] else ""

@@ -17,6 +17,7 @@ from nnstudy.names import FIGURE_TYPES, TITLES, TUNING_FIGURES, figure_paths, te
 from nnstudy.provenance import study_provenance
 from nnstudy.report.findings import (
     best_variant_findings,
+    best_variants,
     factor_findings,
     status_findings,
     tuning_findings,
@@ -116,15 +117,11 @@ def build_context(
             }
         )
     best = []
-    for dataset, rank in ranking.groupby("dataset", sort=True):
-        top = rank.sort_values("rank").iloc[0]
-        v = variants[
-            (variants["dataset"] == dataset) & (variants["variant"] == top["variant"])
-        ].iloc[0]
+    for dataset, rank, v in best_variants(variants, ranking):
         best.append(
             [
                 str(dataset),
-                str(top["variant"]),
+                str(v["variant"]),
                 pct(v["mean"]),
                 pct_ci(v["ci_low"], v["ci_high"]),
                 str(int(v["n"])),

@@ -25,19 +25,23 @@ def _verdict(c: dict) -> str:
     return "95 % CI includes 0: not a clear difference"
 
 
-def best_variant_findings(variants: pd.DataFrame, ranking: pd.DataFrame) -> list[str]:
-    out = []
+def best_variants(variants: pd.DataFrame, ranking: pd.DataFrame):
+    """(dataset, its ranking rows, the best variant's row in ``variants``) per dataset."""
     for dataset, rank in ranking.groupby("dataset", sort=True):
         best = rank.sort_values("rank").iloc[0]
-        v = variants[
-            (variants["dataset"] == dataset) & (variants["variant"] == best["variant"])
-        ].iloc[0]
+        row = variants[(variants["dataset"] == dataset) & (variants["variant"] == best["variant"])]
+        yield dataset, rank, row.iloc[0]
+
+
+def best_variant_findings(variants: pd.DataFrame, ranking: pd.DataFrame) -> list[str]:
+    out = []
+    for dataset, rank, v in best_variants(variants, ranking):
         text = (
-            f"{dataset}: the best variant is {best['variant']} with {pct(v['mean'])} % test "
+            f"{dataset}: the best variant is {v['variant']} with {pct(v['mean'])} % test "
             f"accuracy (95 % CI {pct_ci(v['ci_low'], v['ci_high'])}, {int(v['n'])} seed"
             f"{'s' if v['n'] != 1 else ''})."
         )
-        others = rank[rank["variant"] != best["variant"]]
+        others = rank[rank["variant"] != v["variant"]]
         tested = others["indistinguishable"].notna()
         if others.empty:
             text += " It is the only variant."
