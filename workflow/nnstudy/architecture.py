@@ -5,6 +5,7 @@ report's architecture figure shows them."""
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
@@ -64,12 +65,23 @@ def read_architecture(path: str | Path) -> Architecture:
 
 def distinct_architectures(model_paths) -> list[tuple[Architecture, int]]:
     """Each distinct architecture among the readable ``model_paths`` with how many runs have
-    it, most frequent first. Runs that failed before their model was built are skipped."""
-    counts: dict[Architecture, int] = {}
+    it, most frequent first. Runs that failed before their model was built are skipped. Only
+    the stored config of every model is read; the weights are counted once per distinct config
+    (a study's models are mostly a few shapes, each of megabytes)."""
+    unreadable = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile)
+    by_config: dict[str, list] = {}  # stored config -> [a model with it, how many]
     for path in model_paths:
         try:
-            arch = read_architecture(path)
-        except (OSError, KeyError, ValueError):
+            with np.load(path, allow_pickle=False) as f:
+                config = str(f["config"].item())
+        except unreadable:
             continue
-        counts[arch] = counts.get(arch, 0) + 1
+        by_config.setdefault(config, [path, 0])[1] += 1
+    counts: dict[Architecture, int] = {}
+    for path, n in by_config.values():
+        try:
+            arch = read_architecture(path)
+        except unreadable:
+            continue
+        counts[arch] = counts.get(arch, 0) + n
     return sorted(counts.items(), key=lambda item: (-item[1], item[0].sizes))
