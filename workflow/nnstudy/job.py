@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
@@ -47,7 +46,8 @@ def job_frame(
             yield stream
         except errors as error:
             cause = str(error) or type(error).__name__
-            print(cause, file=stream or sys.stderr, flush=True)
+            if stream is not None:  # SystemExit prints it on stderr
+                print(cause, file=stream, flush=True)
             raise SystemExit(cause) from None
 
 
