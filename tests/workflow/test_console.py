@@ -2,7 +2,8 @@
 
 import json
 
-from nnstudy.console import ConsoleView, StudyProgress, clock, run_status
+from nnstudy.console import ConsoleView, StudyProgress, clock
+from nnstudy.runfolder import read_status
 
 
 def test_progress_counts_runs_failures_and_diverged_runs(tmp_path):
@@ -36,9 +37,9 @@ def test_remaining_time_follows_the_pace_of_runs():
 
 
 def test_run_status_is_none_when_the_record_is_missing_or_damaged(tmp_path):
-    assert run_status([str(tmp_path / "model.npz")]) is None
+    assert read_status(tmp_path) is None
     (tmp_path / "train.json").write_text("{not json")
-    assert run_status([str(tmp_path / "model.npz")]) is None
+    assert read_status(tmp_path) is None
 
 
 def test_off_a_terminal_the_line_is_printed_at_each_tenth(tmp_path):

@@ -72,8 +72,7 @@ class StudyProgress:
         self.runs_total = self.runs_done = self.failed = self.diverged = 0
         self.jobs_total = self.jobs_done = 0
         self.planned_jobs = 0
-        self.job_rule: dict[int, str] = {}
-        self.job_outputs: dict[int, list[str]] = {}
+        self.run_jobs: dict[int, Path | None] = {}  # a run job's id -> its run folder
 
     def planned(self, stats: dict[str, int]) -> None:
         """Snakemake's job counts per rule, at the start of a run."""
@@ -87,17 +86,18 @@ class StudyProgress:
         return self.jobs_total <= self.planned_jobs
 
     def started_job(self, jobid: int, rule: str, outputs: list[str]) -> None:
-        self.job_rule[jobid] = rule
-        self.job_outputs[jobid] = outputs
+        if rule in RUN_RULES:
+            self.run_jobs[jobid] = Path(outputs[0]).parent if outputs else None
 
     def finished_job(self, jobid: int) -> None:
-        if self.job_rule.get(jobid) in RUN_RULES:
+        if jobid in self.run_jobs:
             self.runs_done += 1
-            if run_status(self.job_outputs.get(jobid, [])) == "diverged":
+            folder = self.run_jobs.pop(jobid)
+            if folder is not None and read_status(folder) == "diverged":
                 self.diverged += 1
 
     def failed_job(self, jobid: int) -> None:
-        if self.job_rule.get(jobid) in RUN_RULES:
+        if self.run_jobs.pop(jobid, False) is not False:
             self.runs_done += 1
         self.failed += 1
 
@@ -135,11 +135,6 @@ class StudyProgress:
     def tenth(self) -> int:
         """Which tenth of the jobs is done (0..10): when the line is printed off a terminal."""
         return 10 * self.jobs_done // self.jobs_total if self.jobs_total else 0
-
-
-def run_status(outputs: list[str]) -> str | None:
-    """The status a finished run job recorded in its folder (that of its outputs), if readable."""
-    return read_status(Path(outputs[0]).parent) if outputs else None
 
 
 class ConsoleView:
@@ -186,7 +181,6 @@ class LogHandler(LogHandlerBase):
         stream = sys.stdout if self.common_settings.stdout else sys.stderr
         self.view = ConsoleView(stream, interactive=stream.isatty())
         self.dryrun = self.common_settings.dryrun
-        self.run_started = False
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -200,7 +194,8 @@ class LogHandler(LogHandlerBase):
         if event == LogEvent.RUN_INFO:
             self.view.say(self.format(record).rstrip())
             progress.planned(getattr(record, "stats", {}))
-            self.run_started = not self.dryrun
+            if not self.dryrun:
+                self.view.update()
         elif event == LogEvent.JOB_INFO:
             progress.started_job(record.jobid, record.rule_name, list(record.output))
             if self.dryrun or self.common_settings.verbose:
@@ -228,8 +223,6 @@ class LogHandler(LogHandlerBase):
                 self.common_settings.verbose or (shown and record.levelno >= logging.INFO)
             ):
                 self.view.say(text)
-        if self.run_started and event == LogEvent.RUN_INFO:
-            self.view.update()
 
     def close(self) -> None:
         self.view.close()
