@@ -133,7 +133,7 @@ def render(schema: dict) -> str:
         if "properties" in node:
             lines += _table(node["properties"], defs)
         else:
-            lines.append(f"Type: {_kind({k: v for k, v in node.items()}, defs)}")
+            lines.append(f"Type: {_kind(node, defs)}")
     return "\n".join(lines) + "\n"
 
 
