@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from nnstudy.config import ConfigError, schema, validate_config
+from nnstudy.datasets.store import CARD, SPLITS
 from nnstudy.invoke import run_snakemake
 from nnstudy.runfolder import RUN_CHECKPOINT, RUN_DIR, RUN_LOG, file, read_json, read_status
 from nnstudy.runs import canonical_json, study_rows
@@ -158,7 +159,7 @@ def resolve(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 def prepare_data(config: dict[str, Any], dataset: str, config_path: str) -> Path:
     """The prepared dataset's folder, made by the workflow's ``prepare`` rule if missing."""
     folder = Path(config["data"]["processed_dir"]) / dataset
-    targets = [str(folder / name) for name in ("train.npz", "val.npz", "test.npz", "card.json")]
+    targets = [str(folder / name) for name in (*(f"{s}.npz" for s in SPLITS), CARD)]
     if all(Path(t).is_file() for t in targets):
         return folder
     print(f"preparing {dataset} (snakemake's prepare rule) ...", flush=True)

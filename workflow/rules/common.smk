@@ -86,5 +86,5 @@ interpreter_first_on_path()
 
 
 def run_files(name):
-    """One file of every selected run, e.g. run_files("metrics.json")."""
+    """One file of every selected run, e.g. run_files(METRICS)."""
     return [f"results/runs/{run['dataset']}/{rid}/{name}" for rid, run in RUNS.items()]

@@ -88,8 +88,8 @@ rule aggregate:
         # One input function per search, so each waits for its own checkpoint.
         *TUNED_INPUTS,
         membership="results/runs/experiments.csv",
-        metrics=run_files("metrics.json"),
-        histories=run_files("history.csv"),
+        metrics=run_files(METRICS),
+        histories=run_files(TRAIN_OUTPUTS["history"]),
     output:
         **table_outputs(),
     log:
@@ -107,8 +107,8 @@ rule aggregate:
 rule figures:
     input:
         **rules.aggregate.output,
-        snapshots=dataset_run_files(RUNS, "snapshots.npz"),
-        models=dataset_run_files(RUNS, "model.npz"),
+        snapshots=dataset_run_files(RUNS, TRAIN_OUTPUTS["snapshots"]),
+        models=dataset_run_files(RUNS, TRAIN_OUTPUTS["model"]),
     output:
         **figure_outputs(),
     log:
