@@ -37,6 +37,7 @@ README.md, up to commit 48dc18b.
 | `bench_real_data.py` | a paper-shape run through the DAG vs nnlib's `fit` in memory, per epoch | <= 1.05 |
 | `bench_paper_cost.py` | the `paper` experiment in core-hours from measured s/epoch | |
 | `bench_study.py` | default study wall time vs its compute floor; no-op rerun | <= 2x floor; < 3 s |
+| `bench_make_run.py` | `make run` on a fresh clone: time in all, lines printed after the install | <= 4 min; <= 100 lines |
 | `bench_wandb.py` | W&B cost per run, fresh process vs batch | off the critical path |
 | `bench_scaling.py` | wall time for 36/108/324 tiny runs; planning 10,000 runs vs Snakemake's floor | < 30 s |
 """
