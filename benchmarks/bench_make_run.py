@@ -27,9 +27,11 @@ def main() -> int:
         clone = Path(tmp) / "clone"
         subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
         started = time.perf_counter()
-        done = subprocess.run(["make", "run"], cwd=clone, capture_output=True, text=True)
+        done = subprocess.run(
+            ["make", "run"], cwd=clone, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         seconds = time.perf_counter() - started
-        output = (done.stdout + done.stderr).splitlines()
+        output = done.stdout.splitlines()  # stderr interleaved, as on a console
         if done.returncode != 0:
             sys.exit("make run failed:\n" + "\n".join(output[-30:]))
         # The Makefile echoes the study's command after the install.
