@@ -1,4 +1,4 @@
-"""Datasets that need no network: scikit-learn's packaged digits and seeded 2-D sets."""
+"""Datasets that need no network: scikit-learn's packaged digits and seeded generated sets."""
 
 from __future__ import annotations
 
@@ -40,16 +40,44 @@ def _class_sizes(n: int, k: int) -> list[int]:
     return [n // k + (c < n % k) for c in range(k)]
 
 
-def spirals(n: int, rng: np.random.Generator, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Interleaved spiral arms, one class per arm, with angular and radial noise."""
+def shuffle_labels(y: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """Label noise that keeps the class sizes: the labels of ``round(share * n)`` random
+    points are permuted among them (so about ``(k - 1) / k`` of those points change class).
+    ``share == 0`` draws nothing, so a generator's data without noise does not change."""
+    if not 0 <= share <= 1:
+        raise ValueError(f"label_noise must be between 0 and 1, got {share!r}")
+    if share == 0:
+        return y
+    picked = rng.choice(y.size, round(share * y.size), replace=False)
+    y = y.copy()
+    y[picked] = y[rng.permutation(picked)]
+    return y
+
+
+def spirals(
+    n: int,
+    rng: np.random.Generator,
+    k: int = 3,
+    *,
+    turns: float = 1.5,
+    angle_noise: float = 0.15,
+    radius_noise: float = 0.02,
+    label_noise: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interleaved spiral arms, one class per arm, with angular and radial noise.
+
+    Each arm winds ``turns`` times from the centre out to radius 1; ``label_noise`` is the
+    share of points whose labels are shuffled among themselves (:func:`shuffle_labels`).
+    """
     xs, ys = [], []
     for c, size in enumerate(_class_sizes(n, k)):
         t = rng.uniform(0.05, 1.0, size)
-        theta = 2 * np.pi * c / k + 3 * np.pi * t + rng.normal(0.0, 0.15, size)
-        r = t + rng.normal(0.0, 0.02, size)
+        theta = 2 * np.pi * c / k + 2 * np.pi * turns * t + rng.normal(0.0, angle_noise, size)
+        r = t + rng.normal(0.0, radius_noise, size)
         xs.append(np.column_stack([r * np.cos(theta), r * np.sin(theta)]))
         ys.append(np.full(size, c))
-    return np.concatenate(xs), np.concatenate(ys).astype(np.int64)
+    y = shuffle_labels(np.concatenate(ys).astype(np.int64), label_noise, rng)
+    return np.concatenate(xs), y
 
 
 def gmm(n: int, rng: np.random.Generator, k: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -87,4 +115,60 @@ def peaks(n: int, rng: np.random.Generator, k: int = 4) -> tuple[np.ndarray, np.
     return x, np.searchsorted(edges, peaks_function(x[:, 0], x[:, 1])).astype(np.int64)
 
 
-GENERATORS = {"spirals": spirals, "gmm": gmm, "peaks": peaks}
+def checkerboard(
+    n: int, rng: np.random.Generator, k: int = 2, *, cells: int = 4, label_noise: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points in [-1, 1]^2 cut into ``cells`` x ``cells`` squares; square (i, j) is class
+    ``(i + j) % k``. Each class's points are spread uniformly over its squares, so the class
+    sizes are exact; ``label_noise`` as in :func:`spirals`."""
+    if cells < 2:
+        raise ValueError(f"cells must be at least 2, got {cells!r}")
+    i, j = np.divmod(np.arange(cells * cells), cells)
+    xs, ys = [], []
+    for c, size in enumerate(_class_sizes(n, k)):
+        own = np.flatnonzero((i + j) % k == c)
+        if own.size == 0:
+            raise ValueError(f"{cells} x {cells} cells leave class {c} of {k} without a square")
+        square = rng.choice(own, size)
+        corner = np.column_stack([i[square], j[square]])
+        xs.append(2.0 * (corner + rng.uniform(0.0, 1.0, (size, 2))) / cells - 1.0)
+        ys.append(np.full(size, c))
+    y = shuffle_labels(np.concatenate(ys).astype(np.int64), label_noise, rng)
+    return np.concatenate(xs), y
+
+
+def teacher(
+    n: int,
+    rng: np.random.Generator,
+    k: int = 4,
+    *,
+    n_features: int = 20,
+    width: int = 32,
+    label_noise: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A teacher-student task: standard normal inputs in ``n_features`` dimensions labelled
+    by which of ``k`` quantile bands the output of a random one-hidden-layer tanh network
+    (``width`` units, weights from ``rng``) falls in; ``label_noise`` as in :func:`spirals`.
+
+    The band edges are quantiles of the teacher's output over its own sample, so the classes
+    are balanced to within one point.
+    """
+    _class_sizes(n, k)
+    w1 = rng.normal(0.0, 1.0 / np.sqrt(n_features), (n_features, width))
+    b1 = rng.normal(0.0, 0.5, width)
+    w2 = rng.normal(0.0, 1.0 / np.sqrt(width), width)
+    x = rng.normal(0.0, 1.0, (n, n_features))
+    score = np.tanh(x @ w1 + b1) @ w2
+    y = np.searchsorted(np.quantile(score, np.arange(1, k) / k), score).astype(np.int64)
+    return x, shuffle_labels(y, label_noise, rng)
+
+
+# Each catalog name's generator; it is called with the catalog's class count as k.
+GENERATORS = {
+    "spirals": spirals,
+    "gmm": gmm,
+    "peaks": peaks,
+    "peaks8": peaks,
+    "checkerboard": checkerboard,
+    "teacher": teacher,
+}

@@ -186,6 +186,18 @@ DATASETS: dict[str, DatasetSpec] = {
             kind="builtin",
             class_names=tuple(f"level {i}" for i in range(4)),
         ),
+        # The same surface cut into 8 level bands: thin bands that a small MLP must trace.
+        DatasetSpec(
+            name="peaks8",
+            kind="builtin",
+            class_names=tuple(f"level {i}" for i in range(8)),
+        ),
+        DatasetSpec(name="checkerboard", kind="builtin", class_names=("dark", "light")),
+        DatasetSpec(
+            name="teacher",
+            kind="builtin",
+            class_names=tuple(f"band {i}" for i in range(4)),
+        ),
     )
 }
 
