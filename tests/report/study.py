@@ -1,8 +1,8 @@
 """A tiny real study for the report tests, made by the pipeline's own functions.
 
 Data: nnstudy.datasets.prepare (built-in gmm and spirals, a few hundred samples). Runs: the
-workflow's config validation, experiment expansion, nnstudy.train_job.train_run and
-nnstudy.evaluation.evaluate_run, so every number is from an actual fit. One variant uses a
+workflow's config validation, experiment expansion, nnstudy.training.job.train_run and
+nnstudy.training.evaluation.evaluate_run, so every number is from an actual fit. One variant uses a
 huge SGD learning rate and really diverges; one run really fails (its data folder is missing).
 A third experiment has a hostile name and shares the adam runs of `core`: the report must
 render any name harmlessly.
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from nnstudy.config import validate_config
+from nnstudy.config.runs import run_id, study_rows, table_csv, unique_runs
+from nnstudy.config.validation import validate_config
 from nnstudy.datasets import prepare
-from nnstudy.evaluation import evaluate_run
-from nnstudy.runfolder import train_outputs
-from nnstudy.runs import run_id, study_rows, table_csv, unique_runs
-from nnstudy.train_job import train_run
+from nnstudy.training.evaluation import evaluate_run
+from nnstudy.training.job import train_run
+from nnstudy.training.runfolder import train_outputs
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = "<script>alert(1)</script> & 100%_\\x"

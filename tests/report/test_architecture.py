@@ -2,8 +2,8 @@
 
 import pandas as pd
 import pytest
-from nnstudy.architecture import activation_label, distinct_architectures, read_architecture
-from nnstudy.figures import architecture
+from nnstudy.report.architecture import activation_label, distinct_architectures, read_architecture
+from nnstudy.report.figures import architecture
 
 from nnlib import MLP, save_model
 

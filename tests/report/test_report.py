@@ -15,10 +15,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from nnstudy import aggregate, figures, names, runs, stats, tuning_stats
-from nnstudy.pdf import build_pdf
-from nnstudy.report import document, findings, methods, tables
-from nnstudy.templating import latex_escape, render_table
+from nnstudy.analysis import aggregate, stats
+from nnstudy.config import runs
+from nnstudy.report import contents as names
+from nnstudy.report import document, figures, findings, methods, tables
+from nnstudy.report.pdf import build_pdf
+from nnstudy.report.templating import latex_escape, render_table
+from nnstudy.tuning import stats as tuning_stats
 
 sys.path.insert(0, str(Path(__file__).parent))
 from study import HOSTILE, make_study, make_trials  # noqa: E402

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from nnstudy import stats
+from nnstudy.analysis import stats
 from scipy import stats as sps
 
 

@@ -6,8 +6,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from nnstudy import stats, tuning_stats
+from nnstudy.analysis import stats
 from nnstudy.report.findings import tuning_findings
+from nnstudy.tuning import stats as tuning_stats
 
 
 def _enumerate_max(values, n):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from nnstudy.invoke import run_snakemake
-from nnstudy.names import tex_engine
+from nnstudy.report.contents import tex_engine
 
 REPO = Path(__file__).resolve().parents[2]
 # Until the Snakefile includes report.smk (and puts report_targets() in `rule all`), the

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from nnstudy.runfolder import read_history, read_run
-from nnstudy.tracking import (
+from nnstudy.training.runfolder import read_history, read_run
+from nnstudy.training.tracking import (
     batch,
     batch_inputs,
     history_steps,
@@ -240,7 +240,7 @@ def test_offline_reads_no_login_and_opens_no_network_socket(study, tmp_path):
     (home / ".netrc").write_text("machine api.wandb.ai login user password not-a-key\n")
     pairs = study.copy(tmp_path)[:1]
     code = (
-        "from nnstudy.tracking import log_runs; "
+        "from nnstudy.training.tracking import log_runs; "
         f"log_runs({pairs!r}, wandb_dir={str(tmp_path / 'wandb')!r})"
     )
     trace = tmp_path / "trace"

@@ -3,7 +3,7 @@
 import json
 
 from nnstudy.console import ConsoleView, StudyProgress, clock
-from nnstudy.runfolder import read_status
+from nnstudy.training.runfolder import read_status
 
 
 def test_progress_counts_runs_failures_and_diverged_runs(tmp_path):

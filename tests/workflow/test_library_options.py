@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from nnstudy.aggregate import collect_runs, read_membership
-from nnstudy.config import ConfigError, validate_config
+from nnstudy.analysis.aggregate import collect_runs, read_membership
+from nnstudy.config.runs import study_rows, table_csv
+from nnstudy.config.validation import ConfigError, validate_config
 from nnstudy.datasets import prepare
 from nnstudy.report.methods import methods
-from nnstudy.runfolder import train_outputs
-from nnstudy.runs import study_rows, table_csv
-from nnstudy.train_job import train_run
+from nnstudy.training.job import train_run
+from nnstudy.training.runfolder import train_outputs
 
 from nnlib import load_model
 

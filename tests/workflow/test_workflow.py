@@ -186,7 +186,7 @@ def test_adding_an_experiment_schedules_only_its_new_runs(study):
 
 def test_local_scheduler_runs_one_round_per_finished_job(tmp_path, data):
     """Snakemake's job rate limiter would add a never-ending 1 s wake-up chain per job event
-    (nnstudy.scheduling); without it, a round happens only when a job finishes (plus the
+    (nnstudy.jobs.scheduling); without it, a round happens only when a job finishes (plus the
     first). One core keeps jobs waiting, which is when the chains used to build up."""
     config = {
         "defaults": {**DEFAULTS, "hidden": [32], "epochs": 150},

@@ -27,7 +27,7 @@ from typing import TextIO
 from snakemake_interface_logger_plugins.base import LogHandlerBase
 from snakemake_interface_logger_plugins.common import LogEvent
 
-from nnstudy.runfolder import read_status
+from nnstudy.training.runfolder import read_status
 
 # Rules whose jobs are training runs (study runs and tuning trials).
 RUN_RULES = ("train", "trial")

@@ -4,10 +4,10 @@ import sys
 import time
 from pathlib import Path
 
-from nnstudy.config import selected
+from nnstudy.config.validation import selected
 from nnstudy.console import closing_summary
-from nnstudy.runs import config_hash, table_csv
-from nnstudy.reportrules import (
+from nnstudy.config.runs import config_hash, table_csv
+from nnstudy.report.rules import (
     HTML,
     PDF,
     TEX,

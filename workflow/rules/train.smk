@@ -1,18 +1,18 @@
-# Train one run per job; the logic is in nnstudy.train_job. Its command line runs in a pooled
-# worker process that imported the study once (nnstudy.workers): a fresh Python with NumPy
-# costs about what a core-study run spends training. `train` (every run of the report:
+# Train one run per job; the logic is in nnstudy.training.job. Its command line runs in a
+# pooled worker process that imported the study once (nnstudy.training.workers): a fresh Python
+# with NumPy costs about what a core-study run spends training. `train` (every run of the report:
 # untuned experiments' runs and tuned searches' finals) evaluates the model on the test split
 # in the same process (metrics.json); `trial` (tuning trials, workflow/rules/tune.smk) never
 # reads it.
-from nnstudy.runfolder import (
+from nnstudy.training.runfolder import (
     METRICS,
     RUN_CHECKPOINT,
     RUN_LOG,
     TRAIN_OUTPUTS,
     train_outputs,
 )
-from nnstudy.train_job import job_argv
-from nnstudy.workers import train
+from nnstudy.training.job import job_argv
+from nnstudy.training.workers import train
 
 
 rule train:

@@ -1,8 +1,8 @@
-"""Rule aggregate: see nnstudy.aggregate."""
+"""Rule aggregate: see nnstudy.analysis.aggregate."""
 
-from nnstudy.aggregate import aggregate
-from nnstudy.job import script_job
-from nnstudy.names import TABLES
+from nnstudy.analysis.aggregate import aggregate
+from nnstudy.jobs.frame import script_job
+from nnstudy.report.contents import TABLES
 
 with script_job(snakemake):  # an unreadable run file: one line, not a traceback
     aggregate(

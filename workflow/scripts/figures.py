@@ -1,9 +1,9 @@
-"""Rule figures: see nnstudy.figures."""
+"""Rule figures: see nnstudy.report.figures."""
 
-from nnstudy.aggregate import read_tables
-from nnstudy.figures import make_figures
-from nnstudy.job import script_job
-from nnstudy.names import TABLES
+from nnstudy.analysis.aggregate import read_tables
+from nnstudy.jobs.frame import script_job
+from nnstudy.report.contents import TABLES
+from nnstudy.report.figures import make_figures
 
 with script_job(snakemake):
     make_figures(

@@ -1,7 +1,7 @@
 """Rule report: see nnstudy.report.document."""
 
-from nnstudy.job import script_job
-from nnstudy.names import TABLES
+from nnstudy.jobs.frame import script_job
+from nnstudy.report.contents import TABLES
 from nnstudy.report.document import write_report
 
 with script_job(snakemake):

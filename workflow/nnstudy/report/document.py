@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnstudy import tuning_stats
-from nnstudy.aggregate import read_tables, varying_factors
-from nnstudy.names import FIGURE_TYPES, TITLES, TUNING_FIGURES, figure_paths, tex_engine
-from nnstudy.provenance import study_provenance
+from nnstudy.analysis.aggregate import read_tables, varying_factors
+from nnstudy.jobs.provenance import study_provenance
+from nnstudy.report.contents import FIGURE_TYPES, TITLES, TUNING_FIGURES, figure_paths, tex_engine
 from nnstudy.report.findings import (
     best_variant_findings,
     best_variants,
@@ -33,7 +32,7 @@ from nnstudy.report.tables import (
     tuning_budget_table,
     variant_table,
 )
-from nnstudy.templating import (
+from nnstudy.report.templating import (
     TEMPLATE_DIR,
     Table,
     html_env,
@@ -42,6 +41,7 @@ from nnstudy.templating import (
     pct_ci,
     render_table,
 )
+from nnstudy.tuning import stats as tuning_stats
 
 
 def caption(kind: str) -> str:

@@ -8,13 +8,14 @@ import math
 import numpy as np
 import pandas as pd
 
-from nnstudy import stats, tuning_stats
-from nnstudy.aggregate import METRIC
-from nnstudy.templating import (
+from nnstudy.analysis import stats
+from nnstudy.analysis.aggregate import METRIC
+from nnstudy.report.templating import (
     pct,
     pct_ci,
     points,
 )
+from nnstudy.tuning import stats as tuning_stats
 
 
 def _verdict(c: dict) -> str:

@@ -8,11 +8,11 @@ import math
 
 import pandas as pd
 
-from nnstudy import tuning_stats
-from nnstudy.aggregate import setting_columns
-from nnstudy.templating import (
+from nnstudy.analysis.aggregate import setting_columns
+from nnstudy.report.templating import (
     NA,
 )
+from nnstudy.tuning import stats as tuning_stats
 
 
 def distinct(values) -> str:

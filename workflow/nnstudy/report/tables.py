@@ -1,5 +1,5 @@
 """The report's tables (variants, main effects, interaction, time to target, tuning, problems,
-every run), as :class:`nnstudy.templating.Table` for both templates."""
+every run), as :class:`nnstudy.report.templating.Table` for both templates."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import math
 
 import pandas as pd
 
-from nnstudy import stats, tuning_stats
-from nnstudy.aggregate import METRIC
-from nnstudy.templating import (
+from nnstudy.analysis import stats
+from nnstudy.analysis.aggregate import METRIC
+from nnstudy.report.templating import (
     NA,
     Table,
     number,
@@ -20,6 +20,7 @@ from nnstudy.templating import (
     pvalue,
     seconds,
 )
+from nnstudy.tuning import stats as tuning_stats
 
 
 def variant_table(dataset, variants, ranking, factors) -> Table:

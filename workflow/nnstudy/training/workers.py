@@ -1,10 +1,10 @@
 """Run the study's training jobs in a few long-lived worker processes.
 
-A core-study run trains in about 0.3 s; a fresh ``python -m nnstudy.train_job`` spends about
+A core-study run trains in about 0.3 s; a fresh ``python -m nnstudy.training.job`` spends about
 as much again starting Python and importing NumPy and the study. So rules ``train`` and
 ``trial`` are ``run:`` jobs (threads of Snakemake's process: ``force-use-threads`` in the
 profiles) that hand their command line to :func:`train`, which runs
-:func:`nnstudy.train_job.main` in a pool of ``workers`` processes forked from a server that
+:func:`nnstudy.training.job.main` in a pool of ``workers`` processes forked from a server that
 imported it once (``multiprocessing``'s forkserver). A job is still one run with its own
 files, log and checkpoint; only the process that computes it is reused. Every random draw
 of a run comes from its own seeded generator, so a run gives the same numbers in a fresh
@@ -14,7 +14,7 @@ A worker that dies (killed, out of memory) fails its job only: the pool is repla
 next job gets a fresh one; the run resumes from its checkpoint on the next call, as a killed
 job process does. When Snakemake itself is killed alone, a worker behaves as a job process
 would: it finishes the run it is computing, writes its files and exits (an idle worker exits at
-once), so the study's lock (:mod:`nnstudy.studylock`) lasts exactly as long as that run.
+once), so the study's lock (:mod:`nnstudy.jobs.lock`) lasts exactly as long as that run.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def _pool_for(workers: int) -> ProcessPoolExecutor:
     with _lock:
         if _pool is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["nnstudy.train_job"])
+            context.set_forkserver_preload(["nnstudy.training.job"])
             _pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=context,
@@ -95,7 +95,7 @@ def _drop(pool: ProcessPoolExecutor) -> None:
 
 
 def _train_main(argv: list[str], cwd: str) -> None:
-    from nnstudy.train_job import main
+    from nnstudy.training.job import main
 
     os.chdir(cwd)  # the job's relative paths are the caller's (the study folder)
     _busy.set()
@@ -112,7 +112,7 @@ def _train_main(argv: list[str], cwd: str) -> None:
 
 
 def train(argv: Sequence[str], workers: int) -> None:
-    """``python -m nnstudy.train_job ARGV`` in one of ``workers`` pooled processes; raises
+    """``python -m nnstudy.training.job ARGV`` in one of ``workers`` pooled processes; raises
     :class:`JobFailed` (or the job's exception) when the job fails."""
     pool = _pool_for(max(1, int(workers)))
     try:

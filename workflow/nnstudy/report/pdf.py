@@ -1,5 +1,5 @@
 """Compile the report's LaTeX into a PDF (rule ``report_pdf``): the first TeX engine found
-(:func:`nnstudy.names.tex_engine`). Apart from :mod:`nnstudy.report`, so the PDF job does not
+(:func:`nnstudy.report.contents.tex_engine`). Apart from :mod:`nnstudy.report`, so the PDF job does not
 import pandas and the statistics for a few TeX passes."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from nnstudy.names import tex_engine
+from nnstudy.report.contents import tex_engine
 
 
 def build_pdf(tex_path, pdf_path, log_path=None) -> Path:

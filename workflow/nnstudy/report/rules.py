@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from snakemake.io import report
 
-from nnstudy.names import TABLES, TITLES, figure_paths, tex_engine
+from nnstudy.report.contents import TABLES, TITLES, figure_paths, tex_engine
 
 # Captions are resolved relative to workflow/rules/ (where the rules are defined).
 CAPTIONS = "../../report"

@@ -19,7 +19,7 @@ The other state a killed run leaves is Snakemake's marks of the outputs its jobs
 (``.snakemake/incomplete/``): without ``--rerun-incomplete`` (which the workflow profile sets)
 the next run stops on them with IncompleteFilesException. When no process of the study is
 alive, :func:`claim` removes each mark whose file a job finished writing by its own account
-(:func:`nnstudy.integrity.intact`: its checksum record, written once all of a job's outputs are
+(:func:`nnstudy.jobs.integrity.intact`: its checksum record, written once all of a job's outputs are
 complete, matches): the usual case after Snakemake alone was killed and its jobs ran to their
 end. It deletes no file; a mark of a file without such a record stays for Snakemake.
 
@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TextIO
 
 from nnlib.atomic import atomic_write_text
-from nnstudy.integrity import intact
+from nnstudy.jobs.integrity import intact
 
 SNAKEMAKE_DIR = Path(".snakemake")
 LOCK_NAME = "nnstudy.lock"

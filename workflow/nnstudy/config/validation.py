@@ -24,7 +24,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 # More values than any real study config holds (the shipped one has a few hundred).
 MAX_VALUES = 100_000
 

@@ -1,12 +1,12 @@
 """Collect run folders into tidy tables and write the statistics tables.
 
 Input: the experiment-membership table (experiment, dataset, run_id, ...), the searches of
-the tuned experiments (:mod:`nnstudy.tuning`, with their rung records) and the run folders
+the tuned experiments (:mod:`nnstudy.tuning.plan`, with their rung records) and the run folders
 ``<runs_root>/<dataset>/<run_id>/{config.json,metrics.json,history.csv}``.
 Output (``write_tables``): ``runs.csv`` (one row per run: the untuned experiments' runs and the
 tuned experiments' finals), ``histories.csv`` (one row per run and epoch), ``variants.csv``,
 ``main_effects.csv``, ``interaction.csv``, ``ranking.csv``, and the tuning tables
-``trials.csv`` and ``trial_histories.csv`` (columns in :mod:`nnstudy.tuning`; header only
+``trials.csv`` and ``trial_histories.csv`` (columns in :mod:`nnstudy.tuning.plan`; header only
 without tuned experiments).
 """
 
@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnstudy import stats
-from nnstudy.names import MAIN_FACTORS, TABLES
-from nnstudy.runfolder import HISTORY_COLUMNS, file, read_json
-from nnstudy.runs import LOSS, RESIDUAL, augment_label
-from nnstudy.tuning import TUNABLE, Tuning, finals_membership, read_record, trials_table
-from nnstudy.tuning_stats import read_trials
+from nnstudy.analysis import stats
+from nnstudy.config.runs import LOSS, RESIDUAL, augment_label
+from nnstudy.report.contents import MAIN_FACTORS, TABLES
+from nnstudy.training.runfolder import HISTORY_COLUMNS, file, read_json
+from nnstudy.tuning.plan import TUNABLE, Tuning, finals_membership, read_record, trials_table
+from nnstudy.tuning.stats import read_trials
 
 METRIC = "test_accuracy"
 METRIC_KEYS = (
@@ -172,7 +172,7 @@ def _histories(runs: pd.DataFrame, runs_root: str | Path, keep: list[str]) -> pd
     return out[[c for c in columns if c in out.columns]]
 
 
-# trials.csv's columns around the tuned settings (nnstudy.tuning).
+# trials.csv's columns around the tuned settings (nnstudy.tuning.plan).
 TRIAL_COLUMNS = (
     ("experiment", "dataset", "variant", *MAIN_FACTORS),
     (
@@ -204,7 +204,7 @@ def read_records(tunings: list[Tuning]) -> dict[str, dict]:
 def collect_trials(
     tunings: list[Tuning], records: dict[str, dict], trials_root: str | Path
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """trials.csv and trial_histories.csv (see nnstudy.tuning) of the trials in
+    """trials.csv and trial_histories.csv (see nnstudy.tuning.plan) of the trials in
     ``trials_root``."""
     tuned = [k for k in TUNABLE if any(k in t.tuned for t in tunings)]
     head, tail = TRIAL_COLUMNS

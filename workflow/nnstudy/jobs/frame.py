@@ -1,9 +1,9 @@
 """The frame every job of the study runs in (the ``script:`` jobs and the train/trial jobs):
 
-- it holds the study lock (a rerun cannot start the same job beside it, :mod:`nnstudy.studylock`);
+- it holds the study lock (a rerun cannot start the same job beside it, :mod:`nnstudy.jobs.lock`);
 - it limits BLAS to the job's threads (Snakemake's ``threads:``), so ``--cores 4`` on two cores
   never runs 4 x 2 BLAS threads;
-- it checks the inputs' checksums and records the outputs' (:mod:`nnstudy.integrity`);
+- it checks the inputs' checksums and records the outputs' (:mod:`nnstudy.jobs.integrity`);
 - it opens the job's log and sends the job's output there (``redirect``), or leaves the log to
   the job (``script_job(..., own_log=True)``);
 - an expected error (a damaged or unreadable input, a failed download) ends the job with its
@@ -17,8 +17,8 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
-from nnstudy.integrity import guarded
-from nnstudy.studylock import hold
+from nnstudy.jobs.integrity import guarded
+from nnstudy.jobs.lock import hold
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jinja2
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "report"
+TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "report"
 NA = "n/a"
 
 _LATEX_CHARS = {

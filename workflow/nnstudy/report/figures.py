@@ -19,11 +19,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from nnstudy import stats, tuning_stats  # noqa: E402
-from nnstudy.aggregate import METRIC  # noqa: E402
-from nnstudy.architecture import distinct_architectures  # noqa: E402
-from nnstudy.names import MAIN_FACTORS, figure_paths  # noqa: E402
-from nnstudy.runfolder import file, read_json, read_snapshots  # noqa: E402
+from nnstudy.analysis import stats  # noqa: E402
+from nnstudy.analysis.aggregate import METRIC  # noqa: E402
+from nnstudy.report.architecture import distinct_architectures  # noqa: E402
+from nnstudy.report.contents import MAIN_FACTORS, figure_paths  # noqa: E402
+from nnstudy.training.runfolder import file, read_json, read_snapshots  # noqa: E402
+from nnstudy.tuning import stats as tuning_stats  # noqa: E402
 
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442", "#000000"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]

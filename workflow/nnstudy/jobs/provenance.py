@@ -115,7 +115,7 @@ def provenance(data_dir: str | Path) -> dict:
 
 def _run_commits(runs) -> str:
     """The commits the runs were trained at (from their train.json), with dirty counts."""
-    from nnstudy.templating import NA
+    from nnstudy.report.templating import NA
 
     if "git_commit" not in runs.columns or runs["git_commit"].isna().all():
         return NA
@@ -134,7 +134,7 @@ def study_provenance(cfg_hash: str, runs, selected: list[str], repo=".") -> dict
     the study and its compute (``runs``: the aggregate runs table)."""
     from importlib import metadata
 
-    from nnstudy.templating import NA, seconds
+    from nnstudy.report.templating import NA, seconds
 
     commit, dirty = git_state(str(Path(repo).resolve()))
     versions = [("python", platform.python_version())]

@@ -4,10 +4,10 @@ and the CLI read them through here).
 
 Files written by the train job to ``results/runs/<dataset>/<run_id>/`` (a tuning trial's to
 ``results/trials/<dataset>/<run_id>/``), all of them whatever the outcome, plus ``metrics.json``
-with ``--evaluate`` (rule ``train``; see :mod:`nnstudy.evaluation`):
+with ``--evaluate`` (rule ``train``; see :mod:`nnstudy.training.evaluation`):
 
 ``config.json``
-    The resolved run config (see :mod:`nnstudy.runs`) plus ``run_id``.
+    The resolved run config (see :mod:`nnstudy.config.runs`) plus ``run_id``.
 ``model.npz``
     ``nnlib.save_model`` of the final weights (also for ``diverged``: the weights as they were
     when the loss stopped being finite). For ``failed`` it is the model as far as it got, or an
@@ -32,7 +32,7 @@ with ``--evaluate`` (rule ``train``; see :mod:`nnstudy.evaluation`):
 ``train.json``
     ``{run_id, status, error, epochs_run, best_epoch, train_seconds, wall_seconds, provenance}`` -- status is ``ok``,
     ``early_stopped``, ``diverged`` or ``failed``; ``error`` is the exception's one-line
-    ``Type: message`` for ``failed``, else null; ``provenance`` see :mod:`nnstudy.provenance`.
+    ``Type: message`` for ``failed``, else null; ``provenance`` see :mod:`nnstudy.jobs.provenance`.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nnstudy.names import MAIN_FACTORS
+from nnstudy.report.contents import MAIN_FACTORS
 
 TRIAL_METRIC = "val_accuracy"
 TARGET_FRACTIONS = (0.95, 0.99)

@@ -69,9 +69,7 @@ from typing import Any
 import numpy as np
 
 from nnlib.atomic import atomic_write_text
-from nnstudy.config import ConfigError, selected
-from nnstudy.runfolder import file, read_json
-from nnstudy.runs import (
+from nnstudy.config.runs import (
     canonical_json,
     experiment_optimizers,
     experiment_points,
@@ -79,6 +77,8 @@ from nnstudy.runs import (
     run_id,
     sample_search,
 )
+from nnstudy.config.validation import ConfigError, selected
+from nnstudy.training.runfolder import file, read_json
 
 TUNABLE = ("lr", "dropout", "l2", "clip_norm")
 METRICS = {"val_accuracy": 1.0, "val_loss": -1.0}  # sign: larger signed value is better

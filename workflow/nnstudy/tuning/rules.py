@@ -1,14 +1,14 @@
 """Input functions and the checkpoint body for workflow/rules/tune.smk (kept out of the .smk
 so it holds only rules). ``checkpoints`` is Snakemake's object of that name: ``get`` raises
 Snakemake's incomplete-checkpoint exception until the rung is decided, and the job whose
-input function called it waits for that rung (:mod:`nnstudy.tuning` has the searches)."""
+input function called it waits for that rung (:mod:`nnstudy.tuning.plan` has the searches)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from nnstudy.runfolder import METRICS, TRAIN_OUTPUTS
-from nnstudy.tuning import TunedRuns, Tuning, read_record, write_rung
+from nnstudy.training.runfolder import METRICS, TRAIN_OUTPUTS
+from nnstudy.tuning.plan import TunedRuns, Tuning, read_record, write_rung
 
 TRIAL_FILES = (TRAIN_OUTPUTS["history"], TRAIN_OUTPUTS["train"])  # what selection reads
 FINAL_FILES = (METRICS, TRAIN_OUTPUTS["history"])  # what aggregate reads of a final
@@ -88,7 +88,7 @@ def kept_files(tuned: TunedRuns, checkpoints, trials, finals_) -> list:
 
 def tracked_runs(untuned: dict, tuned: TunedRuns, checkpoints, dataset: str) -> dict:
     """``{run_id: [experiments]}`` of a dataset for W&B: ``untuned`` (one entry of
-    nnstudy.tracking.runs_by_dataset) and the tuned experiments' finals."""
+    nnstudy.training.tracking.runs_by_dataset) and the tuned experiments' finals."""
     runs = {rid: list(names) for rid, names in untuned.get(dataset, {}).items()}
     for tuning in tuned.tunings:
         if tuning.dataset == dataset:

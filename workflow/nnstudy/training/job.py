@@ -1,8 +1,8 @@
 """Train one run (rules ``train`` and ``trial``): a resolved run config in, the run's files out.
 
 It writes every file of the run's folder whatever the outcome (names, formats, writers and
-readers: :mod:`nnstudy.runfolder`), plus ``metrics.json`` with ``--evaluate`` (rule ``train``;
-see :mod:`nnstudy.evaluation`).
+readers: :mod:`nnstudy.training.runfolder`), plus ``metrics.json`` with ``--evaluate`` (rule ``train``;
+see :mod:`nnstudy.training.evaluation`).
 
 An exception during training does not fail the job: it is recorded (status ``failed``) so the
 study and the report complete; the traceback goes to the job's log. To retry such a run,
@@ -29,17 +29,17 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from nnstudy.evaluation import EVAL_INPUTS, evaluate_run
-from nnstudy.job import job_frame
-from nnstudy.provenance import provenance
-from nnstudy.runfolder import (
+from nnstudy.config.runs import LOSS, RESIDUAL, neuron_activations
+from nnstudy.jobs.frame import job_frame
+from nnstudy.jobs.provenance import provenance
+from nnstudy.training.evaluation import EVAL_INPUTS, evaluate_run
+from nnstudy.training.runfolder import (
     METRICS,
     train_outputs,
     write_history,
     write_json,
     write_snapshots,
 )
-from nnstudy.runs import LOSS, RESIDUAL, neuron_activations
 
 BINS = 30
 PROBE = 512
@@ -343,17 +343,17 @@ def job_argv(params, threads: int, log: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``train`` and ``trial`` rules: ``python -m nnstudy.train_job --run
+    """Entry point of the ``train`` and ``trial`` rules: ``python -m nnstudy.training.job --run
     JSON --data DIR --out DIR --checkpoint PREFIX --threads N --log FILE [--evaluate]``.
     ``--evaluate`` (rule ``train``) then evaluates the saved model on the test split into
-    ``metrics.json`` (:mod:`nnstudy.evaluation`); tuning trials (rule ``trial``) never read it.
+    ``metrics.json`` (:mod:`nnstudy.training.evaluation`); tuning trials (rule ``trial``) never read it.
 
-    The rules call it in a pooled worker process (:mod:`nnstudy.workers`), where the study is
-    imported once; by hand it runs as ``python -m nnstudy.train_job``. Evaluation is in the
+    The rules call it in a pooled worker process (:mod:`nnstudy.training.workers`), where the study is
+    imported once; by hand it runs as ``python -m nnstudy.training.job``. Evaluation is in the
     same process for the same reason: a job of its own would cost a process start once more."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m nnstudy.train_job")
+    parser = argparse.ArgumentParser(prog="python -m nnstudy.training.job")
     parser.add_argument("--run", required=True, help="the resolved run config, as JSON")
     parser.add_argument("--data", required=True, help="prepared dataset folder")
     parser.add_argument("--out", required=True, help="the run's folder")

@@ -158,7 +158,7 @@ def check_study(workflow, store: str | os.PathLike = STORE) -> str | None:
 
     Runs in the main Snakemake process only (cluster jobs parse the Snakefile again while
     other jobs write), and not while Snakemake's lock directory holds a lock: another study
-    may be writing here (the lock of a killed local run is gone by then: nnstudy.studylock
+    may be writing here (the lock of a killed local run is gone by then: nnstudy.jobs.lock
     clears it first); its jobs check their inputs themselves.
     """
     if not workflow.is_main_process:

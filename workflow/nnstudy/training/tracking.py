@@ -20,7 +20,7 @@ Offline by default under ``<wandb_dir>/wandb/offline-run-*`` (upload later with 
 ``online`` needs a prior ``wandb login``; ``disabled`` logs nothing (the rule is left out of the
 DAG, see :func:`wandb_markers`).
 
-``snapshots.npz`` is written by the training job (format in :mod:`nnstudy.runfolder`); this
+``snapshots.npz`` is written by the training job (format in :mod:`nnstudy.training.runfolder`); this
 module reads ``epoch`` (S,), ``layer`` (L,), ``weight_counts`` (S, L, B), ``weight_edges``
 (S, L, B + 1) and ``grad_norm`` (S, L), with ``allow_pickle=False``.
 """
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from nnstudy.runfolder import RUN_DIR, RunFiles, file, read_run
+from nnstudy.training.runfolder import RUN_DIR, RunFiles, file, read_run
 
 MODES = ("offline", "online", "disabled")
 TAG_KEYS = ("dataset", "optimizer", "activation", "initializer")
@@ -63,7 +63,7 @@ def wandb_markers(
 
 def runs_by_dataset(rows: Iterable[Any]) -> dict[str, dict[str, list[str]]]:
     """``{dataset: {run_id: [experiments]}}`` from run-table rows (objects with ``experiment``,
-    ``dataset`` and ``run_id``, e.g. :class:`nnstudy.runs.Row`), in first-seen order, so a run's
+    ``dataset`` and ``run_id``, e.g. :class:`nnstudy.config.runs.Row`), in first-seen order, so a run's
     first experiment is its W&B group."""
     out: dict[str, dict[str, list[str]]] = {}
     for row in rows:

@@ -1,5 +1,5 @@
 """Evaluate one trained run on its test split -> ``metrics.json`` (the ``train`` job does it
-after training, ``python -m nnstudy.train_job --evaluate``; tuning trials never do).
+after training, ``python -m nnstudy.training.job --evaluate``; tuning trials never do).
 
 ``metrics.json``::
 
@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from nnstudy.runfolder import file, read_json
-from nnstudy.runs import LOSS
+from nnstudy.config.runs import LOSS
+from nnstudy.training.runfolder import file, read_json
 
 BATCH = 4096
 # What an evaluation reads from the prepared dataset's folder, besides the run's files.

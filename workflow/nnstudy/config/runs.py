@@ -15,7 +15,7 @@ The run id is the first 10 hex digits of the SHA-256 of the run config's canonic
 ``lr: 1.0`` are the same run). Outputs live in ``results/runs/<dataset>/<run_id>/``.
 
 An experiment with ``tune`` is not expanded here: its runs follow from its trials
-(:mod:`nnstudy.tuning`), so experiments.csv leaves it out.
+(:mod:`nnstudy.tuning.plan`), so experiments.csv leaves it out.
 
 ``results/runs/experiments.csv`` (:func:`table_csv`) lists which runs belong to which selected
 experiment: one row per (experiment, run) with the columns ``experiment, dataset, run_id,
@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from nnstudy.config import ConfigError, schema, selected
+from nnstudy.config.validation import ConfigError, schema, selected
 
 ID_LENGTH = 10
 # The loss and residual setting a run config leaves out: the schema's defaults (every run
@@ -329,7 +329,7 @@ def expand_experiment(config: dict[str, Any], name: str) -> list[Row]:
 
 def study_rows(config: dict[str, Any]) -> list[Row]:
     """Rows of the selected experiments without ``tune`` (duplicates within one experiment
-    removed); a tuned experiment's runs depend on its trials (:mod:`nnstudy.tuning`)."""
+    removed); a tuned experiment's runs depend on its trials (:mod:`nnstudy.tuning.plan`)."""
     rows: list[Row] = []
     for name in selected(config):
         if config["experiments"][name].get("tune"):
