@@ -313,7 +313,8 @@ def train_run(
         "provenance": provenance(data_dir),
     }
     write_json(out["train"], info)
-    progress.say(f"[{progress.tag}] {status} after {info['epochs_run']} epochs")
+    n = info["epochs_run"]
+    progress.say(f"[{progress.tag}] {status} after {n} epoch{'' if n == 1 else 's'}")
     if status != "failed":
         for path in (ckpt, snap_path):
             if path is not None:
