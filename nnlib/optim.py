@@ -414,17 +414,23 @@ def global_grad_norm(params) -> float:
     return math.sqrt(sum(float(np.vdot(p.grad, p.grad)) for p in params))
 
 
-def clip_grad_norm(params, max_norm: float) -> float:
-    """Scale all gradients so their global norm is at most ``max_norm`` (torch's
-    clip_grad_norm_: factor max_norm / (norm + 1e-6) when norm > max_norm). Returns the
-    norm before clipping."""
-    if not max_norm > 0:
-        raise ValueError(f"max_norm must be > 0, got {max_norm}")
-    norm = global_grad_norm(params)
+def scale_to_norm(params, norm: float, max_norm: float) -> None:
+    """Scale the gradients of ``params``, whose global norm is ``norm``, to at most
+    ``max_norm``: torch's clip_grad_norm_ factor max_norm / (norm + 1e-6) when norm > max_norm.
+    The one clipping formula (``clip_grad_norm`` and ``fit`` use it)."""
     if norm > max_norm:
         scale = max_norm / (norm + 1e-6)
         for p in params:
             p.grad *= scale
+
+
+def clip_grad_norm(params, max_norm: float) -> float:
+    """Scale all gradients so their global norm is at most ``max_norm`` (see
+    ``scale_to_norm``). Returns the norm before clipping."""
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be > 0, got {max_norm}")
+    norm = global_grad_norm(params)
+    scale_to_norm(params, norm, max_norm)
     return norm
 
 

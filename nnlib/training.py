@@ -3,19 +3,16 @@ callbacks, gradient clipping and exact checkpoint/resume."""
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_savez
+from .checkpoint import Checkpoint, fingerprint, setting_name
 from .core import as_generator
 from .losses import CrossEntropyLoss
-from .optim import blas_threads, global_grad_norm
-from .serialize import load_params
+from .optim import blas_threads, global_grad_norm, scale_to_norm
 
 HISTORY_KEYS = (
     "epoch",
@@ -27,7 +24,6 @@ HISTORY_KEYS = (
     "seconds",
     "grad_norm",
 )
-CHECKPOINT_FORMAT = "nnlib-checkpoint"
 
 
 @dataclass
@@ -114,81 +110,253 @@ def evaluate(model, loss, x, y, batch_size: int = 4096) -> tuple[float, float]:
     return value, correct / len(x)
 
 
-def _name(fn):
-    """A callable's identity for the fingerprint (a repr would hold a memory address)."""
-    if hasattr(fn, "get_config"):
-        return fn.get_config()
-    return getattr(fn, "__qualname__", type(fn).__name__)
+@dataclass(frozen=True)
+class _Settings:
+    """fit's arguments besides the model, loss, optimizer, data, callbacks and seed."""
+
+    epochs: int
+    batch_size: int
+    has_validation: bool
+    schedule: object
+    early_stopping: int | None
+    clip_norm: float | None
+    checkpoint: object
+    checkpoint_interval: float
+    verbose: bool
+    shuffle: bool
+    batch_transform: object
+
+    def check(self) -> None:
+        """One-line ValueErrors for bad settings, before anything is trained."""
+        for name in ("epochs", "batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        es = self.early_stopping
+        if es is not None and (not isinstance(es, int) or es < 1):
+            raise ValueError(f"early_stopping must be None or a positive int, got {es!r}")
+        if es is not None and not self.has_validation:
+            raise ValueError("early_stopping needs validation_data")
+        transform = self.batch_transform
+        if transform is not None and not callable(transform):
+            raise ValueError(f"batch_transform must be None or callable, got {transform!r}")
+        interval = self.checkpoint_interval
+        if not (math.isfinite(interval) and interval >= 0):
+            raise ValueError(f"checkpoint_interval must be >= 0 seconds, got {interval!r}")
+        clip = self.clip_norm
+        if clip is not None and not (math.isfinite(clip) and clip > 0):
+            raise ValueError(f"clip_norm must be None or > 0, got {clip!r}")
 
 
-def _fingerprint(
-    model, loss, optimizer, schedule, n, epochs, batch_size, shuffle, es, clip, transform=None
-) -> str:
-    hyper = {k: v for k, v in optimizer.hyper.items() if k != "lr" or schedule is None}
-    # Only present when set, so checkpoints of fits without a transform keep their fingerprint.
-    extra = {} if transform is None else {"batch_transform": _name(transform)}
-    return json.dumps(
-        {
-            **extra,
-            "model": model.get_config(),
-            "loss": loss.get_config(),
-            "optimizer": [type(optimizer).__name__, hyper],
-            # a plain function is identified by name (its repr holds a memory address)
-            "schedule": _name(schedule),
-            "n_samples": n,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "shuffle": shuffle,
-            "early_stopping": es,
-            "clip_norm": clip,
-        },
-        sort_keys=True,
-        default=str,
-    )
+@dataclass
+class _State:
+    """What a fit carries from one epoch to the next, and its checkpoint stores besides the
+    weights and the optimizer state (``best``, the best epoch's weights, is stored as an
+    array; the rest as JSON)."""
+
+    epoch: int = 0
+    status: str = "running"
+    history: list = field(default_factory=list)
+    best_val_loss: float | None = None
+    best_epoch: int | None = None
+    bad_epochs: int = 0
+    best: np.ndarray | None = None
+
+    def meta(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k != "best"}
 
 
-class _Checkpoint:
-    """Reads and writes the full state of a fit (see ``fit``)."""
+class _Fit:
+    """One call of ``fit``: its checked inputs, its state and the steps of its epoch loop."""
 
-    def __init__(self, path, fingerprint):
-        self.path, self.fingerprint = Path(path), fingerprint
+    def __init__(self, model, loss, optimizer, data, settings: _Settings, callbacks, seed):
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.x, self.y, self.val = data
+        self.s = settings
+        self.callbacks = list(callbacks or [])
+        self.params = model.parameters()
+        self.rng = as_generator(seed)
+        self.gens = _module_generators(model)
+        self.state = _State()
+        self.ckpt = None
+        if settings.checkpoint is not None:
+            self.ckpt = Checkpoint(settings.checkpoint, self._fingerprint())
 
-    def save(self, model, optimizer, state: dict, best: np.ndarray | None) -> None:
-        opt = optimizer.state_dict()
-        arrays = {f"param_{i}": p.data for i, p in enumerate(model.parameters())}
-        arrays.update({f"opt_{k}": v for k, v in opt["state"].items()})
-        if best is not None:
-            arrays["best"] = best
+    def _fingerprint(self) -> str:
+        s = self.s
+        # Only present when set, so checkpoints of fits without a transform keep their
+        # fingerprint.
+        extra = {}
+        if s.batch_transform is not None:
+            extra["batch_transform"] = setting_name(s.batch_transform)
+        return fingerprint(
+            self.model,
+            self.loss,
+            self.optimizer,
+            s.schedule,
+            len(self.x),
+            int(s.epochs),
+            int(s.batch_size),
+            s.shuffle,
+            s.early_stopping,
+            s.clip_norm,
+            extra,
+        )
+
+    # ---- the fit's state and its checkpoint ----------------------------------------------
+
+    def resume(self) -> None:
+        """Continue from the checkpoint when there is one."""
+        if self.ckpt is None or not self.ckpt.path.exists():
+            return
+        meta, best = self.ckpt.load(self.model, self.optimizer)
+        self.rng.bit_generator.state = meta.pop("rng")
+        for g, s in zip(self.gens, meta.pop("module_rngs"), strict=True):
+            g.bit_generator.state = s
+        self.state = _State(**meta, best=best)
+
+    def save(self) -> None:
+        if self.ckpt is None:
+            return
+        self._hook("on_checkpoint", self.state.epoch)
         meta = {
-            **state,
-            "optimizer": {"name": opt["name"], "step": opt["step"], "hyper": opt["hyper"]},
+            **self.state.meta(),
+            "rng": self.rng.bit_generator.state,
+            "module_rngs": [g.bit_generator.state for g in self.gens],
         }
-        arrays["format"] = np.array(CHECKPOINT_FORMAT)
-        arrays["fingerprint"] = np.array(self.fingerprint)
-        arrays["state"] = np.array(json.dumps(meta, allow_nan=True))
-        atomic_savez(self.path, arrays)
+        self.ckpt.save(self.model, self.optimizer, meta, self.state.best)
 
-    def load(self, model, optimizer):
-        """Restore model and optimizer; return (state dict, best weights or None)."""
-        try:
-            with np.load(self.path, allow_pickle=False) as f:
-                arrays = {k: f[k] for k in f.files}
-            ok = arrays["format"].item() == CHECKPOINT_FORMAT
-        except (OSError, ValueError, KeyError) as e:
-            raise ValueError(f"cannot read checkpoint {self.path}: {e}") from None
-        if not ok:
-            raise ValueError(f"{self.path} is not an nnlib checkpoint")
-        if arrays["fingerprint"].item() != self.fingerprint:
-            raise ValueError(
-                f"checkpoint {self.path} was written by a fit with other settings; "
-                "delete it or use another path"
-            )
-        meta = json.loads(arrays["state"].item())
-        load_params(model, arrays)
-        opt = meta.pop("optimizer")
-        opt["state"] = {k[4:]: v for k, v in arrays.items() if k.startswith("opt_")}
-        optimizer.load_state_dict(opt)
-        return meta, arrays.get("best")
+    def _hook(self, name, *args) -> None:
+        for cb in self.callbacks:
+            hook = getattr(cb, name, None)
+            if hook is not None:
+                hook(*args)
+
+    # ---- the epoch loop ------------------------------------------------------------------
+
+    def run(self) -> FitResult:
+        state, epochs = self.state, self.s.epochs
+        last_saved = time.perf_counter()
+        while state.status == "running" and state.epoch < epochs:
+            row = self._epoch()
+            if self.s.verbose:
+                print(_format_row(row, epochs), flush=True)
+            self._hook("on_epoch_end", state.epoch, row, self.model, self.optimizer)
+            if (
+                state.status == "running"
+                and state.epoch < epochs
+                and time.perf_counter() - last_saved >= self.s.checkpoint_interval
+            ):
+                self.save()
+                last_saved = time.perf_counter()
+        return self._finish()
+
+    def _epoch(self) -> dict:
+        """Train one epoch, validate, record its row and decide how the fit goes on."""
+        s, state, n = self.s, self.state, len(self.x)
+        t0 = time.perf_counter()
+        if s.schedule is not None:
+            self.optimizer.lr = float(s.schedule(state.epoch))
+        order = self.rng.permutation(n) if s.shuffle else np.arange(n)
+        loss_sum, correct, norm_sum, steps = _train_epoch(
+            self.model,
+            self.loss,
+            self.optimizer,
+            self.x,
+            self.y,
+            order,
+            s.batch_size,
+            s.clip_norm,
+            self._transform(),
+        )
+        diverged = steps < -(-n // s.batch_size)
+        seen = min(n, steps * s.batch_size)
+        row = {
+            "epoch": state.epoch + 1,
+            "train_loss": math.nan if diverged else loss_sum / seen,
+            "train_accuracy": math.nan if diverged else correct / seen,
+            "val_loss": math.nan,
+            "val_accuracy": math.nan,
+            "lr": self.optimizer.lr,
+            "seconds": 0.0,
+            "grad_norm": norm_sum / steps if steps else math.nan,
+        }
+        if self.val is not None and not diverged:
+            # Weights that blew up in the epoch's last steps overflow here; the history shows
+            # it (inf/NaN) and the next epoch ends as diverged, without floating-point warnings.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                row["val_loss"], row["val_accuracy"] = evaluate(self.model, self.loss, *self.val)
+        row["seconds"] = time.perf_counter() - t0
+        state.history.append(row)
+        state.epoch += 1
+        self._decide(row, diverged)
+        return row
+
+    def _transform(self):
+        """The batch transform with fit's generator bound, or None."""
+        batch_transform = self.s.batch_transform
+        if batch_transform is None:
+            return None
+        rng = self.rng
+
+        def transform(xb):
+            return batch_transform(xb, rng)
+
+        return transform
+
+    # ---- the end-of-epoch decisions ------------------------------------------------------
+
+    def _decide(self, row, diverged: bool) -> None:
+        """Divergence, then early stopping (which keeps the best epoch's weights)."""
+        state, patience = self.state, self.s.early_stopping
+        if diverged:
+            state.status = "diverged"
+        elif patience is not None:
+            if state.best_val_loss is None or row["val_loss"] < state.best_val_loss:
+                state.best_val_loss, state.best_epoch = row["val_loss"], row["epoch"]
+                state.bad_epochs = 0
+                state.best = np.concatenate([p.data.ravel() for p in self.params])
+            else:
+                state.bad_epochs += 1
+                if state.bad_epochs >= patience:
+                    state.status = "early_stopped"
+
+    def _finish(self) -> FitResult:
+        state = self.state
+        if state.status == "running":
+            state.status = "ok"
+        if state.best is not None and state.status != "diverged":
+            i = 0
+            for p in self.params:
+                p.data[...] = state.best[i : i + p.data.size].reshape(p.data.shape)
+                i += p.data.size
+        self.save()
+        result = FitResult(
+            status=state.status,
+            history=state.history,
+            epochs_run=len(state.history),
+            best_epoch=state.best_epoch,
+            best_val_loss=state.best_val_loss,
+        )
+        if self.s.verbose and result.status != "ok":
+            print(f"fit ended: {result.status} after {result.epochs_run} epochs", flush=True)
+        self._hook("on_fit_end", result)
+        return result
+
+
+def _check_data(model, loss, x, y, validation_data):
+    """(x, y, (x_val, y_val) or None), checked and in the model's dtype."""
+    dtype = model.parameters()[0].data.dtype
+    x = _check_array("x", x, getattr(model, "n_features", None)).astype(dtype, copy=False)
+    n_out = model.forward(x[:1]).shape[-1]
+    y = _check_targets("y", y, len(x), n_out, loss)
+    if validation_data is None:
+        return x, y, None
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise ValueError("validation_data must be a pair (x_val, y_val)")
+    xv = _check_array("x_val", validation_data[0], x.shape[1]).astype(dtype, copy=False)
+    yv = _check_targets("y_val", validation_data[1], len(xv), n_out, loss)
+    return x, y, (xv, yv)
 
 
 def fit(
@@ -251,165 +419,28 @@ def fit(
     Bad inputs raise a one-line ValueError before anything is trained or written. A
     non-finite loss or gradient ends the fit with status "diverged" (no exception).
     """
-    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-    if early_stopping is not None and (not isinstance(early_stopping, int) or early_stopping < 1):
-        raise ValueError(f"early_stopping must be None or a positive int, got {early_stopping!r}")
-    if early_stopping is not None and validation_data is None:
-        raise ValueError("early_stopping needs validation_data")
-    if batch_transform is not None and not callable(batch_transform):
-        raise ValueError(f"batch_transform must be None or callable, got {batch_transform!r}")
-    if not (math.isfinite(checkpoint_interval) and checkpoint_interval >= 0):
-        raise ValueError(f"checkpoint_interval must be >= 0 seconds, got {checkpoint_interval!r}")
-    if clip_norm is not None and not (math.isfinite(clip_norm) and clip_norm > 0):
-        raise ValueError(f"clip_norm must be None or > 0, got {clip_norm!r}")
-    params = model.parameters()
-    dtype = params[0].data.dtype
-    x = _check_array("x", x, getattr(model, "n_features", None)).astype(dtype, copy=False)
-    n = len(x)
-    n_out = model.forward(x[:1]).shape[-1]
-    y = _check_targets("y", y, n, n_out, loss)
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError("validation_data must be a pair (x_val, y_val)")
-        xv = _check_array("x_val", validation_data[0], x.shape[1]).astype(dtype, copy=False)
-        yv = _check_targets("y_val", validation_data[1], len(xv), n_out, loss)
+    settings = _Settings(
+        epochs=epochs,
+        batch_size=batch_size,
+        has_validation=validation_data is not None,
+        schedule=schedule,
+        early_stopping=early_stopping,
+        clip_norm=clip_norm,
+        checkpoint=checkpoint,
+        checkpoint_interval=checkpoint_interval,
+        verbose=verbose,
+        shuffle=shuffle,
+        batch_transform=batch_transform,
+    )
+    settings.check()
+    data = _check_data(model, loss, x, y, validation_data)
     if hasattr(optimizer, "threads"):
         optimizer.threads = threads if threads is not None else blas_threads()
     if hasattr(optimizer, "warm_up"):
         optimizer.warm_up()  # numba's start-up outside the first epoch's seconds
-    rng = as_generator(seed)
-    gens = _module_generators(model)
-    callbacks = list(callbacks or [])
-    ckpt = None
-    if checkpoint is not None:
-        fp = _fingerprint(
-            model,
-            loss,
-            optimizer,
-            schedule,
-            n,
-            int(epochs),
-            int(batch_size),
-            shuffle,
-            early_stopping,
-            clip_norm,
-            batch_transform,
-        )
-        ckpt = _Checkpoint(checkpoint, fp)
-
-    state = {
-        "epoch": 0,
-        "status": "running",
-        "history": [],
-        "best_val_loss": None,
-        "best_epoch": None,
-        "bad_epochs": 0,
-    }
-    best = None
-    if ckpt is not None and ckpt.path.exists():
-        state, best = ckpt.load(model, optimizer)
-        rng.bit_generator.state = state.pop("rng")
-        for g, s in zip(gens, state.pop("module_rngs"), strict=True):
-            g.bit_generator.state = s
-
-    def save_checkpoint():
-        if ckpt is not None:
-            for cb in callbacks:
-                hook = getattr(cb, "on_checkpoint", None)
-                if hook is not None:
-                    hook(state["epoch"])
-            extra = {
-                "rng": rng.bit_generator.state,
-                "module_rngs": [g.bit_generator.state for g in gens],
-            }
-            ckpt.save(model, optimizer, {**state, **extra}, best)
-
-    history = state["history"]
-    last_saved = time.perf_counter()
-    while state["status"] == "running" and state["epoch"] < epochs:
-        epoch = state["epoch"]
-        t0 = time.perf_counter()
-        if schedule is not None:
-            optimizer.lr = float(schedule(epoch))
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        transform = None
-        if batch_transform is not None:
-
-            def transform(xb):
-                return batch_transform(xb, rng)
-
-        loss_sum, correct, norm_sum, steps = _train_epoch(
-            model, loss, optimizer, x, y, order, batch_size, clip_norm, transform
-        )
-        diverged = steps < -(-n // batch_size)
-        seen = min(n, steps * batch_size)
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": math.nan if diverged else loss_sum / seen,
-            "train_accuracy": math.nan if diverged else correct / seen,
-            "val_loss": math.nan,
-            "val_accuracy": math.nan,
-            "lr": optimizer.lr,
-            "seconds": 0.0,
-            "grad_norm": norm_sum / steps if steps else math.nan,
-        }
-        if validation_data is not None and not diverged:
-            # Weights that blew up in the epoch's last steps overflow here; the history shows
-            # it (inf/NaN) and the next epoch ends as diverged, without floating-point warnings.
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                row["val_loss"], row["val_accuracy"] = evaluate(model, loss, xv, yv)
-        row["seconds"] = time.perf_counter() - t0
-        history.append(row)
-        state["epoch"] = epoch + 1
-        if diverged:
-            state["status"] = "diverged"
-        elif early_stopping is not None:
-            if state["best_val_loss"] is None or row["val_loss"] < state["best_val_loss"]:
-                state["best_val_loss"], state["best_epoch"] = row["val_loss"], epoch + 1
-                state["bad_epochs"] = 0
-                best = np.concatenate([p.data.ravel() for p in params])
-            else:
-                state["bad_epochs"] += 1
-                if state["bad_epochs"] >= early_stopping:
-                    state["status"] = "early_stopped"
-        if verbose:
-            print(_format_row(row, epochs), flush=True)
-        for cb in callbacks:
-            hook = getattr(cb, "on_epoch_end", None)
-            if hook is not None:
-                hook(epoch + 1, row, model, optimizer)
-        if (
-            state["status"] == "running"
-            and state["epoch"] < epochs
-            and time.perf_counter() - last_saved >= checkpoint_interval
-        ):
-            save_checkpoint()
-            last_saved = time.perf_counter()
-
-    if state["status"] == "running":
-        state["status"] = "ok"
-    if best is not None and state["status"] != "diverged":
-        i = 0
-        for p in params:
-            p.data[...] = best[i : i + p.data.size].reshape(p.data.shape)
-            i += p.data.size
-    save_checkpoint()
-    result = FitResult(
-        status=state["status"],
-        history=history,
-        epochs_run=len(history),
-        best_epoch=state["best_epoch"],
-        best_val_loss=state["best_val_loss"],
-    )
-    if verbose and result.status != "ok":
-        print(f"fit ended: {result.status} after {result.epochs_run} epochs", flush=True)
-    for cb in callbacks:
-        hook = getattr(cb, "on_fit_end", None)
-        if hook is not None:
-            hook(result)
-    return result
+    run = _Fit(model, loss, optimizer, data, settings, callbacks, seed)
+    run.resume()
+    return run.run()
 
 
 def _train_epoch(model, loss, optimizer, x, y, order, batch_size, clip_norm, transform=None):
@@ -452,10 +483,8 @@ def _train_epoch(model, loss, optimizer, x, y, order, batch_size, clip_norm, tra
                 norm = global_grad_norm(params)
             if not math.isfinite(norm):
                 break
-            if clip_norm is not None and norm > clip_norm:
-                scale = clip_norm / (norm + 1e-6)
-                for p in params:
-                    p.grad *= scale
+            if clip_norm is not None:
+                scale_to_norm(params, norm, clip_norm)
             optimizer.step()
             loss_sum += value * len(idx)
             if labels and out.ndim == 2 and out.shape[1] > 1:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from nnlib import MLP, fit, get_loss, get_optimizer, get_schedule
-from nnlib.training import _fingerprint
+from nnlib.checkpoint import fingerprint
 
 DATA = Path(__file__).parent / "data"
 
@@ -109,7 +109,7 @@ def test_fingerprint_of_existing_settings_is_pinned():
     the settings that existed before them, or every interrupted run would restart."""
     model, opt = setup(np.float32, "adam", 1e-3)
     sched = get_schedule("cosine", lr=1e-3, epochs=6, warmup_epochs=1)
-    text = _fingerprint(model, get_loss("cross_entropy"), opt, sched, 200, 6, 32, True, 3, 1.0)
+    text = fingerprint(model, get_loss("cross_entropy"), opt, sched, 200, 6, 32, True, 3, 1.0)
     assert hashlib.sha256(text.encode()).hexdigest() == FINGERPRINT_SHA256
 
 
