@@ -27,7 +27,8 @@ and every random draw comes from a seed or a ``numpy.random.Generator`` passed i
 
 from . import init, metrics
 from .activations import GELU, Identity, LeakyReLU, MixedActivation, ReLU, Sigmoid, Softmax, Tanh
-from .core import Module, Parameter
+from .checkpoint import CheckpointError
+from .core import ForwardStateError, Module, Parameter
 from .gradcheck import gradcheck, gradcheck_module, numerical_gradient, relative_error
 from .init import calculate_gain
 from .layers import MLP, Dense, Dropout, Residual, Sequential
@@ -46,6 +47,7 @@ __all__ = [
     "Adam",
     "AdamW",
     "BCEWithLogitsLoss",
+    "CheckpointError",
     "Constant",
     "CosineWarmup",
     "CrossEntropyLoss",
@@ -53,6 +55,7 @@ __all__ = [
     "Dropout",
     "Exponential",
     "FitResult",
+    "ForwardStateError",
     "Identity",
     "LeakyReLU",
     "Loss",

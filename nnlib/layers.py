@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Module, Parameter, as_dtype, as_generator
+from .core import Module, Parameter, as_dtype, as_generator, check_input_dtype
 
 
 class Dense(Module):
@@ -146,18 +146,27 @@ class Residual(Module):
 
 
 class Sequential(Module):
-    """Modules applied in order."""
+    """Modules applied in order. An input of another dtype than the parameters' raises a
+    one-line ValueError (convert it first; ``fit`` and ``evaluate`` do)."""
 
     def __init__(self, *modules: Module):
         for m in modules:
             if not isinstance(m, Module):
                 raise ValueError(f"Sequential takes Modules, got {type(m).__name__}")
         self.layers = list(modules)
+        params = self.parameters()
+        self._dtype = params[0].data.dtype if params else None
 
     def children(self):
         return list(self.layers)
 
     def forward(self, x, training=False):
+        if self._dtype is not None:
+            x = np.asarray(x)
+            check_input_dtype(x, self._dtype, type(self).__name__)
+        return self._forward_layers(x, training)
+
+    def _forward_layers(self, x, training):
         for m in self.layers:
             x = m.forward(x, training)
         return x
@@ -259,31 +268,41 @@ class MLP(Sequential):
     def n_outputs(self) -> int:
         return self.sizes[-1]
 
-    def check_input(self, x) -> np.ndarray:
-        """x as a 2-D array of the model's dtype, or a one-line ValueError."""
+    def _check_shape(self, x) -> np.ndarray:
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ValueError(f"expected input of shape (n, {self.sizes[0]}), got {x.shape}")
         if x.dtype.kind not in "fiub":
             raise ValueError(f"input must be numeric, got dtype {x.dtype}")
+        return x
+
+    def check_input(self, x) -> np.ndarray:
+        """x as a 2-D array converted to the model's dtype, or a one-line ValueError (what
+        ``predict``, ``predict_proba`` and ``score`` accept, like scikit-learn's
+        check_array)."""
+        x = self._check_shape(x)
         return x if x.dtype == self.dtype else x.astype(self.dtype)
 
     def forward(self, x, training=False):
-        """Logits for ``x`` of shape (n, n_in). Raises ValueError for a wrong shape or NaN/inf."""
-        x = self.check_input(x)
+        """Logits for ``x`` of shape (n, n_in) and the model's dtype. Raises a one-line
+        ValueError for a wrong shape, another dtype (as PyTorch does; no silent cast) or
+        NaN/inf."""
+        x = self._check_shape(x)
+        check_input_dtype(x, self.dtype, "MLP")
         if not training:
             if not np.isfinite(x).all():
                 raise ValueError("input contains NaN or inf")
-            return super().forward(x, training)
+            return self._forward_layers(x, training)
         # Training steps are hot: NaN/inf inputs always reach the logits, so check the small
         # output and look at the input only when it is not finite (fit validated its data).
-        out = super().forward(x, training)
+        out = self._forward_layers(x, training)
         if not np.isfinite(out).all() and not np.isfinite(x).all():
             raise ValueError("input contains NaN or inf")
         return out
 
     def predict(self, x, batch_size: int = 4096) -> np.ndarray:
-        """Class ids (argmax of the logits), computed in batches."""
+        """Class ids (argmax of the logits), computed in batches; ``x`` is converted to the
+        model's dtype."""
         x = self.check_input(x)
         parts = [
             self.forward(x[i : i + batch_size]).argmax(axis=1) for i in range(0, len(x), batch_size)

@@ -14,6 +14,9 @@ from .core import as_generator
 from .losses import CrossEntropyLoss
 from .optim import blas_threads, global_grad_norm, scale_to_norm
 
+# fit's default divergence_factor: an epoch whose mean training loss exceeds 100 times the
+# first mini-batch's loss has diverged.
+DIVERGENCE_FACTOR = 100.0
 HISTORY_KEYS = (
     "epoch",
     "train_loss",
@@ -31,7 +34,8 @@ class FitResult:
     """What ``fit`` returns.
 
     status: "ok", "early_stopped" (patience ran out; best weights restored) or "diverged"
-        (a non-finite loss or gradient; training stopped before applying that step).
+        (a non-finite loss or gradient, and training stopped before applying that step; or
+        an epoch's mean training loss above ``divergence_factor`` x the first mini-batch's).
     history: one dict per epoch with HISTORY_KEYS (epoch counts from 1; val_* are NaN
         without validation data; train_accuracy is NaN for losses without classes).
     epochs_run: number of rows in history.
@@ -47,6 +51,10 @@ class FitResult:
     @property
     def train_seconds(self) -> float:
         return float(sum(r["seconds"] for r in self.history))
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
 def _check_array(name, a, n_features=None) -> np.ndarray:
@@ -98,8 +106,20 @@ def _module_generators(model) -> list[np.random.Generator]:
     return gens
 
 
+def _as_model_input(model, x) -> np.ndarray:
+    """``x`` as an array of the dtype of the model's parameters (converted explicitly, as
+    scikit-learn's check_array does; modules themselves refuse another dtype)."""
+    x = np.asarray(x)
+    params = model.parameters()
+    if params and x.dtype != params[0].data.dtype:
+        x = x.astype(params[0].data.dtype)
+    return x
+
+
 def evaluate(model, loss, x, y, batch_size: int = 4096) -> tuple[float, float]:
-    """(mean loss incl. any l2 penalty, accuracy) of ``model`` in evaluation mode."""
+    """(mean loss incl. any l2 penalty, accuracy) of ``model`` in evaluation mode; ``x`` is
+    converted to the model's dtype."""
+    x, y = _as_model_input(model, x), np.asarray(y)
     total, correct = 0.0, 0.0
     for i in range(0, len(x), batch_size):
         xb, yb = x[i : i + batch_size], y[i : i + batch_size]
@@ -125,6 +145,7 @@ class _Settings:
     verbose: bool
     shuffle: bool
     batch_transform: object
+    divergence_factor: float | None
 
     def check(self) -> None:
         """One-line ValueErrors for bad settings, before anything is trained."""
@@ -146,6 +167,19 @@ class _Settings:
         clip = self.clip_norm
         if clip is not None and not (math.isfinite(clip) and clip > 0):
             raise ValueError(f"clip_norm must be None or > 0, got {clip!r}")
+        factor = self.divergence_factor
+        if factor is not None and not (_is_number(factor) and math.isfinite(factor) and factor > 1):
+            raise ValueError(f"divergence_factor must be None or a number > 1, got {factor!r}")
+
+    def new_settings(self) -> dict:
+        """The settings added after checkpoints were first written that differ from their
+        defaults (the fingerprint holds only these, so older checkpoints stay valid)."""
+        extra = {}
+        if self.batch_transform is not None:
+            extra["batch_transform"] = setting_name(self.batch_transform)
+        if self.divergence_factor != DIVERGENCE_FACTOR:
+            extra["divergence_factor"] = self.divergence_factor
+        return extra
 
 
 @dataclass
@@ -160,7 +194,8 @@ class _State:
     best_val_loss: float | None = None
     best_epoch: int | None = None
     bad_epochs: int = 0
-    best: np.ndarray | None = None
+    first_loss: float | None = None
+    best: list[np.ndarray] | None = None
 
     def meta(self) -> dict:
         return {k: v for k, v in vars(self).items() if k != "best"}
@@ -184,11 +219,6 @@ class _Fit:
 
     def _fingerprint(self) -> str:
         s = self.s
-        # Only present when set, so checkpoints of fits without a transform keep their
-        # fingerprint.
-        extra = {}
-        if s.batch_transform is not None:
-            extra["batch_transform"] = setting_name(s.batch_transform)
         return fingerprint(
             self.model,
             self.loss,
@@ -200,7 +230,7 @@ class _Fit:
             s.shuffle,
             s.early_stopping,
             s.clip_norm,
-            extra,
+            s.new_settings(),
         )
 
     # ---- the fit's state and its checkpoint ----------------------------------------------
@@ -209,22 +239,16 @@ class _Fit:
         """Continue from the checkpoint when there is one."""
         if self.ckpt is None or not self.ckpt.path.exists():
             return
-        meta, best = self.ckpt.load(self.model, self.optimizer)
-        self.rng.bit_generator.state = meta.pop("rng")
-        for g, s in zip(self.gens, meta.pop("module_rngs"), strict=True):
-            g.bit_generator.state = s
-        self.state = _State(**meta, best=best)
+        meta, best = self.ckpt.load(self.model, self.optimizer, [self.rng, *self.gens])
+        fields = set(vars(_State()))
+        self.state = _State(**{k: v for k, v in meta.items() if k in fields}, best=best)
 
     def save(self) -> None:
         if self.ckpt is None:
             return
         self._hook("on_checkpoint", self.state.epoch)
-        meta = {
-            **self.state.meta(),
-            "rng": self.rng.bit_generator.state,
-            "module_rngs": [g.bit_generator.state for g in self.gens],
-        }
-        self.ckpt.save(self.model, self.optimizer, meta, self.state.best)
+        generators = [self.rng, *self.gens]
+        self.ckpt.save(self.model, self.optimizer, generators, self.state.meta(), self.state.best)
 
     def _hook(self, name, *args) -> None:
         for cb in self.callbacks:
@@ -258,7 +282,7 @@ class _Fit:
         if s.schedule is not None:
             self.optimizer.lr = float(s.schedule(state.epoch))
         order = self.rng.permutation(n) if s.shuffle else np.arange(n)
-        loss_sum, correct, norm_sum, steps = _train_epoch(
+        loss_sum, correct, norm_sum, steps, first = _train_epoch(
             self.model,
             self.loss,
             self.optimizer,
@@ -270,6 +294,8 @@ class _Fit:
             self._transform(),
         )
         diverged = steps < -(-n // s.batch_size)
+        if state.epoch == 0 and steps:
+            state.first_loss = first
         seen = min(n, steps * s.batch_size)
         row = {
             "epoch": state.epoch + 1,
@@ -309,27 +335,32 @@ class _Fit:
     def _decide(self, row, diverged: bool) -> None:
         """Divergence, then early stopping (which keeps the best epoch's weights)."""
         state, patience = self.state, self.s.early_stopping
-        if diverged:
+        if diverged or self._exploded(row):
             state.status = "diverged"
         elif patience is not None:
             if state.best_val_loss is None or row["val_loss"] < state.best_val_loss:
                 state.best_val_loss, state.best_epoch = row["val_loss"], row["epoch"]
                 state.bad_epochs = 0
-                state.best = np.concatenate([p.data.ravel() for p in self.params])
+                state.best = _snapshot(self.model)
             else:
                 state.bad_epochs += 1
                 if state.bad_epochs >= patience:
                     state.status = "early_stopped"
+
+    def _exploded(self, row) -> bool:
+        """The divergence rule for a loss that stays finite: the epoch's mean training loss
+        is above divergence_factor x the first mini-batch's loss (before any update)."""
+        factor, first = self.s.divergence_factor, self.state.first_loss
+        if factor is None or first is None or first <= 0:
+            return False
+        return row["train_loss"] > factor * first
 
     def _finish(self) -> FitResult:
         state = self.state
         if state.status == "running":
             state.status = "ok"
         if state.best is not None and state.status != "diverged":
-            i = 0
-            for p in self.params:
-                p.data[...] = state.best[i : i + p.data.size].reshape(p.data.shape)
-                i += p.data.size
+            _restore(self.model, state.best)
         self.save()
         result = FitResult(
             status=state.status,
@@ -342,6 +373,23 @@ class _Fit:
             print(f"fit ended: {result.status} after {result.epochs_run} epochs", flush=True)
         self._hook("on_fit_end", result)
         return result
+
+
+def _snapshot(model) -> list[np.ndarray]:
+    """A copy of the model's weights: [all parameters as one flat array, *buffers]."""
+    flat = np.concatenate([p.data.ravel() for p in model.parameters()])
+    return [flat, *(b.copy() for b in model.buffers())]
+
+
+def _restore(model, snapshot: list[np.ndarray]) -> None:
+    """Put back what ``_snapshot`` copied."""
+    flat, buffers = snapshot[0], snapshot[1:]
+    i = 0
+    for p in model.parameters():
+        p.data[...] = flat[i : i + p.data.size].reshape(p.data.shape)
+        i += p.data.size
+    for b, saved in zip(model.buffers(), buffers, strict=True):
+        b[...] = saved
 
 
 def _check_data(model, loss, x, y, validation_data):
@@ -379,13 +427,16 @@ def fit(
     shuffle: bool = True,
     threads: int | None = None,
     batch_transform=None,
+    divergence_factor: float | None = DIVERGENCE_FACTOR,
 ) -> FitResult:
     """Train ``model`` on (x, y) and return a ``FitResult``.
 
     Args:
         model: a Module (e.g. ``MLP``); loss: a Loss; optimizer: built over
             ``model.parameters()``.
-        x, y: inputs (n, features) and targets (integer labels for classification).
+        x, y: inputs (n, features) and targets (integer labels for classification); x (and
+            x_val) are converted to the model's dtype once, here (the model's own forward
+            refuses another dtype).
         epochs, batch_size: the last batch of an epoch may be smaller.
         validation_data: optional (x_val, y_val), evaluated after every epoch.
         schedule: optional ``f(epoch) -> lr`` (epoch from 0), applied at each epoch start.
@@ -399,8 +450,11 @@ def fit(
         seed: int or Generator for the shuffle order (dropout draws from the model's rng).
         checkpoint: path of an .npz written atomically after every epoch (params, optimizer
             state, epoch, history, early-stopping state, shuffle and dropout generator
-            states). If it exists when fit starts, training resumes from it and ends
-            bit-identical to an uninterrupted fit; a checkpoint from other settings raises.
+            states, a SHA-256 digest of all of it). If it exists when fit starts, training
+            resumes from it and ends bit-identical to an uninterrupted fit. A checkpoint from
+            other settings raises ValueError; a damaged one (unreadable, truncated, altered)
+            raises ``CheckpointError`` (a ValueError) naming the file, before anything is
+            restored: delete it to train from the start.
         checkpoint_interval: minimum seconds between two checkpoints during the fit (0: after
             every epoch). A kill then loses at most that much training; a short fit of many
             quick epochs writes one checkpoint, at its end, instead of one per epoch. Results
@@ -415,9 +469,16 @@ def fit(
             the same shape. ``rng`` is fit's seeded shuffle generator, whose state the
             checkpoint stores, so a resumed fit draws the same numbers. ``xb`` is a scratch
             buffer refilled for every batch: the transform may change it but must not keep it.
+        divergence_factor: an epoch whose mean training loss exceeds this factor times the
+            loss of the fit's very first mini-batch (computed before any update) ends the fit
+            as "diverged" after that epoch, like a non-finite loss does: a loss that explodes
+            while staying finite (a huge learning rate) is not a result. None disables the
+            rule; so does a first loss of 0. The first loss is kept in the checkpoint
+            (checkpoints written before this rule existed resume without it).
 
     Bad inputs raise a one-line ValueError before anything is trained or written. A
-    non-finite loss or gradient ends the fit with status "diverged" (no exception).
+    non-finite loss or gradient, or the divergence rule, ends the fit with status "diverged"
+    (no exception).
     """
     settings = _Settings(
         epochs=epochs,
@@ -431,6 +492,7 @@ def fit(
         verbose=verbose,
         shuffle=shuffle,
         batch_transform=batch_transform,
+        divergence_factor=divergence_factor,
     )
     settings.check()
     data = _check_data(model, loss, x, y, validation_data)
@@ -445,11 +507,12 @@ def fit(
 
 def _train_epoch(model, loss, optimizer, x, y, order, batch_size, clip_norm, transform=None):
     """One pass over ``x[order]``, each batch through ``transform`` if given; returns (sum of
-    batch losses * batch sizes, correct predictions, sum of gradient norms, completed steps).
-    Stops early, without applying the step, at the first non-finite loss or gradient."""
+    batch losses * batch sizes, correct predictions, sum of gradient norms, completed steps,
+    the first batch's loss). Stops early, without applying the step, at the first non-finite
+    loss or gradient."""
     params = model.parameters()
     flat_grad = getattr(optimizer, "flat_grad", None)
-    loss_sum, correct, norm_sum, steps = 0.0, 0.0, 0.0, 0
+    loss_sum, correct, norm_sum, steps, first = 0.0, 0.0, 0.0, 0, math.nan
     xbufs = {}
     # Class predictions are stored and compared with the labels once per epoch: two NumPy
     # calls fewer per step than counting per batch.
@@ -486,6 +549,8 @@ def _train_epoch(model, loss, optimizer, x, y, order, batch_size, clip_norm, tra
             if clip_norm is not None:
                 scale_to_norm(params, norm, clip_norm)
             optimizer.step()
+            if not steps:
+                first = value
             loss_sum += value * len(idx)
             if labels and out.ndim == 2 and out.shape[1] > 1:
                 if preds is None:
@@ -498,7 +563,7 @@ def _train_epoch(model, loss, optimizer, x, y, order, batch_size, clip_norm, tra
     if preds is not None:
         done = min(len(order), steps * batch_size)
         correct += int(np.count_nonzero(preds[:done] == y[order[:done]]))
-    return loss_sum, correct, norm_sum, steps
+    return loss_sum, correct, norm_sum, steps, first
 
 
 def _format_row(row, epochs) -> str:

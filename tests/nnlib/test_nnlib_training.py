@@ -321,7 +321,10 @@ def test_float64_training_keeps_dtype():
     model, opt = make(dtype=np.float64)
     fit(model, get_loss("cross_entropy"), opt, x, y, epochs=1, batch_size=32)
     assert all(p.data.dtype == np.float64 for p in model.parameters())
-    assert model.forward(x).dtype == np.float64
+    assert model.forward(x.astype(np.float64)).dtype == np.float64
+    # fit converted its float32 input; forward itself refuses it, as PyTorch does
+    with pytest.raises(ValueError, match="expects float64 input, got float32"):
+        model.forward(x)
 
 
 def test_save_load_of_composed_modules(tmp_path):
