@@ -33,8 +33,16 @@ from .gradcheck import gradcheck, gradcheck_module, numerical_gradient, relative
 from .init import calculate_gain
 from .layers import MLP, Dense, Dropout, Residual, Sequential
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
+from .norm import BatchNorm1d, LayerNorm
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, global_grad_norm
-from .registry import get_activation, get_initializer, get_loss, get_optimizer, get_schedule
+from .registry import (
+    get_activation,
+    get_initializer,
+    get_loss,
+    get_norm,
+    get_optimizer,
+    get_schedule,
+)
 from .schedules import Constant, CosineWarmup, Exponential, Schedule, StepDecay
 from .serialize import load_model, module_from_config, save_model
 from .training import HISTORY_KEYS, FitResult, evaluate, fit
@@ -47,6 +55,7 @@ __all__ = [
     "Adam",
     "AdamW",
     "BCEWithLogitsLoss",
+    "BatchNorm1d",
     "CheckpointError",
     "Constant",
     "CosineWarmup",
@@ -57,6 +66,7 @@ __all__ = [
     "FitResult",
     "ForwardStateError",
     "Identity",
+    "LayerNorm",
     "LeakyReLU",
     "Loss",
     "MSELoss",
@@ -80,6 +90,7 @@ __all__ = [
     "get_activation",
     "get_initializer",
     "get_loss",
+    "get_norm",
     "get_optimizer",
     "get_schedule",
     "global_grad_norm",

@@ -193,9 +193,25 @@ def _normalise_activations(activation, n_hidden: int):
     return [s if isinstance(s, str) else [str(a) for a in s] for s in specs]
 
 
+def _normalise_norms(norm, n_hidden: int) -> list:
+    """One normalization name (or None) per hidden layer."""
+    from .norm import NORMS
+
+    specs = [norm] * n_hidden if norm is None or isinstance(norm, str) else list(norm)
+    if len(specs) != n_hidden:
+        raise ValueError(
+            f"norm list has {len(specs)} entries but the MLP has {n_hidden} hidden layers"
+        )
+    for s in specs:
+        if s is not None and s not in NORMS:
+            raise ValueError(f"unknown norm {s!r}; valid: {', '.join(sorted(NORMS))} or None")
+    return specs
+
+
 class MLP(Sequential):
-    """A multilayer perceptron: Dense -> activation [-> Dropout] per hidden layer, then a
-    final Dense producing logits (no output activation; the loss applies softmax).
+    """A multilayer perceptron: Dense [-> normalization] -> activation [-> Dropout] per
+    hidden layer, then a final Dense producing logits (no output activation; the loss
+    applies softmax).
 
     Args:
         sizes: [n_in, *hidden, n_out].
@@ -208,6 +224,13 @@ class MLP(Sequential):
             activation [-> Dropout]) in a ``Residual`` (x + block(x)).
         dtype: float32 (default) or float64.
         rng: Generator or int seed for weights and dropout masks (None = seed 0).
+        norm: None, "batch" (``BatchNorm1d``) or "layer" (``LayerNorm``) after every
+            hidden Dense, or a list with one entry (a name or None) per hidden layer. It sits
+            between the Dense and the activation, where Ioffe & Szegedy (2015) put batch
+            normalization and torch models usually do: the activation then sees inputs of
+            controlled scale, which is what lets saturating activations and large learning
+            rates train; normalising after the activation would let ReLU's dead half skew the
+            statistics. Recorded in ``get_config()`` only when set.
     """
 
     def __init__(
@@ -220,8 +243,10 @@ class MLP(Sequential):
         rng=None,
         bias: bool = True,
         residual: bool = False,
+        norm=None,
     ):
         from .activations import MixedActivation
+        from .norm import NORMS
         from .registry import get_activation
 
         sizes = [int(s) if isinstance(s, (int, np.integer)) else s for s in sizes]
@@ -230,6 +255,7 @@ class MLP(Sequential):
                 f"sizes must be >= 2 positive ints [n_in, *hidden, n_out], got {sizes}"
             )
         acts = _normalise_activations(activation, len(sizes) - 2)
+        norms = _normalise_norms(norm, len(sizes) - 2)
         inits = [init] * (len(sizes) - 1) if isinstance(init, str) or callable(init) else init
         if len(inits) != len(sizes) - 1:
             raise ValueError(
@@ -239,10 +265,13 @@ class MLP(Sequential):
         self.sizes, self.activation, self.init = sizes, acts, init
         self.dropout, self.dtype, self.bias = float(dropout), as_dtype(dtype), bool(bias)
         self.residual = bool(residual)
+        self.norm = None if all(s is None for s in norms) else norm
         layers: list[Module] = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             block: list[Module] = [Dense(n_in, n_out, inits[i], bias, self.dtype, rng)]
             if i < len(acts):
+                if norms[i] is not None:
+                    block.append(NORMS[norms[i]](n_out, dtype=self.dtype))
                 spec = acts[i]
                 if isinstance(spec, str):
                     block.append(get_activation(spec))
@@ -310,6 +339,8 @@ class MLP(Sequential):
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
 
     def get_config(self):
+        # norm only when set, so the configs (and model files) of MLPs without it are as before
+        extra = {} if self.norm is None else {"norm": self.norm}
         return {
             "type": "MLP",
             "sizes": list(self.sizes),
@@ -319,4 +350,5 @@ class MLP(Sequential):
             "dtype": self.dtype.name,
             "bias": self.bias,
             "residual": self.residual,
+            **extra,
         }

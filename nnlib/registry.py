@@ -49,6 +49,17 @@ def get_initializer(name: str, **kwargs):
     return bound
 
 
+def get_norm(name: str, num_features: int, **kwargs):
+    """A new normalization layer over ``num_features`` features: batch (BatchNorm1d: eps,
+    momentum, affine, track_running_stats, dtype) or layer (LayerNorm: eps,
+    elementwise_affine, bias, dtype)."""
+    from .norm import NORMS
+
+    cls = _lookup("norm", NORMS, name)
+    _check_kwargs("norm", name, cls.__init__, kwargs, 2)
+    return cls(num_features, **kwargs)
+
+
 def get_loss(name: str, **kwargs):
     """A new loss: cross_entropy(l2, from_logits), bce_with_logits(l2), mse(l2)."""
     from .losses import LOSSES
