@@ -43,7 +43,15 @@ from .registry import (
     get_optimizer,
     get_schedule,
 )
-from .schedules import Constant, CosineWarmup, Exponential, Schedule, StepDecay
+from .schedules import (
+    Constant,
+    CosineWarmup,
+    Exponential,
+    OneCycle,
+    ReduceLROnPlateau,
+    Schedule,
+    StepDecay,
+)
 from .serialize import load_model, module_from_config, save_model
 from .training import HISTORY_KEYS, FitResult, evaluate, fit
 
@@ -72,9 +80,11 @@ __all__ = [
     "MSELoss",
     "MixedActivation",
     "Module",
+    "OneCycle",
     "Optimizer",
     "Parameter",
     "RMSprop",
+    "ReduceLROnPlateau",
     "ReLU",
     "Residual",
     "Schedule",

@@ -106,10 +106,10 @@ class Checkpoint:
     def __init__(self, path, fingerprint: str):
         self.path, self.fingerprint = Path(path), fingerprint
 
-    def save(self, model, optimizer, generators, state: dict, best) -> None:
+    def save(self, model, optimizer, generators, schedule, state: dict, best) -> None:
         """Write the model, the optimizer, the states of ``generators`` (fit's shuffle
-        generator, then the model's), the fit's JSON ``state`` and ``best``, the best epoch's
-        [flat parameters, *buffers] (or None)."""
+        generator, then the model's), the schedule's state if it has one, the fit's JSON
+        ``state`` and ``best``, the best epoch's [flat parameters, *buffers] (or None)."""
         opt = optimizer.state_dict()
         arrays = {f"param_{i}": p.data for i, p in enumerate(model.parameters())}
         arrays.update({f"buffer_{i}": b for i, b in enumerate(model.buffers())})
@@ -123,15 +123,17 @@ class Checkpoint:
             "rng": generators[0].bit_generator.state,
             "module_rngs": [g.bit_generator.state for g in generators[1:]],
         }
+        if hasattr(schedule, "state_dict"):
+            meta["schedule"] = schedule.state_dict()
         arrays["format"] = np.array(FORMAT)
         arrays["fingerprint"] = np.array(self.fingerprint)
         arrays["state"] = np.array(json.dumps(meta, allow_nan=True))
         arrays["digest"] = np.array(content_digest(arrays))
         atomic_savez(self.path, arrays)
 
-    def load(self, model, optimizer, generators) -> tuple[dict, list[np.ndarray] | None]:
-        """Restore the model, the optimizer and the generators (as passed to ``save``);
-        return (the fit's state, best weights or None).
+    def load(self, model, optimizer, generators, schedule) -> tuple[dict, list | None]:
+        """Restore the model, the optimizer, the generators and the schedule (as passed to
+        ``save``); return (the fit's state, best weights or None).
 
         Raises CheckpointError for a damaged file and ValueError for one written by a fit
         with other settings; in both cases before anything is restored.
@@ -144,6 +146,8 @@ class Checkpoint:
             )
         try:
             meta, params, buffers, opt, best = self._parse(arrays, model, optimizer, generators)
+            if hasattr(schedule, "load_state_dict"):  # checks its state before changing
+                schedule.load_state_dict(meta.pop("schedule"))
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise CheckpointError(self.path, e) from None
         for p, a in zip(model.parameters(), params, strict=True):

@@ -93,8 +93,11 @@ def get_optimizer(name: str, params, **kwargs):
 
 def get_schedule(name: str, **kwargs):
     """A new lr schedule: constant(lr), step(lr, step_size, gamma), exponential(lr, gamma),
-    cosine(lr, epochs, warmup_epochs, min_lr). ``epochs`` is accepted (and ignored) by all,
-    so callers can pass the fit's length uniformly."""
+    cosine(lr, epochs, warmup_epochs, min_lr, per_step, warmup_steps), one_cycle(lr, epochs,
+    pct_start, anneal_strategy, div_factor, final_div_factor, three_phase, cycle_momentum,
+    base_momentum, max_momentum) and plateau(lr, mode, factor, patience, threshold,
+    threshold_mode, cooldown, min_lr, eps, monitor); see ``nnlib.schedules``. ``epochs`` is
+    accepted (and ignored) by all, so callers can pass the fit's length uniformly."""
     from .schedules import SCHEDULES
 
     cls = _lookup("schedule", SCHEDULES, name)

@@ -167,6 +167,10 @@ class _Settings:
         clip = self.clip_norm
         if clip is not None and not (math.isfinite(clip) and clip > 0):
             raise ValueError(f"clip_norm must be None or > 0, got {clip!r}")
+        monitor = getattr(self.schedule, "monitor", None)
+        if isinstance(monitor, str) and monitor.startswith("val_") and not self.has_validation:
+            name = type(self.schedule).__name__
+            raise ValueError(f"schedule {name} monitors {monitor}, which needs validation_data")
         factor = self.divergence_factor
         if factor is not None and not (_is_number(factor) and math.isfinite(factor) and factor > 1):
             raise ValueError(f"divergence_factor must be None or a number > 1, got {factor!r}")
@@ -216,6 +220,10 @@ class _Fit:
         self.ckpt = None
         if settings.checkpoint is not None:
             self.ckpt = Checkpoint(settings.checkpoint, self._fingerprint())
+        self.steps_per_epoch = -(-len(self.x) // settings.batch_size)
+        self.per_step = getattr(settings.schedule, "per_step", False)
+        if self.per_step:  # after the fingerprint: OneCycle sets the optimizer's momentum
+            settings.schedule.bind(self.steps_per_epoch, optimizer)
 
     def _fingerprint(self) -> str:
         s = self.s
@@ -239,7 +247,9 @@ class _Fit:
         """Continue from the checkpoint when there is one."""
         if self.ckpt is None or not self.ckpt.path.exists():
             return
-        meta, best = self.ckpt.load(self.model, self.optimizer, [self.rng, *self.gens])
+        meta, best = self.ckpt.load(
+            self.model, self.optimizer, [self.rng, *self.gens], self.s.schedule
+        )
         fields = set(vars(_State()))
         self.state = _State(**{k: v for k, v in meta.items() if k in fields}, best=best)
 
@@ -248,7 +258,14 @@ class _Fit:
             return
         self._hook("on_checkpoint", self.state.epoch)
         generators = [self.rng, *self.gens]
-        self.ckpt.save(self.model, self.optimizer, generators, self.state.meta(), self.state.best)
+        self.ckpt.save(
+            self.model,
+            self.optimizer,
+            generators,
+            self.s.schedule,
+            self.state.meta(),
+            self.state.best,
+        )
 
     def _hook(self, name, *args) -> None:
         for cb in self.callbacks:
@@ -279,7 +296,18 @@ class _Fit:
         """Train one epoch, validate, record its row and decide how the fit goes on."""
         s, state, n = self.s, self.state, len(self.x)
         t0 = time.perf_counter()
-        if s.schedule is not None:
+        on_step = None
+        if self.per_step:
+            schedule, optimizer, first = (
+                s.schedule,
+                self.optimizer,
+                state.epoch * self.steps_per_epoch,
+            )
+
+            def on_step(i):
+                schedule.apply(optimizer, first + i)
+
+        elif s.schedule is not None:
             self.optimizer.lr = float(s.schedule(state.epoch))
         order = self.rng.permutation(n) if s.shuffle else np.arange(n)
         loss_sum, correct, norm_sum, steps, first = _train_epoch(
@@ -292,8 +320,9 @@ class _Fit:
             s.batch_size,
             s.clip_norm,
             self._transform(),
+            on_step,
         )
-        diverged = steps < -(-n // s.batch_size)
+        diverged = steps < self.steps_per_epoch
         if state.epoch == 0 and steps:
             state.first_loss = first
         seen = min(n, steps * s.batch_size)
@@ -337,7 +366,10 @@ class _Fit:
         state, patience = self.state, self.s.early_stopping
         if diverged or self._exploded(row):
             state.status = "diverged"
-        elif patience is not None:
+            return
+        if hasattr(self.s.schedule, "observe"):
+            self.s.schedule.observe(row)
+        if patience is not None:
             if state.best_val_loss is None or row["val_loss"] < state.best_val_loss:
                 state.best_val_loss, state.best_epoch = row["val_loss"], row["epoch"]
                 state.bad_epochs = 0
@@ -439,7 +471,12 @@ def fit(
             refuses another dtype).
         epochs, batch_size: the last batch of an epoch may be smaller.
         validation_data: optional (x_val, y_val), evaluated after every epoch.
-        schedule: optional ``f(epoch) -> lr`` (epoch from 0), applied at each epoch start.
+        schedule: optional ``f(epoch) -> lr`` (epoch from 0), applied at each epoch start, or
+            a per-step schedule (``per_step`` True: OneCycle, CosineWarmup(per_step=True)),
+            applied before every optimizer step, its epochs converted to steps through the
+            steps per epoch, ceil(n / batch_size); see ``nnlib.schedules``. The history's
+            ``lr`` is the lr of the epoch's last step. A schedule with ``observe(row)``
+            (ReduceLROnPlateau) reads each epoch's row at its end; its state is checkpointed.
         early_stopping: patience in epochs on validation loss (needs validation_data); the
             weights of the best epoch are restored at the end.
         clip_norm: clip the global gradient norm to this value before each step.
@@ -505,8 +542,11 @@ def fit(
     return run.run()
 
 
-def _train_epoch(model, loss, optimizer, x, y, order, batch_size, clip_norm, transform=None):
-    """One pass over ``x[order]``, each batch through ``transform`` if given; returns (sum of
+def _train_epoch(
+    model, loss, optimizer, x, y, order, batch_size, clip_norm, transform=None, on_step=None
+):
+    """One pass over ``x[order]``, each batch through ``transform`` if given, ``on_step(i)``
+    called before the i-th optimizer step if given (per-step schedules); returns (sum of
     batch losses * batch sizes, correct predictions, sum of gradient norms, completed steps,
     the first batch's loss). Stops early, without applying the step, at the first non-finite
     loss or gradient."""
@@ -548,6 +588,8 @@ def _train_epoch(model, loss, optimizer, x, y, order, batch_size, clip_norm, tra
                 break
             if clip_norm is not None:
                 scale_to_norm(params, norm, clip_norm)
+            if on_step is not None:
+                on_step(steps)
             optimizer.step()
             if not steps:
                 first = value

@@ -96,7 +96,7 @@ def test_losses_reject_bad_targets():
         (get_activation, ("swish",), "gelu, identity, leaky_relu, relu, sigmoid, softmax, tanh"),
         (get_initializer, ("lecun",), "he_normal, he_uniform, normal, uniform, xavier_normal"),
         (get_loss, ("hinge",), "bce_with_logits, cross_entropy, mse"),
-        (get_schedule, ("linear",), "constant, cosine, exponential, step"),
+        (get_schedule, ("linear",), "constant, cosine, exponential, one_cycle, plateau, step"),
         (get_optimizer, ("lbfgs", []), "adam, adamw, momentum, nesterov, rmsprop, sgd"),
     ],
 )
