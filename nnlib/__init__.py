@@ -34,7 +34,17 @@ from .init import calculate_gain
 from .layers import MLP, Dense, Dropout, Residual, Sequential
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from .norm import BatchNorm1d, LayerNorm
-from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, global_grad_norm
+from .optim import (
+    SGD,
+    Adagrad,
+    Adam,
+    AdamW,
+    NAdam,
+    Optimizer,
+    RMSprop,
+    clip_grad_norm,
+    global_grad_norm,
+)
 from .registry import (
     get_activation,
     get_initializer,
@@ -60,6 +70,7 @@ __all__ = [
     "HISTORY_KEYS",
     "MLP",
     "SGD",
+    "Adagrad",
     "Adam",
     "AdamW",
     "BCEWithLogitsLoss",
@@ -79,6 +90,7 @@ __all__ = [
     "Loss",
     "MSELoss",
     "MixedActivation",
+    "NAdam",
     "Module",
     "OneCycle",
     "Optimizer",

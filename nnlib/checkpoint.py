@@ -186,13 +186,9 @@ class Checkpoint:
         params, buffers = _indexed(arrays, "param_"), _indexed(arrays, "buffer_")
         _check_shapes("parameter", params, [p.data for p in model.parameters()])
         _check_shapes("buffer", buffers, model.buffers())
-        opt = {**meta.pop("optimizer"), "state": {}}
-        if opt["name"] != type(optimizer).__name__:
-            raise ValueError(f"it holds the state of {opt['name']}, not {type(optimizer).__name__}")
-        for k, v in optimizer.state.items():
-            opt["state"][k] = arrays[f"opt_{k}"]
-            if opt["state"][k].shape != v.shape:
-                raise ValueError(f"optimizer state {k} has shape {opt['state'][k].shape}")
+        opt = meta.pop("optimizer")
+        opt["state"] = {k[4:]: v for k, v in arrays.items() if k.startswith("opt_")}
+        optimizer.check_state_dict(opt)
         best = None
         if "best" in arrays:
             best = [arrays["best"], *_indexed(arrays, "best_buffer_")]

@@ -77,7 +77,8 @@ _ALIASES = {
 
 
 def get_optimizer(name: str, params, **kwargs):
-    """A new optimizer over ``params``: sgd, rmsprop, adam, adamw (torch.optim signatures),
+    """A new optimizer over ``params``: sgd, rmsprop, adam, adamw, adagrad, nadam
+    (torch.optim signatures and defaults),
     and the aliases momentum (sgd, momentum=0.9) and nesterov (sgd, momentum=0.9,
     nesterov=True); explicit kwargs override an alias's defaults."""
     from .optim import OPTIMIZERS

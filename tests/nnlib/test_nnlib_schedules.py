@@ -34,11 +34,13 @@ def without_time(history):
 
 
 def recorded(optimizer):
-    """Record the lr and momentum (beta1 for Adam-like optimizers) of every step."""
+    """Record the lr and momentum (beta1 for Adam-like optimizers, None for Adagrad) of every
+    step."""
     seen, step = [], optimizer.step
 
     def recording_step():
-        momentum = optimizer.betas[0] if hasattr(optimizer, "betas") else optimizer.momentum
+        betas = getattr(optimizer, "betas", [getattr(optimizer, "momentum", None)])
+        momentum = betas[0]
         seen.append((optimizer.lr, momentum))
         step()
 
@@ -71,14 +73,14 @@ def train(schedule, optimizer="sgd", epochs=3, checkpoint=None, callbacks=(), **
 
 
 def torch_lrs(torch, make_scheduler, steps, optimizer="SGD", **opt_kw):
-    """The (lr, momentum or beta1) torch's scheduler gives each of ``steps`` steps."""
+    """The (lr, momentum or beta1 or None) torch's scheduler gives each of ``steps`` steps."""
     p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
     opt = getattr(torch.optim, optimizer)([p], lr=0.05, **opt_kw)
     sched = make_scheduler(opt)
     out = []
     for _ in range(steps):
         group = opt.param_groups[0]
-        out.append((group["lr"], group["betas"][0] if "betas" in group else group["momentum"]))
+        out.append((group["lr"], group.get("betas", [group.get("momentum")])[0]))
         p.grad = torch.ones_like(p)
         opt.step()
         sched.step()
@@ -167,6 +169,8 @@ ONE_CYCLE_CASES = [
     ({"pct_start": 0.5, "div_factor": 10.0, "final_div_factor": 100.0}, "AdamW", {}),
     ({"base_momentum": 0.8, "max_momentum": 0.9, "three_phase": True}, "Adam", {}),
     ({"cycle_momentum": False}, "SGD", {}),
+    ({}, "NAdam", {}),
+    ({"cycle_momentum": False}, "Adagrad", {}),
 ]
 
 
@@ -202,6 +206,8 @@ def test_one_cycle_needs_a_momentum_to_cycle():
     with pytest.raises(ValueError, match="built without it"):
         OneCycle(0.1, 2).bind(5, get_optimizer("sgd", p))
     OneCycle(0.1, 2, cycle_momentum=False).bind(5, get_optimizer("sgd", p))
+    with pytest.raises(ValueError, match="Adagrad has not"):
+        OneCycle(0.1, 2).bind(5, get_optimizer("adagrad", p))
     with pytest.raises(ValueError, match="zero steps"):
         OneCycle(0.1, 1, pct_start=0.1).bind(10)
     with pytest.raises(ValueError, match="bind"):
