@@ -33,6 +33,7 @@ from .gradcheck import gradcheck, gradcheck_module, numerical_gradient, relative
 from .init import calculate_gain
 from .layers import MLP, Dense, Dropout, Residual, Sequential
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
+from .lrfind import LRFindResult, lr_find, suggest_lr
 from .norm import BatchNorm1d, LayerNorm
 from .optim import (
     SGD,
@@ -85,6 +86,7 @@ __all__ = [
     "FitResult",
     "ForwardStateError",
     "Identity",
+    "LRFindResult",
     "LayerNorm",
     "LeakyReLU",
     "Loss",
@@ -120,9 +122,11 @@ __all__ = [
     "gradcheck_module",
     "init",
     "load_model",
+    "lr_find",
     "metrics",
     "module_from_config",
     "numerical_gradient",
     "relative_error",
     "save_model",
+    "suggest_lr",
 ]
