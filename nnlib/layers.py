@@ -208,6 +208,21 @@ def _normalise_norms(norm, n_hidden: int) -> list:
     return specs
 
 
+def _classes(logits: np.ndarray) -> np.ndarray:
+    if logits.shape[1] == 1:
+        return (logits[:, 0] > 0).astype(np.intp)
+    return logits.argmax(axis=1)
+
+
+def _probabilities(logits: np.ndarray) -> np.ndarray:
+    from .activations import Sigmoid, Softmax
+
+    if logits.shape[1] == 1:
+        p = Sigmoid().forward(logits)
+        return np.concatenate([1 - p, p], axis=1)
+    return Softmax().forward(logits)
+
+
 class MLP(Sequential):
     """A multilayer perceptron: Dense [-> normalization] -> activation [-> Dropout] per
     hidden layer, then a final Dense producing logits (no output activation; the loss
@@ -329,14 +344,29 @@ class MLP(Sequential):
             raise ValueError("input contains NaN or inf")
         return out
 
-    def predict(self, x, batch_size: int = 4096) -> np.ndarray:
-        """Class ids (argmax of the logits), computed in batches; ``x`` is converted to the
-        model's dtype."""
+    def _batched(self, x, batch_size: int, f, empty_shape) -> np.ndarray:
+        """``f(logits)`` of ``x`` (converted to the model's dtype) in batches, concatenated."""
         x = self.check_input(x)
-        parts = [
-            self.forward(x[i : i + batch_size]).argmax(axis=1) for i in range(0, len(x), batch_size)
-        ]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+        parts = [f(self.forward(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros(empty_shape, self.dtype)
+
+    def predict(self, x, batch_size: int = 4096) -> np.ndarray:
+        """Class ids, computed in batches: the argmax of the logits, or for a single output
+        (a binary classifier's logit, as BCEWithLogitsLoss trains it) 1 where it is > 0."""
+        return self._batched(x, batch_size, _classes, (0,)).astype(np.intp, copy=False)
+
+    def predict_proba(self, x, batch_size: int = 4096) -> np.ndarray:
+        """Class probabilities (n, classes) in batches, as scikit-learn's: the softmax of the
+        logits, or for a single output [1 - sigmoid, sigmoid] of its logit. ``x`` is
+        converted to the model's dtype; the result has it."""
+        return self._batched(x, batch_size, _probabilities, (0, max(2, self.n_outputs)))
+
+    def score(self, x, y, batch_size: int = 4096) -> float:
+        """Accuracy of ``predict(x)`` against the integer class ids ``y`` (scikit-learn's
+        ``score`` of a classifier)."""
+        from .metrics import accuracy
+
+        return accuracy(np.asarray(y), self.predict(x, batch_size))
 
     def get_config(self):
         # norm only when set, so the configs (and model files) of MLPs without it are as before

@@ -14,6 +14,8 @@ from .core import as_generator
 from .losses import CrossEntropyLoss
 from .optim import blas_threads, global_grad_norm, scale_to_norm
 
+# What early stopping can monitor, and whether higher is better.
+MONITORS = {"val_loss": False, "val_accuracy": True}
 # fit's default divergence_factor: an epoch whose mean training loss exceeds 100 times the
 # first mini-batch's loss has diverged.
 DIVERGENCE_FACTOR = 100.0
@@ -39,7 +41,10 @@ class FitResult:
     history: one dict per epoch with HISTORY_KEYS (epoch counts from 1; val_* are NaN
         without validation data; train_accuracy is NaN for losses without classes).
     epochs_run: number of rows in history.
-    best_epoch / best_val_loss: the epoch restored by early stopping (None without it).
+    best_epoch / best_val_loss: the epoch restored by early stopping and its validation loss
+        (None without early stopping).
+    monitor / best_score: what early stopping monitored ("val_loss" or "val_accuracy") and
+        its best value, that of best_epoch (None without early stopping).
     """
 
     status: str
@@ -47,6 +52,8 @@ class FitResult:
     epochs_run: int = 0
     best_epoch: int | None = None
     best_val_loss: float | None = None
+    monitor: str | None = None
+    best_score: float | None = None
 
     @property
     def train_seconds(self) -> float:
@@ -87,9 +94,14 @@ def _check_targets(name, y, n, n_out, loss) -> np.ndarray:
     return y
 
 
+def _are_labels(y) -> bool:
+    """Whether targets are class ids, for which accuracy is defined."""
+    return y.ndim == 1 and y.dtype.kind in "iu"
+
+
 def _n_correct(out, y) -> float:
     """Correct predictions in a batch, or NaN when accuracy is undefined for these targets."""
-    if y.ndim != 1 or y.dtype.kind not in "iu":
+    if not _are_labels(y):
         return math.nan
     if out.ndim == 2 and out.shape[1] > 1:
         return int(np.count_nonzero(out.argmax(axis=1) == y))
@@ -146,6 +158,8 @@ class _Settings:
     shuffle: bool
     batch_transform: object
     divergence_factor: float | None
+    monitor: str
+    min_delta: float
 
     def check(self) -> None:
         """One-line ValueErrors for bad settings, before anything is trained."""
@@ -158,6 +172,13 @@ class _Settings:
             raise ValueError(f"early_stopping must be None or a positive int, got {es!r}")
         if es is not None and not self.has_validation:
             raise ValueError("early_stopping needs validation_data")
+        if self.monitor not in MONITORS:
+            raise ValueError(f"monitor must be one of {', '.join(MONITORS)}, got {self.monitor!r}")
+        delta = self.min_delta
+        if not (_is_number(delta) and math.isfinite(delta) and delta >= 0):
+            raise ValueError(f"min_delta must be a finite number >= 0, got {delta!r}")
+        if es is None and (self.monitor != "val_loss" or delta != 0):
+            raise ValueError("monitor and min_delta are early stopping's: set early_stopping")
         transform = self.batch_transform
         if transform is not None and not callable(transform):
             raise ValueError(f"batch_transform must be None or callable, got {transform!r}")
@@ -183,6 +204,10 @@ class _Settings:
             extra["batch_transform"] = setting_name(self.batch_transform)
         if self.divergence_factor != DIVERGENCE_FACTOR:
             extra["divergence_factor"] = self.divergence_factor
+        if self.monitor != "val_loss":
+            extra["monitor"] = self.monitor
+        if self.min_delta != 0:
+            extra["min_delta"] = self.min_delta
         return extra
 
 
@@ -195,7 +220,7 @@ class _State:
     epoch: int = 0
     status: str = "running"
     history: list = field(default_factory=list)
-    best_val_loss: float | None = None
+    best_score: float | None = None  # the monitored value of best_epoch
     best_epoch: int | None = None
     bad_epochs: int = 0
     first_loss: float | None = None
@@ -250,6 +275,8 @@ class _Fit:
         meta, best = self.ckpt.load(
             self.model, self.optimizer, [self.rng, *self.gens], self.s.schedule
         )
+        if "best_val_loss" in meta:  # checkpoints of before monitor (always val_loss)
+            meta["best_score"] = meta.pop("best_val_loss")
         fields = set(vars(_State()))
         self.state = _State(**{k: v for k, v in meta.items() if k in fields}, best=best)
 
@@ -370,14 +397,24 @@ class _Fit:
         if hasattr(self.s.schedule, "observe"):
             self.s.schedule.observe(row)
         if patience is not None:
-            if state.best_val_loss is None or row["val_loss"] < state.best_val_loss:
-                state.best_val_loss, state.best_epoch = row["val_loss"], row["epoch"]
+            if self._improved(row[self.s.monitor]):
+                state.best_score, state.best_epoch = row[self.s.monitor], row["epoch"]
                 state.bad_epochs = 0
                 state.best = _snapshot(self.model)
             else:
                 state.bad_epochs += 1
                 if state.bad_epochs >= patience:
                     state.status = "early_stopped"
+
+    def _improved(self, value: float) -> bool:
+        """Whether the monitored value beats the best so far by more than min_delta, as
+        Keras' EarlyStopping tests it (the first epoch always does; NaN never does)."""
+        best, delta = self.state.best_score, self.s.min_delta
+        if best is None:
+            return True
+        if MONITORS[self.s.monitor]:
+            return value - delta > best
+        return value + delta < best
 
     def _exploded(self, row) -> bool:
         """The divergence rule for a loss that stays finite: the epoch's mean training loss
@@ -389,6 +426,7 @@ class _Fit:
 
     def _finish(self) -> FitResult:
         state = self.state
+        best = None if state.best_epoch is None else state.history[state.best_epoch - 1]
         if state.status == "running":
             state.status = "ok"
         if state.best is not None and state.status != "diverged":
@@ -399,7 +437,9 @@ class _Fit:
             history=state.history,
             epochs_run=len(state.history),
             best_epoch=state.best_epoch,
-            best_val_loss=state.best_val_loss,
+            best_val_loss=None if best is None else best["val_loss"],
+            monitor=None if self.s.early_stopping is None else self.s.monitor,
+            best_score=state.best_score,
         )
         if self.s.verbose and result.status != "ok":
             print(f"fit ended: {result.status} after {result.epochs_run} epochs", flush=True)
@@ -460,6 +500,8 @@ def fit(
     threads: int | None = None,
     batch_transform=None,
     divergence_factor: float | None = DIVERGENCE_FACTOR,
+    monitor: str = "val_loss",
+    min_delta: float = 0.0,
 ) -> FitResult:
     """Train ``model`` on (x, y) and return a ``FitResult``.
 
@@ -477,8 +519,13 @@ def fit(
             steps per epoch, ceil(n / batch_size); see ``nnlib.schedules``. The history's
             ``lr`` is the lr of the epoch's last step. A schedule with ``observe(row)``
             (ReduceLROnPlateau) reads each epoch's row at its end; its state is checkpointed.
-        early_stopping: patience in epochs on validation loss (needs validation_data); the
-            weights of the best epoch are restored at the end.
+        early_stopping: patience in epochs (needs validation_data): the fit stops once the
+            ``monitor``ed value has not improved for that many epochs, and the weights (and
+            buffers) of the best epoch are restored at the end.
+        monitor: "val_loss" (lower is better) or "val_accuracy" (higher is better; needs
+            class labels), the value early stopping follows.
+        min_delta: an epoch improves on the best only by more than this, as in Keras
+            (val_loss + min_delta < best, val_accuracy - min_delta > best).
         clip_norm: clip the global gradient norm to this value before each step.
         callbacks: objects with optional ``on_epoch_end(epoch, row, model, optimizer)``
             (epoch counts from 1, row is the history dict), ``on_checkpoint(epoch)`` (just
@@ -530,9 +577,13 @@ def fit(
         shuffle=shuffle,
         batch_transform=batch_transform,
         divergence_factor=divergence_factor,
+        monitor=monitor,
+        min_delta=min_delta,
     )
     settings.check()
     data = _check_data(model, loss, x, y, validation_data)
+    if monitor == "val_accuracy" and not _are_labels(data[1]):
+        raise ValueError("monitor='val_accuracy' needs integer class labels as targets")
     if hasattr(optimizer, "threads"):
         optimizer.threads = threads if threads is not None else blas_threads()
     if hasattr(optimizer, "warm_up"):
@@ -556,7 +607,7 @@ def _train_epoch(
     xbufs = {}
     # Class predictions are stored and compared with the labels once per epoch: two NumPy
     # calls fewer per step than counting per batch.
-    labels = y.ndim == 1 and y.dtype.kind in "iu"
+    labels = _are_labels(y)
     preds = None
     # Divergence is reported through the status, not as floating-point warnings.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
