@@ -4,25 +4,35 @@ Quick API (see each docstring for details)::
 
     import numpy as np
     from nnlib import MLP, get_optimizer, get_loss, get_schedule, fit, save_model, load_model
-    from nnlib import metrics
+    from nnlib import lr_find, metrics, CheckpointError
 
     model = MLP([n_in, 64, 64, n_out], activation="relu", init="he_normal", dropout=0.0,
-                dtype=np.float32, rng=np.random.default_rng(0))
-    opt = get_optimizer("adam", model.parameters(), lr=1e-3)   # sgd rmsprop adam adamw
+                norm=None, dtype=np.float32, rng=np.random.default_rng(0))  # norm: batch|layer
+    opt = get_optimizer("adam", model.parameters(), lr=1e-3)
+    #     sgd momentum nesterov rmsprop adam adamw adagrad nadam
     loss = get_loss("cross_entropy", l2=0.0)                    # also mse, bce_with_logits
     sched = get_schedule("cosine", lr=1e-3, epochs=20, warmup_epochs=1)
+    #     constant step exponential cosine(per_step=...) one_cycle plateau
+    found = lr_find(model, loss, opt, x, y)                    # .lrs .losses .smoothed .suggestion
     result = fit(model, loss, opt, x, y, epochs=20, batch_size=64,
                  validation_data=(xv, yv), schedule=sched, early_stopping=5,
+                 monitor="val_loss", min_delta=0.0, divergence_factor=100.0,
                  clip_norm=None, callbacks=[], seed=0, checkpoint="ckpt.npz", verbose=True)
     result.status, result.history, result.epochs_run      # "ok" | "early_stopped" | "diverged"
-    model.predict(x_test); metrics.precision_recall_f1(y_test, y_hat, n_classes)
+    result.best_epoch, result.monitor, result.best_score
+    model.predict(x_test), model.predict_proba(x_test), model.score(x_test, y_test)
+    metrics.precision_recall_f1(y_test, y_hat, n_classes)
     save_model(model, "model.npz"); model = load_model("model.npz")
 
 Building blocks: ``Parameter`` (data, grad), ``Module`` (forward(x, training),
-backward(grad_out) -> grad_in, parameters(), zero_grad()), ``Dense``, ``Dropout``,
-``Residual``, ``Sequential``, activations, losses, initializers, optimizers, schedules,
-``clip_grad_norm`` and ``gradcheck``. Everything is float32 by default (float64 on request)
-and every random draw comes from a seed or a ``numpy.random.Generator`` passed in.
+backward(grad_out) -> grad_in, parameters(), buffers(), zero_grad()), ``Dense``, ``Dropout``,
+``BatchNorm1d``, ``LayerNorm``, ``Residual``, ``Sequential``, activations, losses,
+initializers, optimizers, schedules (per epoch and per step), ``clip_grad_norm``,
+``gradcheck`` and ``lr_find``. Everything is float32 by default (float64 on request); modules
+refuse inputs of another dtype (``fit``, ``evaluate`` and the ``predict`` family convert).
+Every random draw comes from a seed or a ``numpy.random.Generator`` passed in. A damaged
+checkpoint raises ``CheckpointError``; ``backward`` before a training forward raises
+``ForwardStateError``.
 """
 
 from . import init, metrics

@@ -258,7 +258,7 @@ class MLP(Sequential):
         rng=None,
         bias: bool = True,
         residual: bool = False,
-        norm=None,
+        norm: str | list | None = None,
     ):
         from .activations import MixedActivation
         from .norm import NORMS
