@@ -162,7 +162,8 @@ class Checkpoint:
     def _read(self) -> dict[str, np.ndarray]:
         """Every array, checked against the format marker and the content digest."""
         try:
-            with np.load(self.path, allow_pickle=False) as f:
+            # Our own file object: np.load leaks the one it opens when a zip is truncated.
+            with open(self.path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
                 arrays = {k: f[k] for k in f.files}
             if arrays["format"].item() != FORMAT:
                 raise ValueError("not an nnlib checkpoint")

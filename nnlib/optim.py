@@ -35,6 +35,12 @@ def _check(name, value, low, high=math.inf, low_open=False):
     return float(value)
 
 
+def _check_betas(betas) -> tuple[float, float]:
+    if len(betas) != 2:
+        raise ValueError(f"betas must be a pair, got {betas!r}")
+    return (_check("betas[0]", betas[0], 0.0, 1.0), _check("betas[1]", betas[1], 0.0, 1.0))
+
+
 class _FlatBuffers:
     """One flat buffer for the data and one for the grads of a list of Parameters, which
     are re-pointed to views into them. Optimizers over the same list share it (so both
@@ -192,6 +198,26 @@ class Optimizer:
         np.multiply(p, weight_decay, out=out)
         out += g
         return out
+
+    def _decay_and_moments(self, p, g, state, scratch, decoupled: bool) -> np.ndarray:
+        """Adam's first half, which NAdam shares: weight decay (decoupled: p *= 1 - lr * wd,
+        else g + wd * p in scratch[0]), then m = b1 m + (1 - b1) g and
+        v = b2 v + (1 - b2) g^2 (scratch[1] as work space). Returns the decayed g."""
+        b1, b2 = self.betas
+        if decoupled:
+            if self.weight_decay:
+                p *= 1 - self.lr * self.weight_decay
+        else:
+            g = self._with_decay(p, g, self.weight_decay, scratch[0])
+        m, v, work = state["exp_avg"], state["exp_avg_sq"], scratch[1]
+        m *= b1
+        np.multiply(g, 1 - b1, out=work)
+        m += work
+        v *= b2
+        np.multiply(g, g, out=work)
+        work *= 1 - b2
+        v += work
+        return g
 
     @property
     def hyper(self) -> dict:
@@ -364,31 +390,15 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr)
-        if len(betas) != 2:
-            raise ValueError(f"betas must be a pair, got {betas!r}")
-        self.betas = (
-            _check("betas[0]", betas[0], 0.0, 1.0),
-            _check("betas[1]", betas[1], 0.0, 1.0),
-        )
+        self.betas = _check_betas(betas)
         self.eps = _check("eps", eps, 0.0)
         self.weight_decay = _check("weight_decay", weight_decay, 0.0)
         self._init_state(("exp_avg", "exp_avg_sq"), 2)
 
     def _kernel(self, t, p, g, state, scratch):
         b1, b2 = self.betas
-        if self.decoupled:
-            if self.weight_decay:
-                p *= 1 - self.lr * self.weight_decay
-        else:
-            g = self._with_decay(p, g, self.weight_decay, scratch[0])
+        self._decay_and_moments(p, g, state, scratch, self.decoupled)
         m, v, den = state["exp_avg"], state["exp_avg_sq"], scratch[1]
-        m *= b1
-        np.multiply(g, 1 - b1, out=den)
-        m += den
-        v *= b2
-        np.multiply(g, g, out=den)
-        den *= 1 - b2
-        v += den
         if self.lr == 0:
             return
         # lr / c1 * m / (sqrt(v) / sqrt(c2) + eps) = m / (sqrt(v) * a + b): lr and both bias
@@ -484,12 +494,7 @@ class NAdam(Optimizer):
         decoupled_weight_decay=False,
     ):
         super().__init__(params, lr)
-        if len(betas) != 2:
-            raise ValueError(f"betas must be a pair, got {betas!r}")
-        self.betas = (
-            _check("betas[0]", betas[0], 0.0, 1.0),
-            _check("betas[1]", betas[1], 0.0, 1.0),
-        )
+        self.betas = _check_betas(betas)
         self.eps = _check("eps", eps, 0.0)
         self.weight_decay = _check("weight_decay", weight_decay, 0.0)
         self.momentum_decay = _check("momentum_decay", momentum_decay, 0.0)
@@ -507,21 +512,9 @@ class NAdam(Optimizer):
         super().step()
 
     def _kernel(self, t, p, g, state, scratch):
-        b1, b2 = self.betas
-        if self.decoupled_weight_decay:
-            if self.weight_decay:
-                p *= 1 - self.lr * self.weight_decay
-        else:
-            g = self._with_decay(p, g, self.weight_decay, scratch[0])
+        g = self._decay_and_moments(p, g, state, scratch, self.decoupled_weight_decay)
         m, v, den, tmp = state["exp_avg"], state["exp_avg_sq"], scratch[1], scratch[2]
-        m *= b1
-        np.multiply(g, 1 - b1, out=tmp)
-        m += tmp
-        v *= b2
-        np.multiply(g, g, out=tmp)
-        tmp *= 1 - b2
-        v += tmp
-        np.divide(v, 1 - b2**t, out=den)
+        np.divide(v, 1 - self.betas[1] ** t, out=den)
         np.sqrt(den, out=den)
         den += self.eps
         mu, mu_next = self._mu, self._mu_next

@@ -79,7 +79,8 @@ def save_model(model, path) -> None:
 def load_model(path):
     """Read a model written by ``save_model``; raises ValueError for files that are not one."""
     try:
-        with np.load(path, allow_pickle=False) as f:
+        # Our own file object: np.load leaks the one it opens when a zip is truncated.
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
         ok = arrays["format"].item() == FORMAT
     except (zipfile.BadZipFile, ValueError, KeyError, EOFError, TypeError):

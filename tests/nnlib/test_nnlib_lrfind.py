@@ -6,15 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from helpers import blobs
 
 from nnlib import MLP, fit, get_loss, get_optimizer, lr_find, suggest_lr
-
-
-def blobs(n=240, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    centers = np.array([[2.0, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]])
-    return (centers[y] + rng.standard_normal((n, 4))).astype(np.float32), y
 
 
 def make(optimizer="adam", norm=None):

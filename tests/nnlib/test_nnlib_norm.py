@@ -4,6 +4,7 @@ checkpoints and best-weights restoration keep, and their place in MLP."""
 
 import numpy as np
 import pytest
+from helpers import Interrupt
 
 from nnlib import (
     MLP,
@@ -248,7 +249,8 @@ def test_optimizers_do_not_see_the_running_statistics():
     assert not any(np.shares_memory(b, opt.flat) for b in model.buffers())
 
 
-def blobs(n=240, seed=0):
+def wide_blobs(n=240, seed=0):
+    """Blobs of larger scale and spread than helpers.blobs, for the normalization to work on."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 3, n)
     centers = np.array([[2.0, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]])
@@ -256,7 +258,7 @@ def blobs(n=240, seed=0):
 
 
 def test_save_and_load_keep_the_running_statistics(tmp_path):
-    x, y = blobs()
+    x, y = wide_blobs()
     model = MLP([4, 8, 8, 3], norm=["batch", "layer"], dtype=np.float64, rng=0)
     fit(model, get_loss("cross_entropy"), get_optimizer("adam", model.parameters()), x, y, 2)
     assert not np.array_equal(model.buffers()[0], 0)
@@ -274,10 +276,6 @@ def test_save_and_load_keep_the_running_statistics(tmp_path):
     np.testing.assert_array_equal(again.forward(x), composed.forward(x))
 
 
-class Interrupt(Exception):
-    pass
-
-
 class Recorder:
     """Keeps every epoch's buffers; raises at ``stop``."""
 
@@ -291,7 +289,7 @@ class Recorder:
 
 
 def norm_fit(checkpoint=None, callbacks=(), epochs=6, early_stopping=None):
-    x, y = blobs()
+    x, y = wide_blobs()
     model = MLP([4, 16, 16, 3], norm=["batch", "layer"], dropout=0.1, rng=2)
     opt = get_optimizer("adam", model.parameters(), lr=0.05)
     result = fit(
@@ -302,7 +300,7 @@ def norm_fit(checkpoint=None, callbacks=(), epochs=6, early_stopping=None):
         y,
         epochs=epochs,
         batch_size=16,
-        validation_data=blobs(100, 1),
+        validation_data=wide_blobs(100, 1),
         early_stopping=early_stopping,
         checkpoint=checkpoint,
         callbacks=callbacks,

@@ -7,6 +7,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from helpers import Interrupt, StopAt, blobs, without_time
 
 from nnlib import (
     GELU,
@@ -27,13 +28,6 @@ from nnlib import (
     get_optimizer,
 )
 from nnlib.checkpoint import content_digest
-
-
-def blobs(n=240, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    centers = np.array([[2.0, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]])
-    return (centers[y] + rng.standard_normal((n, 4))).astype(np.float32), y
 
 
 def make(lr=1e-2, optimizer="adam", dropout=0.2):
@@ -60,23 +54,6 @@ def train(model, opt, checkpoint=None, epochs=4, **kw):
         checkpoint=checkpoint,
         **kw,
     )
-
-
-def without_time(history):
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
-
-
-class Interrupt(Exception):
-    pass
-
-
-class StopAt:
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, row, model, optimizer):
-        if epoch == self.epoch:
-            raise Interrupt
 
 
 def interrupted_checkpoint(path, **kw):

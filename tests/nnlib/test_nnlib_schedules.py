@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import Interrupt, StopAt, blobs, without_time
 
 from nnlib import (
     MLP,
@@ -20,17 +21,6 @@ from nnlib import (
     get_optimizer,
     get_schedule,
 )
-
-
-def blobs(n=240, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    centers = np.array([[2.0, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]])
-    return (centers[y] + rng.standard_normal((n, 4))).astype(np.float32), y
-
-
-def without_time(history):
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
 
 def recorded(optimizer):
@@ -257,19 +247,6 @@ def test_plateau_in_fit_reads_the_validation_loss_of_each_epoch():
         replay.step(row["val_loss"])
     assert lrs[0] == 0.5 and min(lrs) < 0.5  # it did reduce
     assert [lr for lr, _ in seen] == [lr for lr in lrs for _ in range(5)]
-
-
-class Interrupt(Exception):
-    pass
-
-
-class StopAt:
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, row, model, optimizer):
-        if epoch == self.epoch:
-            raise Interrupt
 
 
 @pytest.mark.parametrize(

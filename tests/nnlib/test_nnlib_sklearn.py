@@ -6,15 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from helpers import Interrupt, StopAt, blobs, without_time
 
 from nnlib import MLP, evaluate, fit, get_loss, get_optimizer, metrics
-
-
-def blobs(n=240, seed=0, spread=1.0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    centers = np.array([[2.0, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]])
-    return (centers[y] + spread * rng.standard_normal((n, 4))).astype(np.float32), y
 
 
 def softmax(z, axis):
@@ -157,23 +151,6 @@ def test_monitor_errors_and_the_fingerprint(tmp_path):
             early_stopping=2,
             monitor="val_accuracy",
         )
-
-
-class Interrupt(Exception):
-    pass
-
-
-class StopAt:
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, row, model, optimizer):
-        if epoch == self.epoch:
-            raise Interrupt
-
-
-def without_time(history):
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
 
 def test_checkpoints_know_the_monitor_and_resume_the_old_state_key(tmp_path):

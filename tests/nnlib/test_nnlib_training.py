@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import Interrupt, StopAt, blobs, without_time
 
 from nnlib import (
     HISTORY_KEYS,
@@ -22,13 +23,6 @@ from nnlib import (
 )
 
 
-def blobs(n=240, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    centers = np.array([[2.0, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]])
-    return (centers[y] + rng.standard_normal((n, 4))).astype(np.float32), y
-
-
 def make(seed=1, optimizer="adamw", dropout=0.2, dtype=np.float32, lr=1e-2, path="numpy"):
     model = MLP([4, 16, 16, 3], activation="relu", dropout=dropout, dtype=dtype, rng=seed)
     opt = get_optimizer(optimizer, model.parameters(), lr=lr)
@@ -38,10 +32,6 @@ def make(seed=1, optimizer="adamw", dropout=0.2, dtype=np.float32, lr=1e-2, path
 
 def weights(model):
     return [p.data.copy() for p in model.parameters()]
-
-
-def without_time(history):
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
 
 def test_history_rows_and_schedule():
@@ -197,19 +187,6 @@ def test_save_load_round_trip(tmp_path):
     np.savez(tmp_path / "other.npz", a=np.ones(2))
     with pytest.raises(ValueError, match="not an nnlib model"):
         load_model(tmp_path / "other.npz")
-
-
-class Interrupt(Exception):
-    pass
-
-
-class StopAt:
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, row, model, optimizer):
-        if epoch == self.epoch:
-            raise Interrupt
 
 
 @pytest.mark.parametrize("path", ["numpy", "numba"])
