@@ -332,7 +332,8 @@ class MLP(Sequential):
         ValueError for a wrong shape, another dtype (as PyTorch does; no silent cast) or
         NaN/inf."""
         x = self._check_shape(x)
-        check_input_dtype(x, self.dtype, "MLP")
+        if x.dtype != self.dtype:  # tested here first: the training step is hot
+            check_input_dtype(x, self.dtype, "MLP")
         if not training:
             if not np.isfinite(x).all():
                 raise ValueError("input contains NaN or inf")

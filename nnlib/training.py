@@ -323,18 +323,7 @@ class _Fit:
         """Train one epoch, validate, record its row and decide how the fit goes on."""
         s, state, n = self.s, self.state, len(self.x)
         t0 = time.perf_counter()
-        on_step = None
-        if self.per_step:
-            schedule, optimizer, first = (
-                s.schedule,
-                self.optimizer,
-                state.epoch * self.steps_per_epoch,
-            )
-
-            def on_step(i):
-                schedule.apply(optimizer, first + i)
-
-        elif s.schedule is not None:
+        if s.schedule is not None and not self.per_step:
             self.optimizer.lr = float(s.schedule(state.epoch))
         order = self.rng.permutation(n) if s.shuffle else np.arange(n)
         loss_sum, correct, norm_sum, steps, first = _train_epoch(
@@ -347,7 +336,7 @@ class _Fit:
             s.batch_size,
             s.clip_norm,
             self._transform(),
-            on_step,
+            self._on_step(),
         )
         diverged = steps < self.steps_per_epoch
         if state.epoch == 0 and steps:
@@ -373,6 +362,19 @@ class _Fit:
         state.epoch += 1
         self._decide(row, diverged)
         return row
+
+    def _on_step(self):
+        """For a per-step schedule, ``f(i)`` applying it before the epoch's i-th step (the
+        fit's step epoch * steps_per_epoch + i); else None, so the loop does no per-step work."""
+        if not self.per_step:
+            return None
+        schedule, optimizer = self.s.schedule, self.optimizer
+        offset = self.state.epoch * self.steps_per_epoch
+
+        def on_step(i):
+            schedule.apply(optimizer, offset + i)
+
+        return on_step
 
     def _transform(self):
         """The batch transform with fit's generator bound, or None."""
@@ -532,9 +534,9 @@ def fit(
             before a checkpoint is written: the moment to persist a callback's own state for
             a resumed fit) and ``on_fit_end(result)``.
         seed: int or Generator for the shuffle order (dropout draws from the model's rng).
-        checkpoint: path of an .npz written atomically after every epoch (params, optimizer
-            state, epoch, history, early-stopping state, shuffle and dropout generator
-            states, a SHA-256 digest of all of it). If it exists when fit starts, training
+        checkpoint: path of an .npz written atomically after every epoch (params, buffers,
+            optimizer state, epoch, history, early-stopping state, a stateful schedule's
+            state, shuffle and dropout generator states, a SHA-256 digest of all of it). If it exists when fit starts, training
             resumes from it and ends bit-identical to an uninterrupted fit. A checkpoint from
             other settings raises ValueError; a damaged one (unreadable, truncated, altered)
             raises ``CheckpointError`` (a ValueError) naming the file, before anything is
