@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 import warnings
 import zlib
 from pathlib import Path
@@ -12,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from nnstudy.tuning import search as search_module
 from nnstudy.tuning.search import (
     Search,
     check_seeds,
@@ -124,6 +128,32 @@ def test_a_killed_tpe_search_resumes_by_replaying_the_finished_rounds():
         assert resumed == rounds[done]
 
 
+FRESH_PROCESS = """
+import json, math, sys
+from nnstudy.tuning.search import Search
+from nnstudy.tuning.spaces import optimizer_spaces
+space = optimizer_spaces({"preset": "choi2019"}, ["adam"])["adam"]
+search, history = Search(space, "tpe", 18, seed=0, batch=6), []
+for _ in range(search.rounds):
+    history += [(p, -abs(math.log10(p["lr"]) + 3)) for p in search.propose(history)]
+print(json.dumps(history))
+"""
+
+
+def test_a_tpe_search_replays_identically_in_fresh_processes():
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", FRESH_PROCESS],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
+        ).stdout
+        for hash_seed in (1, 2)
+    ]
+    assert outputs[0] == outputs[1] and len(json.loads(outputs[0])) == 18
+
+
 def test_tpe_uses_the_history_not_only_its_seed():
     search = Search(SPACE, "tpe", 24, seed=0, batch=4)
     history, _ = run(search)
@@ -144,6 +174,17 @@ def test_no_point_is_proposed_twice_even_when_the_space_is_small():
         Search(small, "random", 5)
     history, _ = run(Search(SPACE, "tpe", 48, seed=1, batch=8))
     assert len({json.dumps(p, sort_keys=True) for p, _ in history}) == 48
+
+
+def test_tpe_falls_back_to_random_draws_when_it_keeps_repeating_itself(monkeypatch):
+    monkeypatch.setattr(search_module, "DUPLICATE_ASKS", 0)  # every round from the fallback
+    small = parse_space(
+        {"lr": {"values": [1e-3, 1e-2, 1e-1, 1.0]}, "nesterov": {"values": [False, True]}}, "sgd"
+    )
+    score = lambda p: p["lr"] + p["nesterov"]  # noqa: E731
+    history, rounds = run(Search(small, "tpe", 8, batch=3, seed=2), score)
+    assert len({json.dumps(p, sort_keys=True) for p, _ in history}) == 8
+    assert run(Search(small, "tpe", 8, batch=3, seed=2), score)[1] == rounds
 
 
 def test_proposed_values_are_rounded_and_inside_their_ranges():

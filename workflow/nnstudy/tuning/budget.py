@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
+from .search import GOALS
+
 ESTIMATORS = ("with_replacement", "without_replacement", "best_so_far")
 _BY_METHOD = {
     "grid": "without_replacement",
@@ -37,7 +39,6 @@ _BY_METHOD = {
     "sobol": "with_replacement",
     "tpe": "best_so_far",
 }
-GOALS = ("maximize", "minimize")
 CURVE_COLUMNS = ["n", "mean", "std", "lower", "upper"]
 
 

@@ -155,6 +155,17 @@ def _distributions(space: Space) -> dict[str, Any]:
     return out
 
 
+def _from_trial(space: Space, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The point of an Optuna trial's parameters: a range's value snapped and rounded."""
+    out = {}
+    for d in space.dims:
+        if isinstance(d, Fixed):
+            out[d.name] = d.value
+        else:
+            out[d.name] = d.snap(params[d.name]) if isinstance(d, Range) else params[d.name]
+    return out
+
+
 @contextlib.contextmanager
 def _quiet_optuna():
     """Optuna logs every trial at INFO; the level is restored afterwards."""
@@ -188,14 +199,7 @@ def _tpe_round(search: Search, history: History, k: int) -> list[dict[str, Any]]
         repeats = 0
         while len(out) < k and repeats < DUPLICATE_ASKS:
             trial = study.ask(dists)
-            point = {
-                d.name: d.value
-                if isinstance(d, Fixed)
-                else d.snap(trial.params[d.name])
-                if isinstance(d, Range)
-                else trial.params[d.name]
-                for d in space.dims
-            }
+            point = _from_trial(space, trial.params)
             if _key(point, names) in seen:
                 study.tell(trial, state=TrialState.FAIL)
                 repeats += 1
