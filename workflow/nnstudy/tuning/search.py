@@ -28,6 +28,13 @@ For TPE a failed or diverged trial is added as *pruned* (Optuna ranks pruned tri
 every completed one), so the region it came from counts as bad without inventing a score.
 Each round's sampler has its own seed, derived from (seed, round), so rounds that see the
 same history (e.g. all trials failed) do not repeat their random start-up draws.
+
+Successive halving (:func:`rung_plan`) keeps at least ``min_top`` (2) candidates for its top
+rung, which trains for the full epochs, so the choice is made at the full budget, on tuning
+seeds disjoint from the finals' (:func:`check_seeds`); :func:`select` returns the winner and
+every candidate that tied with it. :func:`plan_comparison` reads a tune block into one search
+per optimizer and refuses unequal budgets (epochs, grid sizes). With ``tpe`` and halving, the
+rounds run at rung 0 (TPE's history is rung 0's scores) and the rungs above halve its pool.
 """
 
 from __future__ import annotations
@@ -52,6 +59,12 @@ DUPLICATE_ASKS = 20
 DRAW_BLOCK = 64  # draws of the random stream generated at a time
 
 History = Sequence[tuple[Mapping[str, Any], float | None]]
+
+
+def _positive(**values: int) -> None:
+    for key, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{key} must be an integer >= 1, got {value!r}")
 
 
 def _key(point: Mapping[str, Any], names: Sequence[str]) -> tuple:
@@ -231,10 +244,7 @@ class Search:
             raise ValueError(f"unknown search method {self.method!r}; valid: {', '.join(METHODS)}")
         if self.goal not in GOALS:
             raise ValueError(f"unknown goal {self.goal!r}; valid: {', '.join(GOALS)}")
-        for key in ("n_trials", "batch"):
-            value = getattr(self, key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{key} must be an integer >= 1, got {value!r}")
+        _positive(n_trials=self.n_trials, batch=self.batch)
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
         if not self.space.searched:
@@ -288,12 +298,6 @@ class Search:
 
 
 # --- successive halving and selection --------------------------------------------------------
-
-
-def _positive(**values: int) -> None:
-    for key, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{key} must be an integer >= 1, got {value!r}")
 
 
 def rung_plan(

@@ -6,9 +6,11 @@ W&B sweep's format (a course project's sweep file can be pasted):
     ``{value: x}`` a constant; ``{values: [...]}`` a grid of these values (``distribution:
     categorical`` makes it unordered); ``{min, max, distribution}`` with ``uniform``,
     ``int_uniform``, ``log_uniform_values``, ``q_uniform`` or ``q_log_uniform_values`` (``q``,
-    default 1: the values are the multiples of q in [min, max]); without ``distribution``
-    W&B's inference holds: ``values`` -> categorical, integer min/max -> ``int_uniform``,
-    else ``uniform``.
+    default 1: the values are the multiples of q in [min, max], each equally likely for
+    ``q_uniform``, a log-uniform draw rounded to the nearest for ``q_log_uniform_values``);
+    without ``distribution`` W&B's inference holds: ``values`` -> categorical, integer
+    min/max -> ``int_uniform``, else ``uniform``. W&B's exponent-space ``log_uniform`` and its
+    normal and beta distributions are refused (one line naming the valid ones).
 The project's own forms:
     ``{factors: [...]}`` (times the optimizer's configured value, e.g. its lr);
     ``{low, high, log, points}`` an evenly (log-) spaced grid of ``points`` values;
@@ -29,7 +31,13 @@ on a log scale as Choi et al. 2019 do (``one_minus_beta1 = 0.1`` is ``betas[0] =
 A tune block gives ``preset`` (default spaces, :data:`PRESETS`), ``space`` (for every
 optimizer) and ``spaces`` (per optimizer); :func:`optimizer_spaces` merges them in that
 order, a later one replacing an earlier one's parameter of the same hyper-parameter
-(``beta1`` replaces ``one_minus_beta1``).
+(``beta1`` replaces ``one_minus_beta1``). A whole W&B sweep document becomes a tune block's
+method, metric, space and n_trials (:func:`sweep_to_tune`; ``bayes`` -> ``tpe``), and a
+space a sweep's parameters again (:func:`to_wandb`).
+
+Edges (:func:`edge_flags`): a selected value on its space's boundary is flagged, and
+:func:`extend` widens a flagged dimension outward by its own (log) width, at most ``limit``
+times, saying what it did.
 """
 
 from __future__ import annotations
