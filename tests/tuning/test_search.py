@@ -67,8 +67,9 @@ def best(history):
     return max(history, key=lambda t: t[1])[0]
 
 
-# Budget and tolerance (log10 decades from the optimum) per method; over seeds 0-9 the worst
-# distances were about 0.38 (grid), 0.44 (random), 0.38 (sobol) and 0.24 (tpe).
+# Budget and tolerance (log10 decades from the optimum) per method. The 8 x 8 grid's point
+# nearest the optimum is 0.34 decades away, so 0.5 leaves room for the noise; random and
+# sobol are held to the same at the same budget, TPE to 0.3 with 48 trials in 6 rounds.
 CASES = {
     "grid": (GRID, 64, 1, 0.5),
     "random": (SPACE, 64, 1, 0.5),
