@@ -146,10 +146,8 @@ def test_every_constructor_hyper_parameter_of_nnlib_is_searchable():
                 assert p.name in names
     assert "one_minus_momentum" in searchable("momentum")
     assert hyper_defaults("momentum")["momentum"] == 0.9  # the alias's own default
-    with pytest.raises(
-        ValueError, match="unknown optimizer 'adagrad'; valid: adam, adamw, momentum"
-    ):
-        searchable("adagrad")
+    with pytest.raises(ValueError, match="unknown optimizer 'adamm'; valid: adagrad, adam, adamw"):
+        searchable("adamm")
 
 
 def test_a_new_optimizer_is_searchable_without_editing_the_spaces(monkeypatch):
