@@ -34,6 +34,8 @@ OPTIONS = {
         {"momentum": {"nesterov": True, "weight_decay": 0.001}},
     ),
     "rmsprop centered": ({"optimizer": "rmsprop"}, {"rmsprop": {"centered": True}}),
+    # The prepared data is float32: the run converts it for its float64 model.
+    "float64": ({"dtype": "float64"}, {}),
 }
 
 

@@ -133,10 +133,30 @@ def _schedule(spec: dict[str, Any], where: str) -> dict[str, Any]:
             f"valid keys: {', '.join(['name', *params])}"
         )
     out: dict[str, Any] = {"name": name}
+    recorded = RECORDED_SCHEDULE_KEYS.get(name, ())
     for key, default in params.items():
-        value = spec.get(key, default)
-        out[key] = int(value) if isinstance(default, int) else float(value)
+        value = _as_type_of(default, spec.get(key, default))
+        if key not in recorded and value == default:
+            continue  # at nnlib's default and newer than the run ids: left out, ids unchanged
+        out[key] = value
     return out
+
+
+# The schedule keys every run config records, also at their defaults: those nnlib had when
+# run ids were first made. A key added to nnlib since is recorded only away from its default.
+RECORDED_SCHEDULE_KEYS = {
+    "step": ("step_size", "gamma"),
+    "exponential": ("gamma",),
+    "cosine": ("warmup_epochs", "min_lr"),
+}
+
+
+def _as_type_of(default: Any, value: Any) -> Any:
+    """``value`` in the type of nnlib's default (bool before int: a bool is an int)."""
+    for kind in (bool, int, float, str):
+        if isinstance(default, kind):
+            return kind(value)
+    return value
 
 
 def _augment(spec) -> dict[str, Any] | None:

@@ -67,7 +67,7 @@ def test_metrics(model, x, y, n_classes: int, loss: str = LOSS) -> dict[str, Any
     with np.errstate(all="ignore"):  # a diverged model may produce inf/NaN logits
         for i in range(0, len(x), BATCH):
             xb, yb = np.asarray(x[i : i + BATCH]), np.asarray(y[i : i + BATCH])
-            logits = model.forward(xb, training=False)
+            logits = model.forward(model.check_input(xb), training=False)
             total += loss.forward(logits, yb) * len(xb)
             preds.append(_classes(logits))
     pred = np.concatenate(preds)

@@ -112,7 +112,7 @@ def layer_grad_norms(model, x, y) -> np.ndarray:
             d.p = 0.0  # p == 0 draws no random numbers
         loss = get_loss("cross_entropy")
         with np.errstate(all="ignore"):  # a diverged model may overflow
-            loss.forward(model.forward(x, training=True), y)
+            loss.forward(model.forward(model.check_input(x), training=True), y)
             model.backward(loss.backward(), input_grad=False)
         return np.array(
             [

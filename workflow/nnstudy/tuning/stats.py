@@ -6,8 +6,8 @@ factors, one column per tuned setting, ``tuned`` = the ";"-joined tuned setting 
 and ``histories`` (one row per run and epoch). Conventions:
 
 - A *candidate* (one value of the tuned settings for one variant, at one rung) scores the
-  mean validation metric over its trial seeds (``candidates``). A trial that diverged without
-  a finite value counts as 0 (it yields no usable model); failed trials are left out (and
+  mean validation metric over its trial seeds (``candidates``). A trial that diverged counts
+  as 0 (it yields no usable model); failed trials are left out (and
   counted in the budget). A variant listed by several experiments counts once.
 - Candidates are compared at one budget: the sensitivity and the expected-best curves use the
   first rung, which every candidate ran (the full budget when there is no successive halving).
@@ -66,10 +66,10 @@ def expected_max(values, n_max: int | None = None) -> pd.DataFrame:
 
 
 def trial_scores(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.Series:
-    """The metric of each trial; a diverged trial without a finite value counts as 0."""
+    """The metric of each trial; a diverged trial counts as 0 whatever its last value (the
+    selection ranks it last too: its setting must never look good)."""
     values = pd.to_numeric(trials[metric], errors="coerce")
-    diverged = trials["status"].eq("diverged") & ~np.isfinite(values)
-    return values.mask(diverged, 0.0)
+    return values.mask(trials["status"].eq("diverged"), 0.0)
 
 
 def tuned_names(trials: pd.DataFrame) -> list[str]:
