@@ -255,6 +255,10 @@ def failed_job_line(record: logging.LogRecord) -> str:
     return f"FAILED {record.rule_name}: {logs}"
 
 
+def _pct(cell: str) -> str:
+    return f"{100 * float(cell):.1f}" if cell else "n/a"
+
+
 def closing_summary(tables: str | os.PathLike, reports: list[str], since: float) -> str:
     """What a finished study says last: per comparison (an experiment on a dataset) the variant
     chosen on validation with its test accuracy, 95 % interval and probability of ranking
@@ -270,8 +274,8 @@ def closing_summary(tables: str | os.PathLike, reports: list[str], since: float)
             rows[name] = list(csv.DictReader(fh))
     lines = [
         "",
-        "Chosen on validation, per comparison (test accuracy, 95% interval over seeds and test "
-        "examples, probability of ranking first):",
+        "Chosen on validation, per comparison (test accuracy %, 95% interval over seeds and "
+        "test examples, probability of ranking first):",
     ]
     for row in rows["comparisons"]:
         where = f"{row['experiment']} / {row['dataset']}"
@@ -280,11 +284,11 @@ def closing_summary(tables: str | os.PathLike, reports: list[str], since: float)
             continue
         tied = row["tied"].split(";")
         name = " = ".join(tied) + " (tied on validation)" if len(tied) > 1 else row["reference"]
-        ci = f" [{float(row['reference_low']):.4f}, {float(row['reference_high']):.4f}]"
+        ci = f" [{_pct(row['reference_low'])}, {_pct(row['reference_high'])}]"
         first = (
             f", P(first) {float(row['reference_p_first']):.2f}" if row["reference_p_first"] else ""
         )
-        lines.append(f"  {where}: {name}  {float(row['reference_mean']):.4f}{ci}{first}")
+        lines.append(f"  {where}: {name}  {_pct(row['reference_mean'])}{ci}{first}")
     runs, runs_csv = rows["runs"], csvs["runs"]
     bad = [r for r in runs if r["status"] in ("failed", "diverged")]
     lines.append(

@@ -2,7 +2,6 @@
 nnstudy.report.figures."""
 
 import pandas as pd
-
 from nnstudy.config.runs import experiment_slug
 from nnstudy.jobs.frame import script_job
 from nnstudy.report.figures import make_experiment_figures

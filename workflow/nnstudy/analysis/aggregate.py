@@ -180,9 +180,9 @@ def add_final_validation(runs: pd.DataFrame, histories: pd.DataFrame) -> pd.Data
         _final_validation(by_run.get((d, r), histories.iloc[0:0]), _int_or_none(b))
         for d, r, b in zip(runs["dataset"], runs["run_id"], runs["best_epoch"], strict=True)
     ]
-    return runs.assign(
-        val_accuracy=[v[0] for v in values], val_loss=[v[1] for v in values]
-    ).drop(columns="best_epoch")
+    return runs.assign(val_accuracy=[v[0] for v in values], val_loss=[v[1] for v in values]).drop(
+        columns="best_epoch"
+    )
 
 
 def _int_or_none(value):
@@ -271,7 +271,9 @@ def load_predictions(
     """run id -> its test predictions, for every run that is not failed; a file made for
     another test split than the prepared one is an error naming it."""
     out = {}
-    for dataset, run_id, status in zip(runs["dataset"], runs["run_id"], runs["status"], strict=True):
+    for dataset, run_id, status in zip(
+        runs["dataset"], runs["run_id"], runs["status"], strict=True
+    ):
         if status == "failed":
             continue
         path = file(Path(runs_root) / dataset / run_id, "predictions")

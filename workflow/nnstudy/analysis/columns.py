@@ -25,21 +25,21 @@ not 97 %); an empty cell is "not available" (and says why in a ``note`` or ``ver
     reference's, with its 95 % interval), ``p, p_holm``, ``poi, poi_low, poi_high``
     (probability of improvement over the reference: that a seed of this variant beats a seed
     of the reference), ``mde`` (the smallest detectable difference of this pair), ``verdict``
-    (``reference``, ``tied best``, ``worse``, ``better``, ``not distinguishable``,
-    ``not testable``).
+    (``reference``, ``worse``, ``better``, ``not distinguishable`` (at this sample size: never "equal"),
+    ``no difference observed`` (the same test outcomes for every seed), ``not testable``).
 ``main_effects.csv``, one row per comparison, varying factor and level:
     ``experiment, dataset, factor, level, variants`` (how many have it), ``val_mean``,
     ``test_mean, low, high`` (the marginal mean over its variants, 95 % interval), ``lead``
     (True on the level with the highest marginal validation accuracy), and on the runner-up's
     row the lead's test difference over it: ``diff, diff_low, diff_high, p, p_holm, mde,
-    verdict``.
+    verdict`` (``better``: the lead is ahead on test, ``worse``: behind).
 ``interaction.csv``, one row per comparison and cell of its first two varying factors:
     ``experiment, dataset, row_factor, row_level, col_factor, col_level, test_mean, low,
     high``.
 ``across.csv``, one row per experiment with two datasets or more and variant:
     ``experiment, variant, mean_rank`` (its average rank over the datasets, 1 = best test
-    accuracy), ``datasets``, ``variants``, ``friedman_stat, friedman_p`` (Iman-Davenport),
-    ``cd`` (Nemenyi's critical difference at ``alpha``), ``never`` (True when the design
+    accuracy), ``datasets``, ``variants``, ``friedman_stat, friedman_p`` (chi-square),
+    ``cd`` (Nemenyi's critical difference at ``alpha``), ``alpha``, ``never`` (True when the design
     cannot reach significance at all) and ``note`` (why).
 """
 
@@ -138,6 +138,7 @@ ACROSS_COLUMNS = (
     "friedman_stat",
     "friedman_p",
     "cd",
+    "alpha",
     "never",
     "note",
 )

@@ -36,8 +36,9 @@ from nnstudy.analysis.columns import (
 )
 from nnstudy.analysis.comparisons import Comparison, Selection, select_reference
 
-ALPHA = 0.05
-POWER = 0.8
+ALPHA = uncertainty.ALPHA
+POWER = uncertainty.POWER
+CONFIDENCE = uncertainty.CONFIDENCE
 N_BOOT = 2000
 # The effect the report says how many seeds would need (1 point of accuracy).
 EFFECT = 0.01
@@ -56,19 +57,6 @@ def comparison_seed(comparison: Comparison) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
-def _verdict(p_holm: float, diff: float, alpha: float) -> str:
-    if not math.isfinite(p_holm):
-        return "not testable"
-    if p_holm < alpha:
-        return "worse" if diff < 0 else "better"
-    return "not distinguishable"
-
-
-def _level_weights(comparison: Comparison, factor: str, level: str) -> np.ndarray:
-    w = np.array([comparison.levels[v][factor] == level for v in comparison.variants], float)
-    return w / w.sum()
-
-
 def summarize(
     comparison: Comparison,
     runs: pd.DataFrame,
@@ -81,77 +69,99 @@ def summarize(
     ``runs``: its runs (runs.csv rows indexed by run id)."""
     usable = runs.index[runs["status"] != "failed"]
     selection = select_reference(comparison, runs["val_accuracy"].to_dict(), usable)
-    V = len(comparison.variants)
-    boot = uncertainty.two_level_bootstrap(
-        correct, present, n_boot=n_boot, rng=np.random.default_rng(comparison_seed(comparison))
+    names = list(comparison.variants)
+    boot = uncertainty.paired_bootstrap(
+        correct, present, n_boot=n_boot, variants=names,
+        rng=np.random.default_rng(comparison_seed(comparison)),
+    )  # fmt: skip
+    spread = uncertainty.percentile_intervals(boot, CONFIDENCE)
+    ranked = uncertainty.rank_probabilities(boot, CONFIDENCE)
+    ref = (
+        names.index(selection.reference)
+        if selection and present[names.index(selection.reference)].any()
+        else None
     )
-    acc = uncertainty.seed_accuracies(correct, present)  # (V, S), NaN where missing
-    means = np.nanmean(np.where(present, acc, np.nan), axis=1) if V else np.zeros(0)
-    low, high = uncertainty.percentile_interval(boot.means, 0.95)
-    p_first, rank_low, rank_high = uncertainty.rank_summary(boot.means)
-    ref = comparison.variants.index(selection.reference) if selection else None
-    # The family: every variant against the reference, then each factor's lead over its
-    # runner-up.
-    tests, contrasts = [], []
+    # The family Holm's correction is over: every variant against the reference, then each
+    # factor's leading level (on validation) against its runner-up.
+    tests, contrasts = {}, []
     if ref is not None:
-        for j in range(V):
-            if j != ref:
-                w = np.zeros(V)
-                w[j], w[ref] = 1.0, -1.0
-                tests.append(("variant", j, w))
+        for j, v in enumerate(names):
+            if j != ref and present[j].any():
+                tests["variant", v] = uncertainty.paired_test(
+                    correct, j, ref, present, alpha, POWER, names
+                )
         for factor in comparison.factors:
             lead, runner = _lead_and_runner(comparison, factor, selection)
-            w = _level_weights(comparison, factor, lead) - _level_weights(
-                comparison, factor, runner
-            )
-            tests.append(("factor", factor, w))
-            contrasts.append((factor, lead, runner))
-    results = [uncertainty.paired_test(correct, present, w) for _, _, w in tests]
-    p_holm = uncertainty.holm([r.p for r in results])
-    by_test = {(kind, key): (r, p) for (kind, key, _), r, p in zip(tests, results, p_holm, strict=True)}
+            levels = [comparison.levels[v][factor] for v in names]
+            w = uncertainty.level_weights(levels, lead, runner)
+            contrasts.append((factor, lead, runner, w))
+            if len(comparison.factors) == 1 and lead == comparison.levels[names[ref]][factor]:
+                continue  # one variant per level: the pair test of the runner-up says it all
+            tests["factor", factor] = uncertainty.contrast_test(correct, w, present, alpha, POWER)
+    keys = list(tests)
+    p_holm = dict(zip(keys, uncertainty.holm([tests[k]["p"] for k in keys]), strict=True))
+    family = int(sum(math.isfinite(tests[k]["p"]) for k in keys))
+    poi = uncertainty.improvement_probabilities(boot, ref) if ref is not None else None
     variants = _variant_rows(
-        comparison, runs, selection, means, acc, present, low, high, p_first, rank_low,
-        rank_high, boot, by_test, ref, alpha,
-    )  # fmt: skip
-    effects = _effect_rows(comparison, selection, boot, means, contrasts, by_test, alpha)
-    pair_mde = [r.mde(alpha, POWER) for (kind, _, _), r in zip(tests, results, strict=True) if kind == "variant"]
-    family = len(tests)
+        comparison, runs, selection, boot, spread, ranked, poi, tests, p_holm, ref, alpha
+    )
+    effects = _effect_rows(comparison, selection, boot, contrasts, tests, p_holm, alpha)
+    pairs = [tests[k] for k in keys if k[0] == "variant"]
+    needed = [
+        uncertainty.seeds_needed(r["components"], EFFECT, alpha, POWER)["n_seeds"]
+        for r in pairs
+        if r["components"] is not None and r["components"].n_seeds > 1
+    ]
+    ref_row = spread.iloc[ref] if ref is not None else None
     row = {
         "experiment": comparison.experiment,
         "dataset": comparison.dataset,
         "slug": comparison.slug,
         "factors": ";".join(comparison.factors),
         "fixed": json.dumps([list(p) for p in comparison.fixed]),
-        "variants": V,
+        "variants": len(names),
         "seeds": ";".join(str(s) for s in comparison.seeds),
         "n_test": correct.shape[2],
         "runs": len(runs),
         "usable": len(usable),
-        "reference": selection.reference if selection else None,
+        "reference": names[ref] if ref is not None else None,
         "tied": ";".join(selection.best) if selection else None,
-        "reference_val": selection.means[selection.reference] if selection else math.nan,
-        "reference_mean": means[ref] if ref is not None else math.nan,
-        "reference_low": low[ref] if ref is not None else math.nan,
-        "reference_high": high[ref] if ref is not None else math.nan,
-        "reference_p_first": p_first[ref] if ref is not None else math.nan,
+        "reference_val": selection.means[names[ref]] if ref is not None else math.nan,
+        "reference_mean": ref_row["accuracy"] if ref_row is not None else math.nan,
+        "reference_low": ref_row["low"] if ref_row is not None else math.nan,
+        "reference_high": ref_row["high"] if ref_row is not None else math.nan,
+        "reference_p_first": ranked["p_first"].iloc[ref] if ref is not None else math.nan,
         "family": family,
         "alpha": alpha,
-        "mde": _median(pair_mde),
+        "mde": _median([r["mde"] for r in pairs]),
         "mde_holm": _median(
-            [r.mde(alpha / max(family, 1), POWER) for (k, _, _), r in zip(tests, results, strict=True) if k == "variant"]
+            [
+                uncertainty.minimum_detectable_difference(r["se"], r["df"], alpha / family, POWER)
+                for r in pairs
+            ]
+            if family
+            else []
         ),
-        "effect": EFFECT if pair_mde else math.nan,
-        "seeds_needed": _median(
-            [r.seeds_needed(EFFECT, alpha, POWER) for (k, _, _), r in zip(tests, results, strict=True) if k == "variant"]
-        ),
+        "effect": EFFECT if pairs else math.nan,
+        # Empty when more seeds cannot reach EFFECT (the test set's own noise is larger).
+        "seeds_needed": _median([n for n in needed if n is not None])
+        if needed and all(n is not None for n in needed)
+        else math.nan,
         "n_boot": n_boot,
-        "method": uncertainty.TEST_NAME,
+        # The tests' methods, as the report's sentences name them.
+        "method": "; ".join(
+            dict.fromkeys(
+                r["method"]
+                for r in tests.values()
+                if r["method"] not in ("not tested", "no difference observed")
+            )
+        ),
     }
     return {
         "comparisons": pd.DataFrame([row], columns=list(COMPARISON_COLUMNS)),
         "variants": variants,
         "main_effects": effects,
-        "interaction": _interaction_rows(comparison, boot, means),
+        "interaction": _interaction_rows(comparison, boot),
     }
 
 
@@ -175,15 +185,26 @@ def _lead_and_runner(comparison: Comparison, factor: str, selection: Selection):
     return order[0], order[1]
 
 
+def _verdict(result: dict, p_holm: float, alpha: float) -> str:
+    """``better``/``worse`` (the first side minus the second) when Holm rejects; otherwise
+    what the data show, never "equal"."""
+    if result["method"] == "no difference observed":
+        return "no difference observed"
+    if not math.isfinite(p_holm):
+        return "not testable"
+    if p_holm <= alpha:
+        return "better" if result["estimate"] > 0 else "worse"
+    return "not distinguishable"  # at this sample size: never "equal"
+
+
 def _variant_rows(
-    comparison, runs, selection, means, acc, present, low, high, p_first, rank_low, rank_high,
-    boot, by_test, ref, alpha,
-) -> pd.DataFrame:  # fmt: skip
+    comparison, runs, selection, boot, spread, ranked, poi, tests, p_holm, ref, alpha
+) -> pd.DataFrame:
     rows = []
     for j, v in enumerate(comparison.variants):
         ids = [comparison.runs[v, s] for s in comparison.seeds if (v, s) in comparison.runs]
         status = runs.loc[ids, "status"]
-        seed_acc = acc[j][present[j]]
+        seed_acc = boot.seed_accuracy[j][np.isfinite(boot.seed_accuracy[j])]
         row = {
             "experiment": comparison.experiment,
             "dataset": comparison.dataset,
@@ -191,41 +212,36 @@ def _variant_rows(
             "order": j,
             "levels": json.dumps(comparison.levels[v], separators=(",", ":")),
             "runs": len(ids),
-            "usable": int(present[j].sum()),
+            "usable": int(seed_acc.size),
             "diverged": int(status.eq("diverged").sum()),
             "failed": int(status.eq("failed").sum()),
             "val_mean": selection.means.get(v, math.nan) if selection else math.nan,
-            "test_mean": means[j],
+            "test_mean": spread["accuracy"].iloc[j],
             "seed_sd": float(np.std(seed_acc, ddof=1)) if seed_acc.size > 1 else math.nan,
-            "low": low[j],
-            "high": high[j],
-            "p_first": p_first[j],
-            "rank_low": rank_low[j],
-            "rank_high": rank_high[j],
+            "low": spread["low"].iloc[j],
+            "high": spread["high"].iloc[j],
+            "p_first": ranked["p_first"].iloc[j],
+            "rank_low": ranked["rank_low"].iloc[j],
+            "rank_high": ranked["rank_high"].iloc[j],
         }
-        if ref is None:
+        if ref is None or not seed_acc.size:
             row["verdict"] = "not testable"
-        elif j == ref or (selection and v in selection.best):
-            row["verdict"] = "reference" if j == ref else "tied best"
-        if ref is not None and j != ref:
-            result, p_holm = by_test["variant", j]
-            d_low, d_high = uncertainty.percentile_interval(
-                boot.means[:, j] - boot.means[:, ref], 0.95
-            )
-            poi = uncertainty.probability_of_improvement(acc[j][present[j]], acc[ref][present[ref]])
-            poi_low, poi_high = uncertainty.poi_interval(boot, j, ref, 0.95)
+        elif j == ref:
+            row["verdict"] = "reference"
+        else:
+            result = tests["variant", v]
             row |= {
-                "diff": means[j] - means[ref],
-                "diff_low": d_low,
-                "diff_high": d_high,
-                "p": result.p,
-                "p_holm": p_holm,
-                "poi": poi,
-                "poi_low": poi_low,
-                "poi_high": poi_high,
-                "mde": result.mde(alpha, POWER),
+                "diff": result["estimate"],
+                "diff_low": result["ci_low"],
+                "diff_high": result["ci_high"],
+                "p": result["p"],
+                "p_holm": p_holm["variant", v],
+                "poi": poi["poi"].iloc[j],
+                "poi_low": poi["low"].iloc[j],
+                "poi_high": poi["high"].iloc[j],
+                "mde": result["mde"],
+                "verdict": _verdict(result, p_holm["variant", v], alpha),
             }
-            row.setdefault("verdict", _verdict(p_holm, row["diff"], alpha))
         rows.append(row)
     frame = pd.DataFrame(rows, columns=list(VARIANT_COLUMNS))
     if selection is None:
@@ -235,15 +251,19 @@ def _variant_rows(
     return frame.assign(_k=-key).sort_values(["_k", "order"], kind="stable").drop(columns="_k")
 
 
-def _effect_rows(comparison, selection, boot, means, contrasts, by_test, alpha) -> pd.DataFrame:
+def _effect_rows(comparison, selection, boot, contrasts, tests, p_holm, alpha) -> pd.DataFrame:
     rows = []
-    lead_of = {factor: (lead, runner) for factor, lead, runner in contrasts}
+    lead_of = {factor: (lead, runner) for factor, lead, runner, _ in contrasts}
     for factor in comparison.factors:
+        levels = [comparison.levels[v][factor] for v in comparison.variants]
         for level in comparison.factor_levels(factor):
-            w = _level_weights(comparison, factor, level)
-            members = [v for v in comparison.variants if comparison.levels[v][factor] == level]
+            members = [v for v, lv in zip(comparison.variants, levels, strict=True) if lv == level]
+            w = np.array([lv == level for lv in levels], float)
+            if not np.isfinite(boot.observed[w > 0]).all():
+                w = w * np.isfinite(boot.observed)  # the level's variants that ran
+            mean = uncertainty.contrast_interval(boot, w / w.sum(), CONFIDENCE)
             val = [selection.means[v] for v in members if selection and v in selection.means]
-            low, high = uncertainty.percentile_interval(boot.means @ w, 0.95)
+            lead, runner = lead_of.get(factor, (None, None))
             row = {
                 "experiment": comparison.experiment,
                 "dataset": comparison.dataset,
@@ -251,32 +271,37 @@ def _effect_rows(comparison, selection, boot, means, contrasts, by_test, alpha) 
                 "level": level,
                 "variants": len(members),
                 "val_mean": float(np.mean(val)) if val else math.nan,
-                "test_mean": float(np.nansum(means * w)),
-                "low": low,
-                "high": high,
-                "lead": lead_of.get(factor, (None,))[0] == level,
+                "test_mean": mean["estimate"],
+                "low": mean["low"],
+                "high": mean["high"],
+                "lead": lead == level,
             }
-            lead, runner = lead_of.get(factor, (None, None))
             if level == runner:
-                result, p_holm = by_test["factor", factor]
-                contrast = _level_weights(comparison, factor, lead) - w
-                d_low, d_high = uncertainty.percentile_interval(boot.means @ contrast, 0.95)
-                diff = float(np.nansum(means * contrast))
+                key = ("factor", factor) if ("factor", factor) in tests else ("variant", members[0])
+                result = _lead_side(tests[key], key[0] == "variant")
                 row |= {
-                    "diff": diff,
-                    "diff_low": d_low,
-                    "diff_high": d_high,
-                    "p": result.p,
-                    "p_holm": p_holm,
-                    "mde": result.mde(alpha, POWER),
                     # The lead's difference over the runner-up: positive = the lead is ahead.
-                    "verdict": _verdict(p_holm, -diff, alpha),
+                    "diff": result["estimate"],
+                    "diff_low": result["ci_low"],
+                    "diff_high": result["ci_high"],
+                    "p": result["p"],
+                    "p_holm": p_holm[key],
+                    "mde": result["mde"],
+                    "verdict": _verdict(result, p_holm[key], alpha),
                 }
             rows.append(row)
     return pd.DataFrame(rows, columns=list(EFFECT_COLUMNS))
 
 
-def _interaction_rows(comparison, boot, means) -> pd.DataFrame:
+def _lead_side(result: dict, flip: bool) -> dict:
+    """A test's result as "lead minus runner-up" (a pair test is runner-up minus reference)."""
+    if not flip:
+        return result
+    lo, hi = result["ci_low"], result["ci_high"]
+    return result | {"estimate": -result["estimate"], "ci_low": -hi, "ci_high": -lo}
+
+
+def _interaction_rows(comparison, boot) -> pd.DataFrame:
     if len(comparison.factors) < 2:
         return pd.DataFrame(columns=list(INTERACTION_COLUMNS))
     rf, cf = comparison.factors[:2]
@@ -287,10 +312,9 @@ def _interaction_rows(comparison, boot, means) -> pd.DataFrame:
                 [comparison.levels[v][rf] == a and comparison.levels[v][cf] == b
                  for v in comparison.variants], float,
             )  # fmt: skip
-            if not w.any():
+            if not w.any() or not np.isfinite(boot.observed[w > 0]).all():
                 continue
-            w /= w.sum()
-            low, high = uncertainty.percentile_interval(boot.means @ w, 0.95)
+            cell = uncertainty.contrast_interval(boot, w / w.sum(), CONFIDENCE)
             rows.append(
                 {
                     "experiment": comparison.experiment,
@@ -299,9 +323,9 @@ def _interaction_rows(comparison, boot, means) -> pd.DataFrame:
                     "row_level": a,
                     "col_factor": cf,
                     "col_level": b,
-                    "test_mean": float(np.nansum(means * w)),
-                    "low": low,
-                    "high": high,
+                    "test_mean": cell["estimate"],
+                    "low": cell["low"],
+                    "high": cell["high"],
                 }
             )
     return pd.DataFrame(rows, columns=list(INTERACTION_COLUMNS))
@@ -311,39 +335,38 @@ def across_datasets(
     comparisons: list[Comparison], variants: pd.DataFrame, alpha: float = ALPHA
 ) -> pd.DataFrame:
     """Per experiment with two datasets or more: its variants' average ranks over the datasets
-    (by mean test accuracy), the Friedman test and the critical difference. Only variants that
-    every dataset has are ranked."""
+    (by mean test accuracy), the Friedman test (chi-square reference; with few datasets
+    Iman-Davenport's F is far from its reference distribution) and Nemenyi's critical
+    difference (:mod:`nnstudy.analysis.ranks`). Only variants with a score on every dataset
+    are ranked; ``never``/``note`` say when the design cannot reach significance at all."""
     rows = []
     for experiment in dict.fromkeys(c.experiment for c in comparisons):
         mine = [c for c in comparisons if c.experiment == experiment]
         if len(mine) < 2:
             continue
-        shared = [v for v in mine[0].variants if all(v in c.variants for c in mine[1:])]
         table = variants[variants["experiment"] == experiment]
-        scores = np.array(
-            [
-                [
-                    table[(table["dataset"] == c.dataset) & (table["variant"] == v)]["test_mean"].iloc[0]
-                    for v in shared
-                ]
-                for c in mine
-            ],
-            dtype=float,
-        )
-        result = ranks.across(scores, alpha=alpha)
-        for v, mean_rank in zip(shared, result.mean_ranks, strict=True):
+        scores = table.pivot(index="dataset", columns="variant", values="test_mean")
+        shared = [v for v in mine[0].variants if v in scores.columns]
+        scores = scores.loc[[c.dataset for c in mine], shared].dropna(axis=1)
+        if scores.shape[1] < 2:
+            continue
+        test = ranks.friedman(scores)
+        post = ranks.nemenyi(scores, alpha)
+        limits = ranks.design_limits(scores.shape[1], scores.shape[0], alpha)
+        for v, mean_rank in post["average_ranks"].items():
             rows.append(
                 {
                     "experiment": experiment,
                     "variant": v,
                     "mean_rank": mean_rank,
-                    "datasets": len(mine),
-                    "variants": len(shared),
-                    "friedman_stat": result.statistic,
-                    "friedman_p": result.p,
-                    "cd": result.cd,
-                    "never": result.never,
-                    "note": result.note,
+                    "datasets": scores.shape[0],
+                    "variants": scores.shape[1],
+                    "friedman_stat": test["statistic"],
+                    "friedman_p": test["p"],
+                    "cd": post["cd"],
+                    "alpha": alpha,
+                    "never": not limits["nemenyi_possible"],
+                    "note": " ".join(limits["reasons"]),
                 }
             )
     return pd.DataFrame(rows, columns=list(ACROSS_COLUMNS))

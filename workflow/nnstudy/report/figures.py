@@ -209,7 +209,7 @@ def ranking(view: ComparisonView, **_):
     y = np.arange(len(v))[::-1]
     mean, low, high = (100 * v[c].to_numpy(float) for c in ("test_mean", "low", "high"))
     has = np.isfinite(low) & np.isfinite(high)
-    ref = v["verdict"].isin(["reference", "tied best"]).to_numpy()
+    ref = v["verdict"].eq("reference").to_numpy()
     ax.errorbar(
         mean[has],
         y[has],
@@ -629,17 +629,16 @@ def _draw_architecture(ax, arch, tallest: float, colours: dict) -> None:
 def critical_difference(across: pd.DataFrame, **_):
     """Average ranks of an experiment's variants over its datasets with Nemenyi's critical
     difference (Demsar 2006): variants joined by a bar are not distinguishable."""
+    from nnstudy.analysis.ranks import cliques
     from nnstudy.report.cd_diagram import cd_diagram
 
-    ranks = dict(zip(across["variant"], across["mean_rank"].astype(float), strict=True))
+    ranks = pd.Series(across["mean_rank"].astype(float).to_numpy(), index=across["variant"])
     first = across.iloc[0]
-    fig, ax = plt.subplots(figsize=(7.0, 1.4 + 0.22 * len(ranks)))
-    cd_diagram(ax, ranks, float(first["cd"]))
+    cd = float(first["cd"])
     title = f"{int(first['datasets'])} datasets, Friedman p = {float(first['friedman_p']):.3g}"
     if str(first["never"]).lower() == "true":
         title += ": this design cannot reach significance"
-    ax.set_title(title, fontsize=8)
-    return fig
+    return cd_diagram(ranks.to_dict(), cd, cliques(ranks, cd), title=title)
 
 
 def applies(spec: Figure, view: ComparisonView) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nnstudy.report.templating import interval, pct, plural, points, pvalue
+from nnstudy.report.templating import interval, p_is, pct, plural, points, pvalue
 from nnstudy.report.view import ComparisonView
 
 
@@ -20,7 +20,7 @@ def _name(view: ComparisonView) -> str:
 
 
 def _detectable(mde, mde_holm=None) -> str:
-    """"detectable: >= X points" (and at Holm's first step), or why no bound is known."""
+    """ "detectable: >= X points" (and at Holm's first step), or why no bound is known."""
     if pd.isna(mde):
         return "no detectable difference can be computed (too few runs)"
     text = f"detectable: >= {points(mde, sign=False)} points with 80 % power"
@@ -76,7 +76,7 @@ def _named(rows: pd.DataFrame) -> str:
 
 
 def distinguishability_finding(view: ComparisonView) -> str | None:
-    others = view.variants[~view.variants["verdict"].isin(["reference", "tied best"])]
+    others = view.variants[~view.variants["verdict"].eq("reference")]
     if view.reference is None or others.empty:
         return None
     row = view.row
@@ -86,20 +86,28 @@ def distinguishability_finding(view: ComparisonView) -> str | None:
     for word, label in (("worse", "worse than it"), ("better", "better than it on test")):
         rows = others[verdict == word]
         if len(rows):
-            parts.append(f"{plural(len(rows), 'variant')} {'is' if len(rows) == 1 else 'are'} "
-                         f"{label}: {_named(rows)}")
+            parts.append(
+                f"{plural(len(rows), 'variant')} {'is' if len(rows) == 1 else 'are'} "
+                f"{label}: {_named(rows)}"
+            )
     same = int((verdict == "not distinguishable").sum())
     if same:
         parts.append(
             f"{plural(same, 'variant')} {'is' if same == 1 else 'are'} not distinguishable "
             f"from it at this sample size ({_detectable(row['mde'], row['mde_holm'])})"
         )
+    observed = int((verdict == "no difference observed").sum())
+    if observed:
+        parts.append(
+            f"{plural(observed, 'variant')} made the same test predictions as it for every "
+            "seed (no difference observed)"
+        )
     untested = int((verdict == "not testable").sum())
     if untested:
         parts.append(f"{plural(untested, 'variant')} could not be tested (no usable run)")
     return (
-        f"{_name(view)}, against {view.reference} ({row['method']}, Holm-corrected over the "
-        f"{int(row['family'])} tests of this comparison, alpha = {alpha:g}): "
+        f"{_name(view)}, against {view.reference} ({row['method'] or 'no test'}, Holm-corrected "
+        f"over the {plural(int(row['family']), 'test')} of this comparison, alpha = {alpha:g}): "
         + "; ".join(parts)
         + "."
     )
@@ -143,10 +151,15 @@ def factor_findings(view: ComparisonView) -> list[str]:
         )
         verdict = runner["verdict"]
         if verdict in ("worse", "better"):
-            side = "ahead of" if verdict == "worse" else "behind"
+            side = "ahead of" if verdict == "better" else "behind"
             text += f"{side} it (p (Holm) {pvalue(runner['p_holm'])})."
         elif verdict == "not distinguishable":
-            text += f"not distinguishable at this sample size ({_detectable(runner['mde'])})."
+            text += (
+                f"not distinguishable at this sample size ({p_is(runner['p_holm'])} after Holm; "
+                f"{_detectable(runner['mde'])})."
+            )
+        elif verdict == "no difference observed":
+            text += "no difference observed (the same test outcomes, not a proof of equality)."
         else:
             text += "no test was possible."
         out.append(text)
@@ -169,9 +182,14 @@ def across_finding(experiment: str, across: pd.DataFrame) -> str | None:
     text = (
         f"{experiment}, across its {int(first['datasets'])} datasets: {top['variant']} has the "
         f"best average rank ({float(top['mean_rank']):.2f} of {int(first['variants'])}); "
-        f"Friedman test p = {pvalue(first['friedman_p'])}, Nemenyi critical difference "
-        f"{float(first['cd']):.2f} ranks."
+        f"Friedman test {p_is(first['friedman_p'])}, Nemenyi critical difference "
+        f"{float(first['cd']):.2f} ranks"
     )
+    behind = rows[rows["mean_rank"] - float(top["mean_rank"]) > float(first["cd"])]
+    if float(first["friedman_p"]) <= float(first["alpha"]) and len(behind):
+        text += f"; ranked significantly below it: {', '.join(map(str, behind['variant']))}."
+    else:
+        text += "; no variant ranks significantly below it at this number of datasets."
     if str(first["never"]).lower() == "true":
         text += f" {first['note']}"
     return text

@@ -85,7 +85,6 @@ def statistics(comparisons: pd.DataFrame) -> list[str]:
     """The Statistics paragraphs, with the settings the comparisons were computed with."""
     first = comparisons.iloc[0] if len(comparisons) else None
     n_boot = NA if first is None else f"{int(first['n_boot']):,}"
-    method = NA if first is None else str(first["method"])
     alpha = NA if first is None else f"{float(first['alpha']):g}"
     effect = NA if first is None or pd.isna(first["effect"]) else f"{100 * first['effect']:g}"
     return [
@@ -104,16 +103,25 @@ def statistics(comparisons: pd.DataFrame) -> list[str]:
         "the rank interval the 95 % range of its rank. The probability of improvement is that "
         "a seed of the variant beats a seed of the reference (the Mann-Whitney statistic over "
         "their per-seed accuracies, Agarwal et al. 2021; Bouthillier et al. 2021).",
-        f"Each variant is tested against the reference with {method}, and each factor's leading "
-        "level against its runner-up in the same way; Holm's correction runs over every test "
-        f"of a comparison that a sentence of the report states, at alpha = {alpha}. A test "
-        "that does not reject is reported as \"not distinguishable at this sample size\" with "
-        "the smallest difference the comparison detects with 80 % power (from the observed "
-        "paired spread, at alpha per test and at Holm's first step), never as equal; the "
-        f"number of seeds a {effect}-point difference would need comes from the same variance "
-        "components (the test set's part does not shrink with more seeds).",
+        "Each variant is tested against the reference on the paired per-example differences "
+        "d[s, i] (seed s, test example i), a crossed seeds x examples design: the variance of "
+        "the mean difference is (MS_seed + MS_example - MS_error) / (S N) from the two-way "
+        "ANOVA's mean squares (each variance component clipped at zero), and the t statistic "
+        "is referred to Satterthwaite's degrees of freedom. It counts the test set's noise "
+        "and the seeds' alike (chosen by simulation: it alone held its 5 % size on both small and "
+        "large test sets; tests/analysis/uncertainty_sim.py). "
+        "With one seed only the test set's noise is known: the exact McNemar test on the "
+        "discordant examples, and the report says the seed noise is missing. Each factor's "
+        "leading level is tested against its runner-up in the same way (the mean over the "
+        "level's variants); Holm's correction runs over every test of a comparison that a "
+        f"sentence of the report states, at alpha = {alpha}. A test that does not reject is "
+        'reported as "not distinguishable at this sample size" with the smallest difference '
+        "the comparison detects with 80 % power (at alpha per test and at Holm's first step), "
+        'never as equal; identical predictions are reported as "no difference observed". '
+        f"The number of seeds a {effect}-point difference would need comes from the same "
+        "variance components (the test set's part does not shrink with more seeds).",
         "Across datasets, an experiment's variants are ranked per dataset by mean test "
-        "accuracy and the average ranks compared by the Friedman test (Iman-Davenport's F) and "
+        "accuracy and the average ranks compared by the Friedman test (chi-square reference) and "
         "Nemenyi's critical difference (Demsar 2006); when the number of datasets is too small "
         "for any difference to reach significance, the report says so.",
     ]

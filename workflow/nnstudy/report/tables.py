@@ -16,6 +16,7 @@ from nnstudy.report.templating import (
     Table,
     interval,
     number,
+    p_is,
     pct,
     plural,
     points,
@@ -48,6 +49,11 @@ def _count(x) -> str:
     return NA if pd.isna(x) else str(int(x))
 
 
+def _undecided(verdicts: pd.Series) -> int:
+    """Variants the test could not tell from the reference (identical outcomes included)."""
+    return int(verdicts.get("not distinguishable", 0) + verdicts.get("no difference observed", 0))
+
+
 def summary_table(views: list[ComparisonView]) -> Table:
     rows, marked = [], set()
     for view in views:
@@ -64,7 +70,7 @@ def summary_table(views: list[ComparisonView]) -> Table:
                 interval(row["reference_low"], row["reference_high"]),
                 _prob(row["reference_p_first"]),
                 f"{int(verdicts.get('worse', 0))} of {others}" if others > 0 else NA,
-                f"{int(verdicts.get('not distinguishable', 0))} of {others}" if others > 0 else NA,
+                f"{_undecided(verdicts)} of {others}" if others > 0 else NA,
                 points(row["mde"], sign=False),
             ]
         )
@@ -99,8 +105,8 @@ def summary_table(views: list[ComparisonView]) -> Table:
 def variant_table(view: ComparisonView) -> Table:
     rows, marked = [], set()
     for i, (_, v) in enumerate(view.variants.iterrows()):
-        is_ref = v["verdict"] in ("reference", "tied best")
-        if is_ref:
+        is_ref = v["verdict"] == "reference"
+        if is_ref or v["variant"] in view.tied:
             marked.add(i)
         rows.append(
             [
@@ -359,8 +365,8 @@ def across_table(experiment: str, slug: str, across: pd.DataFrame) -> Table:
         name=f"across-{slug}",
         caption=(
             f"{experiment}: average rank of each variant over its {int(first['datasets'])} "
-            f"datasets (1 = the best test accuracy on a dataset). Friedman test p = "
-            f"{pvalue(first['friedman_p'])}; Nemenyi critical difference {float(first['cd']):.2f} "
+            f"datasets (1 = the best test accuracy on a dataset). Friedman test "
+            f"{p_is(first['friedman_p'])}; Nemenyi critical difference {float(first['cd']):.2f} "
             "ranks (two variants whose average ranks differ by less are not distinguishable)."
         ),
         columns=["variant", "average rank"],

@@ -165,6 +165,12 @@ def pvalue(p) -> str:
     return "<0.001" if float(p) < 0.001 else f"{float(p):.3f}"
 
 
+def p_is(p) -> str:
+    """A p-value in a sentence: "p = 0.012", "p < 0.001"."""
+    text = pvalue(p)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
+
+
 def number(x, digits: int = 3) -> str:
     return NA if _missing(x) else f"{float(x):.{digits}g}"
 

@@ -59,7 +59,9 @@ class ComparisonView:
         """level -> the variant with the highest mean validation accuracy among those with
         that level (the variants table is in validation order; levels in the experiment's
         order)."""
-        levels = self.variants.assign(_level=[self.levels(v)[factor] for v in self.variants["variant"]])
+        levels = self.variants.assign(
+            _level=[self.levels(v)[factor] for v in self.variants["variant"]]
+        )
         first = levels.groupby("_level", sort=False)["variant"].first()
         order = levels.sort_values("order").drop_duplicates("_level")["_level"]
         return first.reindex(order.to_numpy())
@@ -78,8 +80,8 @@ def comparison_views(tables: dict[str, pd.DataFrame]) -> list[ComparisonView]:
 
         m = mine(members)[["run_id", "variant", "seed"]]
         runs = tables["runs"].drop(columns=["seed"]).merge(m, on="run_id")
-        histories = tables["histories"].drop(columns=["seed"], errors="ignore").merge(
-            m, on="run_id"
+        histories = (
+            tables["histories"].drop(columns=["seed"], errors="ignore").merge(m, on="run_id")
         )
         out.append(
             ComparisonView(
