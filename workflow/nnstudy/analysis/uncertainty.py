@@ -317,19 +317,18 @@ def rank_probabilities(boot: PairedBootstrap, confidence: float = CONFIDENCE) ->
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     ranked = np.isfinite(boot.observed)
+    out = pd.DataFrame({"variant": boot.variants})
+    out[["rank", "p_first", "rank_low", "rank_high"]] = np.nan
+    if not ranked.any():
+        return out
     means = boot.replicate_means[:, ranked]
     best = means == means.max(axis=1, keepdims=True)
     p_first = (best / best.sum(axis=1, keepdims=True)).mean(axis=0)
     ranks = stats.rankdata(-means, method="average", axis=1)
     tail = (1 - confidence) / 2
-    out = pd.DataFrame({"variant": boot.variants})
-    out["rank"] = np.nan
     out.loc[ranked, "rank"] = stats.rankdata(-boot.observed[ranked], method="average")
-    out["p_first"] = np.nan
     out.loc[ranked, "p_first"] = p_first
-    out["rank_low"] = np.nan
     out.loc[ranked, "rank_low"] = np.quantile(ranks, tail, axis=0, method="inverted_cdf")
-    out["rank_high"] = np.nan
     out.loc[ranked, "rank_high"] = np.quantile(ranks, 1 - tail, axis=0, method="inverted_cdf")
     return out
 

@@ -585,7 +585,7 @@ def architecture(view: ComparisonView, runs_root, **_):
         len(shown), 1, figsize=(1.6 * width + 1.2, 1.9 * len(shown)), squeeze=False
     )
     tallest = np.log2(max(max(arch.sizes) for arch, _ in shown) + 1)
-    colours = _style({a for arch, _ in shown for a in arch.activations})
+    colours = _style(sorted({a for arch, _ in shown for a in arch.activations}))
     for ax, (arch, n_runs) in zip(axes[:, 0], shown, strict=True):
         _draw_architecture(ax, arch, tallest, colours)
         runs_text = f"{n_runs} run" + "s" * (n_runs != 1)

@@ -106,7 +106,7 @@ def distinguishability_finding(view: ComparisonView) -> str | None:
     if untested:
         parts.append(f"{plural(untested, 'variant')} could not be tested (no usable run)")
     return (
-        f"{_name(view)}, against {view.reference} ({row['method'] or 'no test'}, Holm-corrected "
+        f"{_name(view)}, against {view.reference} ({view.method}, Holm-corrected "
         f"over the {plural(int(row['family']), 'test')} of this comparison, alpha = {alpha:g}): "
         + "; ".join(parts)
         + "."

@@ -135,7 +135,7 @@ def variant_table(view: ComparisonView) -> Table:
             "seeds and test examples, the seeds' standard deviation, the probability of ranking "
             "first and the 95 % rank interval (bootstrap), and against the reference: the "
             "difference (points) with its 95 % interval, the Holm-corrected p-value "
-            f"({row['method']}) and the probability of improvement (a seed of the variant beats "
+            f"({view.method}) and the probability of improvement (a seed of the variant beats "
             "a seed of the reference). 'not distinguishable' means the test did not reject at "
             f"this sample size ({_mde_text(row)}), not that the variants are equal."
         ),

@@ -44,6 +44,12 @@ class ComparisonView:
         return None if pd.isna(ref) else str(ref)
 
     @property
+    def method(self) -> str:
+        """The tests' methods ("no test" when none ran)."""
+        method = self.row["method"]
+        return "no test" if pd.isna(method) or not str(method) else str(method)
+
+    @property
     def tied(self) -> list[str]:
         return _split(self.row["tied"])
 

@@ -214,7 +214,8 @@ def default_vs_tuned(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.Dat
             continue
         rung = defaults.groupby("variant")["rung"].max().min()
         at_rung = data[data["rung"] == rung]
-        chosen = data[data["selected"]].set_index("variant")[names]
+        # The selected setting (marked on every rung its candidate ran).
+        chosen = data[data["selected"]].drop_duplicates("variant").set_index("variant")[names]
         tuned = at_rung.merge(chosen.reset_index(), on=["variant", *names]).set_index("variant")
         default = defaults[defaults["rung"] == rung].set_index("variant")
         frame = pd.DataFrame(index=pd.Index(variants, name="variant"))
@@ -235,33 +236,6 @@ def default_vs_tuned(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.Dat
     if not out:
         return pd.DataFrame(columns=cols)
     return pd.concat(out, ignore_index=True)[cols]
-
-
-def ranking_change(table: pd.DataFrame) -> dict:
-    """How the tuned ranking differs from the default one, over the variants ranked both
-    ways: ``reversed`` = pairs of variants in strictly opposite order (the order changed when
-    there is one; a tie that one side breaks is no reversal), ``moved`` = variants whose rank
-    differs, Kendall's tau-b (NaN with fewer than two variants or when one side is all tied),
-    and the variants ranked first on each side."""
-    both = table.dropna(subset=["default_rank", "tuned_rank"])
-    d, t = both["default_rank"].to_numpy(float), both["tuned_rank"].to_numpy(float)
-    pairs = np.sign(d[:, None] - d[None, :]) * np.sign(t[:, None] - t[None, :])
-    reversed_pairs = int((np.triu(pairs, 1) < 0).sum())
-    tau = math.nan
-    if len(both) >= 2 and len(set(d)) > 1 and len(set(t)) > 1:
-        from scipy import stats as sps  # here: a second of import the figures job does not need
-
-        tau = float(sps.kendalltau(d, t).statistic)
-    return {
-        "n": len(both),
-        "changed": reversed_pairs > 0,
-        "reversed": reversed_pairs,
-        "pairs": len(both) * (len(both) - 1) // 2,
-        "moved": int((d != t).sum()),
-        "tau": tau,
-        "top_default": sorted(both.loc[both["default_rank"] == 1, "variant"]),
-        "top_tuned": sorted(both.loc[both["tuned_rank"] == 1, "variant"]),
-    }
 
 
 def tuning_budget(trials: pd.DataFrame) -> pd.DataFrame:
