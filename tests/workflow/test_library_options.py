@@ -78,7 +78,10 @@ def test_an_option_trains_and_reaches_the_run_id_and_the_methods(name, spirals, 
         assert model["init"] == ["he_normal", "he_normal", "xavier_normal"]
     # The report's methods section lists the setting with its value.
     (tmp_path / "experiments.csv").write_text(table_csv(rows))
-    runs = collect_runs(read_membership(tmp_path / "experiments.csv"), tmp_path / "runs")
+    card = json.loads((spirals / "card.json").read_text())
+    runs, _ = collect_runs(
+        read_membership(tmp_path / "experiments.csv"), tmp_path / "runs", {"spirals": card}
+    )
     settings = dict(methods(cfg, runs, {}, ["t"])["settings"])
     for key, value in fixed.items():
         shown = settings[key]

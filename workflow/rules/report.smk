@@ -1,4 +1,5 @@
-# Aggregate all runs -> figures per dataset -> report (HTML + LaTeX) -> PDF when TeX exists.
+# Aggregate all runs -> figures per comparison (an experiment on a dataset) -> report (HTML +
+# LaTeX) -> PDF when TeX exists.
 # `rule all` takes report_targets(). Logic lives in nnstudy.{aggregate,figures,report}.
 import sys
 import time
@@ -8,7 +9,6 @@ from nnstudy.config.validation import selected
 from nnstudy.console import closing_summary
 from nnstudy.config.runs import config_hash, table_csv
 from nnstudy.report.rules import (
-    FIGURES_DIR,
     HTML,
     PDF,
     TABLES_DIR,
@@ -109,7 +109,8 @@ rule aggregate:
         "../envs/study.yaml"
     params:
         runs_root=lambda wildcards, input: str(Path(input.membership).parent),
-        data_root=PROCESSED_DIR,
+        # data/processed/<dataset>/test.npz
+        data_root=lambda wildcards, input: str(Path(input.tests[0]).parents[1]),
         tunings=TUNED.tunings,
         trials_root=str(Path(TRIAL_DIR).parents[1]),
     script:
@@ -133,7 +134,8 @@ rule figures:
         "../envs/study.yaml"
     params:
         runs_root=str(Path(RUN_DIR).parents[1]),
-        figures_dir=FIGURES_DIR,
+        # <figures>/<experiment>/<dataset>/<kind>.png
+        figures_dir=lambda wildcards, output: str(Path(output[0]).parents[2]),
     script:
         "../scripts/figures.py"
 
@@ -151,7 +153,8 @@ rule experiment_figures:
     conda:
         "../envs/study.yaml"
     params:
-        figures_dir=FIGURES_DIR,
+        # <figures>/<experiment>/<kind>.png
+        figures_dir=lambda wildcards, output: str(Path(output[0]).parents[1]),
     script:
         "../scripts/experiment_figures.py"
 
@@ -172,8 +175,10 @@ rule report:
     conda:
         "../envs/study.yaml"
     params:
-        figures_dir=FIGURES_DIR,
-        data_root=PROCESSED_DIR,
+        # <figures>/<experiment>/<dataset>/<kind>.png, first of the figure targets
+        figures_dir=lambda wildcards, input: str(Path(input.figures[0]).parents[2]),
+        # <processed>/<dataset>/card.json
+        data_root=lambda wildcards, input: str(Path(input.cards[0]).parents[1]),
         study={
             "data": config.get("data", {}),
             "experiments": {n: config["experiments"][n] for n in selected(config)},
