@@ -136,7 +136,7 @@ def summarize(
         "mde": _median([r["mde"] for r in pairs]),
         "mde_holm": _median(
             [
-                uncertainty.minimum_detectable_difference(r["se"], r["df"], alpha / family, POWER)
+                uncertainty.detectable_difference(r["se"], r["df"], alpha / family, POWER)
                 for r in pairs
             ]
             if family

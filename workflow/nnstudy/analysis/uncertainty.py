@@ -531,6 +531,18 @@ def minimum_detectable_difference(
     return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se)
 
 
+def detectable_difference(se: float, df: float, alpha: float = ALPHA, power: float = POWER) -> float:
+    """:func:`minimum_detectable_difference` from an *estimated* standard error: ``se`` is first
+    made median-unbiased for the true spread, se * sqrt(df / chi2_{0.5, df}) (with few df the
+    estimate is skewed low, and a difference at the plain formula's value is found less often
+    than ``power``; tests/analysis/test_calibration.py measures the rate)."""
+    if not (np.isfinite(se) and se > 0 and np.isfinite(df) and df > 0):
+        return math.nan
+    return minimum_detectable_difference(
+        se * math.sqrt(df / stats.chi2.ppf(0.5, df)), df, alpha, power
+    )
+
+
 def seeds_needed(
     components: VarianceComponents,
     effect: float,
@@ -650,7 +662,7 @@ def paired_test(
     half = stats.t.ppf(1 - alpha / 2, df) * se
     rec = out | _record(
         estimate=est, se=se, df=df, ci_low=est - half, ci_high=est + half, statistic=est / se,
-        mde=minimum_detectable_difference(se, df, alpha, power),
+        mde=detectable_difference(se, df, alpha, power),
     )  # fmt: skip
     if n_seeds > 1:
         p = 2 * stats.t.sf(abs(est / se), df)
@@ -702,7 +714,7 @@ def contrast_test(
     return out | _record(
         estimate=est, se=se, df=df, ci_low=est - half, ci_high=est + half, statistic=est / se,
         p=float(2 * stats.t.sf(abs(est / se), df)),
-        mde=minimum_detectable_difference(se, df, alpha, power),
+        mde=detectable_difference(se, df, alpha, power),
         method="crossed seeds x examples t" if n_seeds > 1 else "example-level t (one seed)",
         note="" if n_seeds > 1 else "one seed: seed variation not estimable",
     )  # fmt: skip
@@ -752,7 +764,7 @@ def compare_to_reference(
     m = int(np.isfinite(table["p"]).sum())
     table["significant"] = table["p_holm"] <= alpha
     table["mde_holm"] = [
-        minimum_detectable_difference(se, df, alpha / max(m, 1), power)
+        detectable_difference(se, df, alpha / max(m, 1), power)
         for se, df in zip(table["se"], table["df"], strict=True)
     ]
     verdicts = [_verdict(row, names[ref]) for row in table.itertuples()]
