@@ -104,9 +104,7 @@ def test_percentile_and_contrast_intervals_from_the_replicates(comparison):
 
 def test_level_weights_are_main_effect_contrasts():
     levels = ["adam", "adam", "sgd", "sgd", "rmsprop"]
-    np.testing.assert_allclose(
-        unc.level_weights(levels, "adam", "sgd"), [0.5, 0.5, -0.5, -0.5, 0]
-    )
+    np.testing.assert_allclose(unc.level_weights(levels, "adam", "sgd"), [0.5, 0.5, -0.5, -0.5, 0])
     np.testing.assert_allclose(
         unc.level_weights(levels, "rmsprop"), np.array([0, 0, 0, 0, 1]) - 0.2
     )
@@ -156,9 +154,7 @@ def test_poi_interval_from_replicates_matches_brute_force(comparison):
     _, runs = _brute_force(correct, present, 200, 8)
     table = unc.improvement_probabilities(boot, reference=0)
     for v in (1, 2, 3):
-        reps = [
-            stats.mannwhitneyu(r[v], r[0]).statistic / (r[v].size * r[0].size) for r in runs
-        ]
+        reps = [stats.mannwhitneyu(r[v], r[0]).statistic / (r[v].size * r[0].size) for r in runs]
         assert table["low"][v] == pytest.approx(np.percentile(reps, 2.5))
         assert table["high"][v] == pytest.approx(np.percentile(reps, 97.5))
         x = correct[v][present[v]].mean(axis=1)

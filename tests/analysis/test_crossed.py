@@ -140,7 +140,7 @@ def test_consistent_two_image_gap_is_not_significant_but_seed_t_says_so():
         wins = rng.choice(np.flatnonzero(~ref[s]), 8, replace=False)
         losses = rng.choice(np.flatnonzero(ref[s]), 8 + gap, replace=False)
         variant[s, wins], variant[s, losses] = True, False
-    assert list((ref.sum(axis=1) - variant.sum(axis=1))) == [2, 2, 2, 1, 2]
+    assert list(ref.sum(axis=1) - variant.sum(axis=1)) == [2, 2, 2, 1, 2]
     correct = np.stack([variant, ref])
     seed_t = stats.ttest_rel(variant.mean(axis=1), ref.mean(axis=1)).pvalue
     assert seed_t < 0.001

@@ -340,6 +340,7 @@ def test_adding_an_experiment_leaves_every_other_byte_identical(study, tables, t
         section = re.compile(rf"<h2>Results: {re.escape(experiment)}</h2>(.*?)<h2>", re.S)
         old_section, new_section = section.search(before), section.search(after_html)
         assert old_section and new_section, experiment
+
         # Up to the next section's opening tag (whose id names the next experiment).
         def body(match):
             return re.sub(r'<section id="[^"]*">\s*$', "", match.group(1)).rstrip()

@@ -531,7 +531,9 @@ def minimum_detectable_difference(
     return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se)
 
 
-def detectable_difference(se: float, df: float, alpha: float = ALPHA, power: float = POWER) -> float:
+def detectable_difference(
+    se: float, df: float, alpha: float = ALPHA, power: float = POWER
+) -> float:
     """:func:`minimum_detectable_difference` from an *estimated* standard error: ``se`` is first
     made median-unbiased for the true spread, se * sqrt(df / chi2_{0.5, df}) (with few df the
     estimate is skewed low, and a difference at the plain formula's value is found less often
