@@ -189,8 +189,9 @@ def test_the_reference_is_chosen_on_validation_with_ties_reported(study, tables)
 
 def _anova_p(d: np.ndarray) -> float:
     """The crossed seeds x examples test of mean(d) = 0, from statsmodels' two-way ANOVA."""
-    smf = pytest.importorskip("statsmodels.formula.api")
-    sm = pytest.importorskip("statsmodels.api")
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
     s, n = d.shape
     frame = pd.DataFrame(
         {"d": d.ravel(), "seed": np.repeat(np.arange(s), n), "ex": np.tile(np.arange(n), s)}
@@ -417,3 +418,104 @@ def test_pdf_shows_hostile_name_literally_and_every_run(study, tables, tmp_path)
     assert HOSTILE in text
     for run_id in tables["runs"]["run_id"]:
         assert run_id in text
+
+
+def _views(study):
+    from nnstudy.analysis.aggregate import read_tables
+    from nnstudy.report.contents import TABLES as REPORT_TABLES
+    from nnstudy.report.view import comparison_views
+
+    folder = study / "results/tables"
+    paths = {name: folder / f"{name}.csv" for name in REPORT_TABLES}
+    return {(v.experiment, v.dataset): v for v in comparison_views(read_tables(paths))}
+
+
+@pytest.fixture(scope="module")
+def views(study):
+    return _views(study)
+
+
+def _lines(fig, ax_index=0):
+    return fig.axes[ax_index].get_lines()
+
+
+def test_learning_curves_are_the_seed_medians_of_each_level_s_validation_best(views):
+    import matplotlib.pyplot as plt
+    from nnstudy.report import figures
+
+    view = views["core", "gmm"]
+    fig = figures.learning_curves(view=view)
+    val = view.variants.set_index("variant")["val_mean"]
+    for row, factor in enumerate(view.factors):
+        for level in ("sgd", "adam") if factor == "optimizer" else ("relu", "tanh"):
+            mine = [v for v in val.index if view.levels(v)[factor] == level]
+            best = max(mine, key=lambda v: (val[v], -list(view.variants["variant"]).index(v)))
+            seeds = view.histories[view.histories["variant"] == best].pivot(
+                index="epoch", columns="run_id", values="val_accuracy"
+            )
+            (line,) = [ln for ln in _lines(fig, 2 * row) if ln.get_label().startswith(f"{level}:")]
+            assert line.get_label() == f"{level}: {best} ({len(seeds.columns)} seeds)"
+            assert line.get_ydata() == pytest.approx(100 * seeds.median(axis=1).to_numpy())
+    for ax in fig.axes[::2]:  # accuracy panels: quantiles of accuracies stay accuracies
+        for band in ax.collections:
+            assert band.get_paths()[0].vertices[:, 1].max() <= 100.0
+    plt.close(fig)
+
+
+def test_quantile_band_skips_non_finite_values():
+    from nnstudy.report import figures
+
+    h = pd.DataFrame(
+        {
+            "epoch": [1, 1, 1, 2, 2, 2, 3],
+            "val_loss": [1.0, 2.0, 4.0, 0.5, math.inf, math.nan, math.nan],
+        }
+    )
+    band = figures.quantile_band(h, "val_loss").set_index("epoch")
+    assert list(band.index) == [1, 2]
+    assert band.loc[1, ["q25", "median", "q75"]].tolist() == pytest.approx([1.5, 2.0, 3.0])
+    assert band.loc[2, "n"] == 1 and band.loc[2, "median"] == 0.5
+
+
+def test_tuning_figures_match_the_trials_by_brute_force(study, views):
+    import itertools
+
+    import matplotlib.pyplot as plt
+    from nnstudy.report import figures
+
+    view = views["tuned", "gmm"]
+    raw = pd.read_csv(study / "results/tables/trials.csv", dtype={"variant": str})
+    raw = raw[raw["experiment"] == "tuned"]
+    fig = figures.lr_sensitivity(view=view)
+    stars = [ln for ln in _lines(fig) if ln.get_marker() == "*" and len(ln.get_xdata())]
+    selected = raw[raw["selected"]]
+    assert len(stars) == selected["optimizer"].nunique()
+    for star in stars:
+        (lr,) = star.get_xdata()
+        assert lr in set(selected["lr"])
+    plt.close(fig)
+    fig = figures.expected_max(view=view)
+    for line in _lines(fig):
+        opt = line.get_label().split(" (")[0]
+        if opt.startswith("_"):
+            continue
+        t = raw[(raw["optimizer"] == opt) & (raw["rung"] == 0) & (raw["status"] != "failed")]
+        # The leading variant of this optimizer (one variant per optimizer here).
+        scores = t["val_accuracy"].where(t["status"] != "diverged", 0.0).fillna(0.0).tolist()
+        for n, y in zip(line.get_xdata(), line.get_ydata(), strict=True):
+            exact = np.mean([max(d) for d in itertools.product(scores, repeat=int(n))])
+            assert y == pytest.approx(100 * exact)
+    plt.close(fig)
+
+
+def test_tuning_budget_counts_the_trials(study, html):
+    raw = pd.read_csv(study / "results/tables/trials.csv", dtype={"variant": str})
+    raw = raw[raw["experiment"] == "tuned"].drop_duplicates("run_id")
+    for opt, t in raw.groupby("optimizer"):
+        epochs = f"{t['epochs_run'].sum():g}"
+        row = re.search(
+            rf'<tr><td class="l">{opt}</td><td class="r">\d+</td><td class="r">\d+</td>'
+            rf'<td class="r">{len(t)}</td><td class="r">{epochs}</td>',
+            html,
+        )
+        assert row, opt
