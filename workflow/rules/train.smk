@@ -68,9 +68,9 @@ rule predict:
         f"{RUN_DIR}/{PREDICTIONS}",
     log:
         "results/logs/predict/{dataset}/{run_id}.log",
-    threads: 1
     conda:
         "../envs/study.yaml"
+    threads: 1
     params:
         run=lambda wildcards, input: os.path.dirname(input.model),
         data=lambda wildcards, input: os.path.dirname(input.card),
