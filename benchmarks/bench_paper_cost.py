@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from nnstudy.config import validate_config
+from nnstudy.config.runs import study_rows, unique_runs
+from nnstudy.config.validation import validate_config
 from nnstudy.datasets import get_spec
-from nnstudy.runs import study_rows, unique_runs
-from nnstudy.train_job import batch_transform, build
+from nnstudy.training.job import batch_transform, build
 from record import recorded
 from threadpoolctl import threadpool_limits
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from nnstudy.train_job import build
+from nnstudy.training.job import build
 from record import recorded
 from study_cli import timed_snakemake
 from threadpoolctl import threadpool_limits

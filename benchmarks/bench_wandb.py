@@ -1,13 +1,13 @@
 """W&B's cost per run (offline: wandb.init + logging + finish) against a short training run.
 
-The training run is a core-study run made by the study's own code (nnstudy.train_job +
-nnstudy.evaluation, in-process, 1 BLAS thread): digits, the config.yaml defaults (hidden [64],
+The training run is a core-study run made by the study's own code (nnstudy.training.job +
+nnstudy.training.evaluation, in-process, 1 BLAS thread): digits, the config.yaml defaults (hidden [64],
 20 epochs, batch 64, adam, relu, he, snapshots every 5 epochs). Its folder is then logged to W&B
 (offline), copied under N run ids for the batch. W&B's cost per run is measured three ways, each
 with its ratio to the training time:
 
 - fresh process: ``python -c "log_runs([one run])"`` minus ``python -c "import
-  nnstudy.tracking"``: what a per-run Snakemake ``script:`` job would add for W&B;
+  nnstudy.training.tracking"``: what a per-run Snakemake ``script:`` job would add for W&B;
 - batch of N in one process, per run: what rule ``log_wandb`` (one job per dataset) pays;
 - marginal run in a batch: (batch of N - batch of 1) / (N - 1).
 
@@ -32,12 +32,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from nnstudy.config import validate_config
+from nnstudy.config.runs import study_rows, unique_runs
+from nnstudy.config.validation import validate_config
 from nnstudy.datasets.prepare import prepare
-from nnstudy.evaluation import evaluate_run
-from nnstudy.runfolder import train_outputs
-from nnstudy.runs import study_rows, unique_runs
-from nnstudy.train_job import train_run
+from nnstudy.training.evaluation import evaluate_run
+from nnstudy.training.job import train_run
+from nnstudy.training.runfolder import train_outputs
 from record import recorded
 from threadpoolctl import threadpool_limits
 
@@ -76,7 +76,7 @@ def wall(code: str, cwd: Path) -> float:
 def log_code(folders: list[Path], wandb_dir: Path) -> str:
     runs = [(str(f), ["bench"]) for f in folders]
     return (
-        "from nnstudy.tracking import log_runs; "
+        "from nnstudy.training.tracking import log_runs; "
         f"log_runs({runs!r}, wandb_dir={str(wandb_dir)!r}, mode='offline')"
     )
 
@@ -105,7 +105,7 @@ def main() -> None:
         folders = copies(runs[0][1], args.runs)
         bare, one, batch = [], [], []
         for k in range(args.repeat):
-            bare.append(wall("import nnstudy.tracking", tmp))
+            bare.append(wall("import nnstudy.training.tracking", tmp))
             one.append(wall(log_code(folders[:1], tmp / f"w1-{k}"), tmp))
             batch.append(wall(log_code(folders, tmp / f"wn-{k}"), tmp))
         bare, one, batch = map(statistics.median, (bare, one, batch))

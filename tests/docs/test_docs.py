@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from nnstudy import docs
-from nnstudy.names import tex_engine
+from nnstudy.report.contents import tex_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [

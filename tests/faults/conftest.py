@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from faultstudy import TINY, results, run_ids, snakemake, write_study
 
-# Study jobs checkpoint a run at most every 5 s by default (nnstudy.train_job); the kill tests
+# Study jobs checkpoint a run at most every 5 s by default (nnstudy.training.job); the kill tests
 # need a checkpoint after every epoch of their short runs.
 os.environ["NNSTUDY_CHECKPOINT_SECONDS"] = "0"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from faultstudy import results, snakemake
 
 TABLE = "results/runs/experiments.csv"
-# What the repair line ends with (nnstudy.integrity.repair_message).
+# What the repair line ends with (nnstudy.jobs.integrity.repair_message).
 REPAIR = re.compile(r": rm (?P<files>.+?) && snakemake --cores N$")
 
 

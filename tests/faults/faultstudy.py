@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from nnstudy.config import validate_config
+from nnstudy.config.runs import study_rows, unique_runs
+from nnstudy.config.validation import validate_config
 from nnstudy.invoke import snakemake_command, tiny_study
-from nnstudy.runs import study_rows, unique_runs
 
 # The test study's untuned experiment (.test/config.yaml): two runs of 2 epochs on 300 spiral
 # points, a full study in a few seconds.

@@ -10,10 +10,16 @@ import yaml
 from faultstudy import TINY, run_ids, snakemake, write_study
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
-from nnstudy.config import MAX_VALUES, ConfigError, check_yaml, typed_overrides, validate_config
+from nnstudy.config.runs import study_rows
+from nnstudy.config.validation import (
+    MAX_VALUES,
+    ConfigError,
+    check_yaml,
+    typed_overrides,
+    validate_config,
+)
 from nnstudy.invoke import ROOT
-from nnstudy.runs import study_rows
-from nnstudy.tuning import study_tunings
+from nnstudy.tuning.plan import study_tunings
 
 BASE = yaml.safe_load((ROOT / "config.yaml").read_text())
 VALID_DATASETS = ["digits", "spirals", "gmm", "peaks", "mnist", "fashion_mnist", "cifar10"]

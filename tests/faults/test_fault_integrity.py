@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from nnstudy.integrity import (
+from nnstudy.jobs.integrity import (
     LOCKS,
     STORE,
     IntegrityError,

@@ -18,8 +18,8 @@ from faultstudy import (
     start,
     write_study,
 )
-from nnstudy.config import validate_config
-from nnstudy.runs import study_rows, table_csv
+from nnstudy.config.runs import study_rows, table_csv
+from nnstudy.config.validation import validate_config
 
 # Another study of the same folder: different runs, so a different run table.
 OTHER = copy.deepcopy(TINY)

@@ -8,7 +8,7 @@ import struct
 import zipfile
 
 from faultstudy import results, snakemake
-from nnstudy.integrity import record
+from nnstudy.jobs.integrity import record
 
 
 def flip_in_member_keeping_mtime(path, member: str) -> None:

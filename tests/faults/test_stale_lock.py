@@ -1,4 +1,4 @@
-"""nnstudy.studylock with real processes: Snakemake's lock is removed only when it is stale.
+"""nnstudy.jobs.lock with real processes: Snakemake's lock is removed only when it is stale.
 
 Each "process of a study" here is a real Python process that takes the kernel lock the way a
 Snakemake main process (claim) or a job (hold) does, and is ended with SIGKILL like a crash.
@@ -28,7 +28,7 @@ from faultstudy import (
     start,
     write_study,
 )
-from nnstudy.studylock import LOCAL, hold, record_executor
+from nnstudy.jobs.lock import LOCAL, hold, record_executor
 
 
 def python(code: str, folder: Path) -> subprocess.Popen:
@@ -49,7 +49,7 @@ def snakemake_process(folder: Path) -> subprocess.Popen:
     proc = python(
         """
         import sys
-        from nnstudy.studylock import claim
+        from nnstudy.jobs.lock import claim
         print(repr(claim(folder)), flush=True)
         sys.stdin.read()
         """,
@@ -65,7 +65,7 @@ def rerun(folder: Path) -> str | None:
         [
             sys.executable,
             "-c",
-            f"from nnstudy.studylock import claim; print(claim({str(folder)!r}) or '')",
+            f"from nnstudy.jobs.lock import claim; print(claim({str(folder)!r}) or '')",
         ],
         capture_output=True,
         text=True,
@@ -145,9 +145,9 @@ def test_a_job_left_running_by_a_killed_snakemake_keeps_the_lock(folder):
     study = python(
         """
         import subprocess, sys
-        from nnstudy.studylock import claim
+        from nnstudy.jobs.lock import claim
         claim(folder)
-        job = "import time; from nnstudy.studylock import hold; print(hold(%r), flush=True); "
+        job = "import time; from nnstudy.jobs.lock import hold; print(hold(%r), flush=True); "
         job += "time.sleep(600)"
         holding = subprocess.Popen([sys.executable, "-c", job % folder], stdout=subprocess.PIPE,
                                    text=True)

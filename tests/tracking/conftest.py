@@ -4,8 +4,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from nnstudy.runs import Row
-from nnstudy.tracking import batch, runs_by_dataset
+from nnstudy.config.runs import Row
+from nnstudy.training.tracking import batch, runs_by_dataset
 from tracking_study import make_study
 
 

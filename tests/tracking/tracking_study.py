@@ -1,6 +1,6 @@
 """Real run folders for the tracking tests, made by the study's own code: config validation and
-run table (nnstudy.config/runs), training (nnstudy.train_job) and evaluation
-(nnstudy.evaluation) on a tiny prepared spirals set (nnstudy.datasets.prepare)."""
+run table (nnstudy.config/runs), training (nnstudy.training.job) and evaluation
+(nnstudy.training.evaluation) on a tiny prepared spirals set (nnstudy.datasets.prepare)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import io
 from pathlib import Path
 
 import numpy as np
-from nnstudy.config import validate_config
+from nnstudy.config.runs import Row, study_rows, unique_runs
+from nnstudy.config.validation import validate_config
 from nnstudy.datasets.prepare import prepare
-from nnstudy.evaluation import evaluate_run
-from nnstudy.runfolder import train_outputs
-from nnstudy.runs import Row, study_rows, unique_runs
-from nnstudy.train_job import train_run
+from nnstudy.training.evaluation import evaluate_run
+from nnstudy.training.job import train_run
+from nnstudy.training.runfolder import train_outputs
 
 TINY = {"datasets": ["spirals"], "fixed": {"epochs": 4, "hidden": [8], "snapshot_every": 2}}
 # core and extra share the seed-0 run; boom diverges (SGD with a huge learning rate).

@@ -1,4 +1,4 @@
-"""nnstudy.tuning without Snakemake: the plan (equal budgets), scoring, selection, tables."""
+"""nnstudy.tuning.plan without Snakemake: the plan (equal budgets), scoring, selection, tables."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from nnstudy.config import ConfigError, validate_config
-from nnstudy.runs import study_rows
-from nnstudy.tuning import (
+from nnstudy.config.runs import study_rows
+from nnstudy.config.validation import ConfigError, validate_config
+from nnstudy.tuning.plan import (
     TunedRuns,
     finals_membership,
     rung_plan,
@@ -235,7 +235,7 @@ def test_trials_table_and_membership(tmp_path):
 
 
 def test_aggregate_writes_the_trial_tables(tmp_path):
-    from nnstudy.aggregate import collect_trials
+    from nnstudy.analysis.aggregate import collect_trials
 
     t, _, records = search(tmp_path, [[0.5, 0.9, 0.7], [0.0, 0.95, 0.0]])
     trials, histories = collect_trials([t], records, tmp_path)
@@ -261,8 +261,8 @@ def test_aggregate_writes_the_trial_tables(tmp_path):
 
 
 def test_trial_tables_keep_hash_ids_as_text(tmp_path):
-    from nnstudy.aggregate import collect_trials, read_tables, write_tables
-    from nnstudy.names import TABLES
+    from nnstudy.analysis.aggregate import collect_trials, read_tables, write_tables
+    from nnstudy.report.contents import TABLES
 
     t, _, records = search(tmp_path / "runs", [[0.5, 0.9, 0.7], [0.0, 0.95, 0.0]])
     trials, histories = collect_trials([t], records, tmp_path / "runs")
@@ -292,7 +292,7 @@ def test_histories_carry_each_runs_columns_once(tmp_path):
     # One run's settings joined to every epoch row of its history.csv; a setting that is also
     # a history column (lr, when an experiment's grid varies it) is one column, the run's.
     import pandas as pd
-    from nnstudy.aggregate import _histories
+    from nnstudy.analysis.aggregate import _histories
 
     runs = pd.DataFrame(
         {"dataset": ["d", "d"], "run_id": ["a" * 10, "b" * 10], "seed": [0, 1], "lr": [0.1, 0.5]}

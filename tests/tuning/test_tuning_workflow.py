@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from nnstudy.config import validate_config
+from nnstudy.config.validation import validate_config
 from nnstudy.invoke import job_counts, run_snakemake, snakemake_command, tiny_study
-from nnstudy.tuning import study_tunings
+from nnstudy.tuning.plan import study_tunings
 
 pytestmark = pytest.mark.slow
 
@@ -195,7 +195,7 @@ def test_kill_in_the_middle_of_the_search_resumes_to_the_same_choice(tmp_path, s
 
 
 def test_deleted_trial_and_final_files_are_rebuilt_by_a_plain_rerun(tmp_path, study):
-    """rule all reaches every file of a search (nnstudy.tunerules.kept_files), so Snakemake
+    """rule all reaches every file of a search (nnstudy.tuning.rules.kept_files), so Snakemake
     rebuilds a deleted trial or final file, with identical content, like any run's."""
     workdir = tmp_path / "w"
     shutil.copytree(study, workdir, symlinks=True)

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from nnstudy.config import ConfigError, validate_config
-from nnstudy.runs import (
+from nnstudy.config.runs import (
     expand_experiment,
     run_id,
     study_rows,
     table_csv,
     unique_runs,
 )
-from nnstudy.tuning import study_tunings
+from nnstudy.config.validation import ConfigError, validate_config
+from nnstudy.tuning.plan import study_tunings
 
 ROOT = Path(__file__).resolve().parents[2]
 

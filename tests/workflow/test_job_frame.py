@@ -1,4 +1,4 @@
-"""The frame every job runs in (nnstudy.job): an expected error is one line, in the log and
+"""The frame every job runs in (nnstudy.jobs.frame): an expected error is one line, in the log and
 on stderr, and the outputs are not recorded."""
 
 import subprocess
@@ -9,7 +9,7 @@ import textwrap
 def run_job(tmp_path, log: bool) -> subprocess.CompletedProcess:
     code = textwrap.dedent(
         f"""
-        from nnstudy.job import job_frame
+        from nnstudy.jobs.frame import job_frame
         with job_frame([], ["out.txt"], {"'job.log'" if log else None}):
             print("working")
             raise ValueError("data/x.npz: corrupt; rebuild it")

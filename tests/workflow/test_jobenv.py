@@ -1,7 +1,7 @@
 import os
 import subprocess
 
-from nnstudy.jobenv import interpreter_first_on_path
+from nnstudy.jobs.env import interpreter_first_on_path
 
 
 def test_the_interpreter_comes_first_on_path_once():
@@ -19,7 +19,7 @@ def test_a_job_command_finds_the_projects_python_without_an_activated_venv():
     env = {"PATH": "/usr/bin:/bin"}  # the venv's bin is not on it, as with .venv/bin/snakemake
     interpreter_first_on_path(env)
     done = subprocess.run(
-        ["bash", "-c", "python -c 'import nnstudy.train_job, sys; print(sys.executable)'"],
+        ["bash", "-c", "python -c 'import nnstudy.training.job, sys; print(sys.executable)'"],
         env=env,
         capture_output=True,
         text=True,

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from nnstudy.config import schema, validate_config
+from nnstudy.config.runs import study_rows
+from nnstudy.config.validation import schema, validate_config
 from nnstudy.datasets import prepare
-from nnstudy.evaluation import evaluate_run
-from nnstudy.runfolder import train_outputs
-from nnstudy.runs import study_rows
-from nnstudy.train_job import train_run
+from nnstudy.training.evaluation import evaluate_run
+from nnstudy.training.job import train_run
+from nnstudy.training.runfolder import train_outputs
 
 from nnlib import load_model, save_model
 
@@ -151,7 +151,7 @@ def test_augment_trains_on_images_and_changes_the_run(tmp_path):
 
 
 def test_jobs_read_the_code_provenance_the_study_exported(spirals, monkeypatch):
-    from nnstudy import provenance as prov
+    from nnstudy.jobs import provenance as prov
 
     monkeypatch.delenv(prov.ENV, raising=False)
     computed = prov.provenance(spirals)  # a job run by hand computes it

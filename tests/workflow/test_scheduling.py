@@ -1,8 +1,8 @@
-"""nnstudy.scheduling's process settings for Snakemake's main process."""
+"""nnstudy.jobs.scheduling's process settings for Snakemake's main process."""
 
 import gc
 
-from nnstudy.scheduling import FULL_COLLECTION_THRESHOLD, relax_full_collections
+from nnstudy.jobs.scheduling import FULL_COLLECTION_THRESHOLD, relax_full_collections
 
 
 def test_relax_full_collections_changes_only_the_oldest_generation():

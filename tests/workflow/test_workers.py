@@ -1,4 +1,4 @@
-"""Training jobs in pooled worker processes (nnstudy.workers): the same run gives the same
+"""Training jobs in pooled worker processes (nnstudy.training.workers): the same run gives the same
 files as in a fresh process, a job's own failure and a dead worker fail that job only."""
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from nnstudy import integrity, workers
-from nnstudy.config import validate_config
+from nnstudy.config.runs import study_rows
+from nnstudy.config.validation import validate_config
 from nnstudy.datasets import prepare
-from nnstudy.runs import study_rows
-from nnstudy.train_job import job_argv
+from nnstudy.jobs import integrity
+from nnstudy.training import workers
+from nnstudy.training.job import job_argv
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,12 @@ def test_a_reused_worker_gives_the_files_of_a_fresh_process(spirals, tmp_path):
     pids = {workers._pool_for(1).submit(os.getpid).result() for _ in range(3)}
     assert len(pids) == 1 and os.getpid() not in pids
     subprocess.run(
-        [sys.executable, "-m", "nnstudy.train_job", *argv(run_json(2), spirals, tmp_path / "own")],
+        [
+            sys.executable,
+            "-m",
+            "nnstudy.training.job",
+            *argv(run_json(2), spirals, tmp_path / "own"),
+        ],
         check=True,
         capture_output=True,
     )

@@ -2,10 +2,10 @@
 
 The flags become a one-run experiment over the study's config (``config.yaml`` in the current
 folder when there is one: its ``data`` and ``defaults``), validated like config.yaml (the same
-one-line errors) and resolved by the same code (:mod:`nnstudy.runs`), so the run gets the id and
+one-line errors) and resolved by the same code (:mod:`nnstudy.config.runs`), so the run gets the id and
 the folder ``results/runs/<dataset>/<run_id>/`` the DAG gives it. Its data is prepared by the
 workflow's own ``prepare`` rule (a short Snakemake call) when it is missing; then the run trains
-and is evaluated here, by the train job's code (:func:`nnstudy.train_job.main`), which records
+and is evaluated here, by the train job's code (:func:`nnstudy.training.job.main`), which records
 the files' checksums as a job does. A later ``snakemake`` that contains the run reuses it. A run
 that is already there is reported, not trained again (``--force`` retrains it).
 
@@ -23,13 +23,20 @@ from typing import Any
 
 import yaml
 
-from nnstudy.config import ConfigError, schema, validate_config
+from nnstudy.config.runs import canonical_json, study_rows
+from nnstudy.config.validation import ConfigError, schema, validate_config
 from nnstudy.datasets.store import CARD, SPLITS
 from nnstudy.invoke import run_snakemake
-from nnstudy.runfolder import RUN_CHECKPOINT, RUN_DIR, RUN_LOG, file, read_json, read_status
-from nnstudy.runs import canonical_json, study_rows
-from nnstudy.train_job import job_argv
-from nnstudy.train_job import main as train_job
+from nnstudy.training.job import job_argv
+from nnstudy.training.job import main as train_job
+from nnstudy.training.runfolder import (
+    RUN_CHECKPOINT,
+    RUN_DIR,
+    RUN_LOG,
+    file,
+    read_json,
+    read_status,
+)
 
 EXPERIMENT = "train"
 

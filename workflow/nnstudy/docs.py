@@ -17,7 +17,7 @@ import tempfile
 
 import yaml
 
-from nnstudy.config import schema
+from nnstudy.config.validation import schema
 from nnstudy.invoke import ROOT, TEST_CONFIG, run_snakemake
 
 DOCS = ROOT / "docs"

@@ -5,21 +5,26 @@ import sys
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config
 
-from nnstudy.config import ConfigError, check_yaml, typed_overrides, validate_config
-from nnstudy.integrity import check_study
-from nnstudy.jobenv import interpreter_first_on_path
-from nnstudy.provenance import export_code_state
-from nnstudy.runs import canonical_json, study_rows, unique_runs
-from nnstudy.scheduling import drop_local_rate_limit, relax_full_collections
-from nnstudy.studylock import LOCAL, claim, record_executor
-from nnstudy.runfolder import RUN_DIR, TRIAL_DIR
-from nnstudy.tuning import TunedRuns, study_tunings
+from nnstudy.config.validation import (
+    ConfigError,
+    check_yaml,
+    typed_overrides,
+    validate_config,
+)
+from nnstudy.jobs.integrity import check_study
+from nnstudy.jobs.env import interpreter_first_on_path
+from nnstudy.jobs.provenance import export_code_state
+from nnstudy.config.runs import canonical_json, study_rows, unique_runs
+from nnstudy.jobs.scheduling import drop_local_rate_limit, relax_full_collections
+from nnstudy.jobs.lock import LOCAL, claim, record_executor
+from nnstudy.training.runfolder import RUN_DIR, TRIAL_DIR
+from nnstudy.tuning.plan import TunedRuns, study_tunings
 
 # Before the run table and the DAG, which are millions of objects for a large grid.
 relax_full_collections()
 
 # Before Snakemake's own lock check: a run killed outright leaves its lock behind, removed here
-# when no process of the study is alive (nnstudy.studylock). Job processes never clean.
+# when no process of the study is alive (nnstudy.jobs.lock). Job processes never clean.
 if workflow.is_main_process:
     lock_message = claim()
     if lock_message:
@@ -33,7 +38,7 @@ try:
     update_config(config, typed_overrides(workflow.config_settings.config_args))
     validate_config(config)
     ROWS = study_rows(config)
-    # Experiments with `tune`: their trials and finals (nnstudy.tuning, workflow/rules/tune.smk).
+    # Experiments with `tune`: their trials and finals (nnstudy.tuning.plan, rules/tune.smk).
     TUNED = TunedRuns(study_tunings(config))
 except ConfigError as error:
     sys.exit(str(error))
@@ -41,7 +46,7 @@ except ConfigError as error:
 RUNS = unique_runs(ROWS)
 # A recorded file whose content changed since a job wrote it stops the study (a dry run too)
 # with one line naming it and the command that rebuilds it; nothing is written or deleted here,
-# before Snakemake holds its lock (nnstudy.integrity).
+# before Snakemake holds its lock (nnstudy.jobs.integrity).
 damage = check_study(workflow)
 if damage:
     sys.exit(damage)
@@ -49,7 +54,7 @@ if damage:
 
 # Only a real run gets here, after Snakemake locked the folder: the next run needs to know
 # whether jobs of this one could outlive it out of sight (on a cluster). A local run also
-# drops Snakemake's job rate limiter, which makes its main process spin (nnstudy.scheduling).
+# drops Snakemake's job rate limiter, which makes its main process spin (nnstudy.jobs.scheduling).
 onstart:
     if workflow.is_main_process:
         record_executor(

@@ -1,5 +1,5 @@
 # Fetch and prepare each dataset once, however many runs use it; nnstudy.datasets does the work.
-from nnstudy.config import data_settings
+from nnstudy.config.validation import data_settings
 from nnstudy.datasets import DATASETS
 
 DATA = data_settings(config)

@@ -4,8 +4,13 @@
 # Needs ROWS, TUNED and RUN_DIR from common.smk, whose schema has already checked `wandb:`.
 import os
 
-from nnstudy.tracking import batch, batch_inputs, runs_by_dataset, wandb_markers
-from nnstudy.tunerules import tracked_runs
+from nnstudy.training.tracking import (
+    batch,
+    batch_inputs,
+    runs_by_dataset,
+    wandb_markers,
+)
+from nnstudy.tuning.rules import tracked_runs
 
 WANDB = config["wandb"]
 WANDB_RUNS = runs_by_dataset(ROWS)

@@ -1,18 +1,19 @@
-# Train one run per job; the logic is in nnstudy.train_job. Its command line runs in a pooled
-# worker process that imported the study once (nnstudy.workers): a fresh Python with NumPy
-# costs about what a core-study run spends training. `train` (every run of the report:
+# Train one run per job; the logic is in nnstudy.training.job. Its command line runs in a
+# pooled worker process that imported the study once (nnstudy.training.workers): a fresh Python
+# with NumPy costs about what a core-study run spends training. `train` (every run of the report:
 # untuned experiments' runs and tuned searches' finals) evaluates the model on the test split
 # in the same process (metrics.json); `trial` (tuning trials, workflow/rules/tune.smk) never
 # reads it.
-from nnstudy.runfolder import (
+from nnstudy.training.runfolder import (
     METRICS,
+    PREDICTIONS,
     RUN_CHECKPOINT,
     RUN_LOG,
     TRAIN_OUTPUTS,
     train_outputs,
 )
-from nnstudy.train_job import job_argv
-from nnstudy.workers import train
+from nnstudy.training.job import job_argv
+from nnstudy.training.workers import train
 
 
 rule train:
@@ -52,3 +53,27 @@ use rule train as trial with:
     params:
         checkpoint="results/checkpoints/trials/{dataset}/{run_id}",
         evaluate=False,
+
+
+# Each final's per-example test predictions, from its saved model (so runs trained before the
+# file existed get it without being retrained).
+rule predict:
+    input:
+        test=rules.prepare.output.test,
+        card=rules.prepare.output.card,
+        config=f"{RUN_DIR}/{TRAIN_OUTPUTS['config']}",
+        model=f"{RUN_DIR}/{TRAIN_OUTPUTS['model']}",
+        train=f"{RUN_DIR}/{TRAIN_OUTPUTS['train']}",
+    output:
+        f"{RUN_DIR}/{PREDICTIONS}",
+    log:
+        "results/logs/predict/{dataset}/{run_id}.log",
+    conda:
+        "../envs/study.yaml"
+    threads: 1
+    params:
+        run=lambda wildcards, input: os.path.dirname(input.model),
+        data=lambda wildcards, input: os.path.dirname(input.card),
+    shell:
+        "python -m nnstudy.training.evaluation --run {params.run} --data {params.data} "
+        "--out {output} --log {log}"

@@ -1,10 +1,10 @@
-# Tune each variant of an experiment with `tune` (nnstudy.tuning): its trials are `trial` jobs
-# (ordinary runs in TRIAL_DIR, validation split only, no test metrics), each rung is a
+# Tune each variant of an experiment with `tune` (nnstudy.tuning.plan): its trials are `trial`
+# jobs (ordinary runs in TRIAL_DIR, validation split only, no test metrics), each rung is a
 # checkpoint that scores them and keeps the best, and the selected values become the finals
 # (`train` jobs, with test metrics), which `aggregate` reaches through TUNED_INPUTS (input
-# functions in nnstudy.tunerules).
-from nnstudy.tuning import TUNING_ROOT
-from nnstudy.tunerules import aggregate_inputs, kept_files, rung_inputs, run_rung
+# functions in nnstudy.tuning.rules).
+from nnstudy.tuning.plan import TUNING_ROOT
+from nnstudy.tuning.rules import aggregate_inputs, kept_files, rung_inputs, run_rung
 
 TUNED_INPUTS = aggregate_inputs(TUNED, checkpoints, RUN_DIR)
 # What `rule all` adds so that a deleted trial or final file is rebuilt.
@@ -12,7 +12,7 @@ TUNED_KEPT = kept_files(
     TUNED,
     checkpoints,
     (TRIAL_DIR, TRAIN_OUTPUTS.values()),
-    (RUN_DIR, [*TRAIN_OUTPUTS.values(), METRICS]),
+    (RUN_DIR, [*TRAIN_OUTPUTS.values(), METRICS, PREDICTIONS]),
 )
 
 

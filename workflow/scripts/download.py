@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from nnstudy.datasets import FetchError, fetch
-from nnstudy.job import script_job
+from nnstudy.jobs.frame import script_job
 
 with script_job(snakemake, errors=(FetchError, ValueError)):
     # fetch writes <raw_dir>/<dataset>/source.json

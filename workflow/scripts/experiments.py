@@ -1,6 +1,6 @@
-"""Rule experiments: write the run table (nnstudy.runs.table_csv), passed as a parameter."""
+"""Rule experiments: write the run table (nnstudy.config.runs.table_csv), passed as a parameter."""
 
-from nnstudy.job import script_job
+from nnstudy.jobs.frame import script_job
 
 from nnlib.atomic import atomic_write_text
 

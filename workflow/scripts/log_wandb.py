@@ -1,7 +1,7 @@
-"""Rule log_wandb: log one dataset's finished runs to W&B (nnstudy.tracking)."""
+"""Rule log_wandb: log one dataset's finished runs to W&B (nnstudy.training.tracking)."""
 
-from nnstudy.job import script_job
-from nnstudy.tracking import log_runs
+from nnstudy.jobs.frame import script_job
+from nnstudy.training.tracking import log_runs
 
 with script_job(snakemake, errors=(ValueError, RuntimeError)):
     record = log_runs(

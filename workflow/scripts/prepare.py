@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from nnstudy.datasets import prepare
-from nnstudy.job import script_job
+from nnstudy.jobs.frame import script_job
 
 params = snakemake.params
 with script_job(snakemake):

@@ -1,7 +1,7 @@
-"""Rule report_pdf: see nnstudy.pdf.build_pdf (it writes the TeX log to the rule's log)."""
+"""Rule report_pdf: see nnstudy.report.pdf.build_pdf (it writes the TeX log to the rule's log)."""
 
-from nnstudy.job import script_job
-from nnstudy.pdf import build_pdf
+from nnstudy.jobs.frame import script_job
+from nnstudy.report.pdf import build_pdf
 
 with script_job(snakemake, own_log=True):
     build_pdf(snakemake.input.tex, snakemake.output.pdf, snakemake.log[0])

@@ -1,0 +1,1 @@
+"""From run folders to tables: the aggregate tables and their statistics."""

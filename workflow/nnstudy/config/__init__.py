@@ -1,0 +1,1 @@
+"""What to run: the config's validation and the experiments expanded into runs."""

@@ -1,0 +1,1 @@
+"""What every job runs in: the job frame, its environment, locks, integrity, provenance."""

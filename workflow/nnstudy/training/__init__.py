@@ -1,0 +1,1 @@
+"""One run: the train job, its run folder, test evaluation, the worker pool, W&B."""

@@ -1,0 +1,1 @@
+"""Tuning before the finals: the searches, their Snakemake inputs, the trials' numbers."""
