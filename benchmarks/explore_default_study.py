@@ -6,9 +6,9 @@ split fractions, epochs, batch size and hidden sizes) the data are made by the p
 ``nnstudy.datasets.prepare`` (generate, stratified split, standardise), then every variant is
 tuned and trained with nnlib's ``fit`` on one BLAS thread:
 
-- lr search: the optimizer's lr (config.yaml's ``defaults.optimizers``) times each of
-  LR_FACTORS, seed TUNE_SEED, the full budget; the last epoch's validation accuracy selects
-  (ties: the smaller lr), as the study's tuning does;
+- lr search: the optimizer's lr (config.yaml's ``defaults.optimizers``) times each of the
+  candidate's ``lr_factors`` (LR_FACTORS unless set), seed TUNE_SEED, the full budget; the
+  last epoch's validation accuracy selects (ties: the smaller lr), as the study's tuning does;
 - finals: the selected lr with seeds 0-4, scored on validation (last epoch) and test.
 
 Targets, per problem: the span of the variants' test means (best - worst) > 3x the typical
@@ -22,7 +22,8 @@ shared: the wall time, the history's seconds as train.json counts them, is print
 Candidates whose generator settings are not a catalog entry are measured under a temporary
 name registered for the run (``candidate_generator``): the same ``prepare`` code path.
 
-Run: .venv/bin/python benchmarks/explore_default_study.py
+Run: .venv/bin/python benchmarks/explore_default_study.py [candidate label ...] (all when none;
+the README section records the last run, so record the full list).
 """
 
 from __future__ import annotations
@@ -73,12 +74,14 @@ class Candidate:
     data_seed: int = 0
     generator: Callable | None = None
     n_classes: int | None = None
+    lr_factors: tuple[float, ...] = LR_FACTORS
 
     def settings(self) -> str:
         return (
             f"n_samples {self.n_samples}, val_fraction {self.val_fraction}, test_fraction "
             f"{self.test_fraction}, epochs {self.epochs}, batch {self.batch_size}, "
-            f"hidden {list(self.hidden)}, data seed {self.data_seed}"
+            f"hidden {list(self.hidden)}, data seed {self.data_seed}, lr factors "
+            f"{self.lr_factors}"
         )
 
 
@@ -176,7 +179,7 @@ def measure(candidate: Candidate, config: dict) -> tuple[list[Variant], int]:
         for activation in ACTIVATIONS:
             v = Variant(optimizer, activation)
             base = optimizers[optimizer]["lr"]
-            lrs = [float(f"{base * f:.4g}") for f in LR_FACTORS]
+            lrs = [float(f"{base * f:.4g}") for f in candidate.lr_factors]
             scores = [run(optimizer, activation, lr, TUNE_SEED) for lr in lrs]
             v.lr = lrs[int(np.argmax([val for val, *_ in scores]))]
             finals = [run(optimizer, activation, v.lr, seed) for seed in SEEDS]
@@ -269,8 +272,12 @@ def report(candidate: Candidate, variants: list[Variant], n_test: int) -> dict:
 
 # Today's default study, then the rejected and the recommended problems (see the README
 # section for the measured tables). S: the recommended splits; T: val_fraction kept at 0.1.
+# WIDE: lr factors up to 316x, to see whether a ranking is an artefact of the grid's top lr.
 S = {"n_samples": 3000, "val_fraction": 0.2, "test_fraction": 0.3}
 T = {"n_samples": 4000, "val_fraction": 0.1, "test_fraction": 0.3}
+WIDE = (*LR_FACTORS, 100.0, 316.0)
+CHECKERBOARD = {"epochs": 40, "batch_size": 64, **S}
+PEAKS8 = {"epochs": 24, **S}
 CANDIDATES = (
     Candidate("digits today", "digits", epochs=24),
     Candidate("spirals today", "spirals", epochs=45),
@@ -293,19 +300,30 @@ CANDIDATES = (
         n_classes=2,
         **S,
     ),
-    Candidate("checkerboard T", "checkerboard", epochs=30, **T),
     Candidate("peaks8 T", "peaks8", epochs=30, **T),
-    Candidate("checkerboard S", "checkerboard", epochs=30, **S),
-    Candidate("checkerboard S data 1", "checkerboard", epochs=30, data_seed=1, **S),
-    Candidate("peaks8 S", "peaks8", epochs=30, **S),
-    Candidate("peaks8 S data 1", "peaks8", epochs=30, data_seed=1, **S),
+    Candidate("checkerboard S 30 epochs", "checkerboard", epochs=30, **S),
+    Candidate("checkerboard", "checkerboard", **CHECKERBOARD),
+    Candidate("checkerboard data 1", "checkerboard", data_seed=1, **CHECKERBOARD),
+    Candidate("checkerboard wide lr", "checkerboard", lr_factors=WIDE, **CHECKERBOARD),
+    Candidate("peaks8", "peaks8", **PEAKS8),
+    Candidate("peaks8 data 1", "peaks8", data_seed=1, **PEAKS8),
+    Candidate("peaks8 wide lr", "peaks8", lr_factors=WIDE, **PEAKS8),
 )
 
 
-def main(candidates=CANDIDATES) -> int:
+def chosen(labels: list[str]) -> tuple[Candidate, ...]:
+    """The candidates named on the command line (all when none is)."""
+    known = {c.label: c for c in CANDIDATES}
+    unknown = [label for label in labels if label not in known]
+    if unknown:
+        raise ValueError(f"unknown candidates {unknown}; valid: {', '.join(known)}")
+    return tuple(known[label] for label in labels) or CANDIDATES
+
+
+def main(candidates: tuple[Candidate, ...]) -> int:
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     print(
-        f"lr factors {LR_FACTORS} x config.yaml's optimizer lrs, tuning seed {TUNE_SEED}, "
+        f"lr factors (as listed per candidate) x config.yaml's optimizer lrs, tuning seed {TUNE_SEED}, "
         f"seeds {SEEDS}, one BLAS thread"
     )
     summary = []
@@ -321,6 +339,7 @@ def main(candidates=CANDIDATES) -> int:
 
 
 if __name__ == "__main__":
+    picked = chosen(sys.argv[1:])
     with recorded(__file__):
-        code = main()
+        code = main(picked)
     sys.exit(code)
