@@ -50,7 +50,13 @@ rule prepare:
     resources:
         mem_mb=2000,
     params:
-        val_fraction=DATA["val_fraction"],
+        # The generated sets may hold out more for validation (data.synthetic.val_fraction).
+        val_fraction=lambda w: (
+            DATA["val_fraction"]
+            if DATASETS[w.dataset].downloaded
+            or DATA["synthetic"]["val_fraction"] is None
+            else DATA["synthetic"]["val_fraction"]
+        ),
         test_fraction=DATA["test_fraction"],
         split_seed=DATA["split_seed"],
         synthetic=DATA["synthetic"],

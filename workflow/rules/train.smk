@@ -58,6 +58,7 @@ use rule train as trial with:
 # Each final's per-example test predictions, from its saved model (so runs trained before the
 # file existed get it without being retrained).
 rule predict:
+    # In the training workers: a fresh process per run would cost more than the predictions.
     input:
         test=rules.prepare.output.test,
         card=rules.prepare.output.card,
@@ -68,12 +69,22 @@ rule predict:
         f"{RUN_DIR}/{PREDICTIONS}",
     log:
         "results/logs/predict/{dataset}/{run_id}.log",
-    conda:
-        "../envs/study.yaml"
     threads: 1
     params:
         run=lambda wildcards, input: os.path.dirname(input.model),
         data=lambda wildcards, input: os.path.dirname(input.card),
-    shell:
-        "python -m nnstudy.training.evaluation --run {params.run} --data {params.data} "
-        "--out {output} --log {log}"
+    run:
+        train(
+            [
+                "--run",
+                params.run,
+                "--data",
+                params.data,
+                "--out",
+                output[0],
+                "--log",
+                log[0],
+            ],
+            workers=workflow.cores,
+            job="predict",
+        )

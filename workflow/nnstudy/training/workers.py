@@ -76,7 +76,7 @@ def _pool_for(workers: int) -> ProcessPoolExecutor:
     with _lock:
         if _pool is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["nnstudy.training.job"])
+            context.set_forkserver_preload(list(JOBS.values()))
             _pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=context,
@@ -94,9 +94,15 @@ def _drop(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False)
 
 
-def _train_main(argv: list[str], cwd: str) -> None:
-    from nnstudy.training.job import main
+# The job modules the workers run (each has ``main(argv)``): training, and the test
+# predictions of a finished run (rule predict).
+JOBS = {"train": "nnstudy.training.job", "predict": "nnstudy.training.evaluation"}
 
+
+def _job_main(job: str, argv: list[str], cwd: str) -> None:
+    import importlib
+
+    main = importlib.import_module(JOBS[job]).main
     os.chdir(cwd)  # the job's relative paths are the caller's (the study folder)
     _busy.set()
     try:
@@ -111,12 +117,13 @@ def _train_main(argv: list[str], cwd: str) -> None:
         _busy.clear()
 
 
-def train(argv: Sequence[str], workers: int) -> None:
-    """``python -m nnstudy.training.job ARGV`` in one of ``workers`` pooled processes; raises
+def train(argv: Sequence[str], workers: int, job: str = "train") -> None:
+    """``python -m nnstudy.training.job ARGV`` (``job`` "predict": ``python -m
+    nnstudy.training.evaluation ARGV``) in one of ``workers`` pooled processes; raises
     :class:`JobFailed` (or the job's exception) when the job fails."""
     pool = _pool_for(max(1, int(workers)))
     try:
-        pool.submit(_train_main, list(argv), os.getcwd()).result()
+        pool.submit(_job_main, job, list(argv), os.getcwd()).result()
     except BrokenProcessPool:
         _drop(pool)
         raise JobFailed(
