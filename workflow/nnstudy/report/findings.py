@@ -233,10 +233,11 @@ def edge_finding(view: ComparisonView) -> str | None:
 
 
 def _lead_text(row) -> str:
-    text = f"{row['leader'].replace(';', ' and ')} {'lead' if ';' in row['leader'] else 'leads'}"
-    text += f" ({pct(row['mean'])} %"
+    """ "X leads (m %, d points ahead of Y)"; tied levels (";"-joined) lead together."""
+    leaders, behind = (str(row[k]).replace(";", " and ") for k in ("leader", "runner_up"))
+    text = f"{leaders} {'lead' if ';' in row['leader'] else 'leads'} ({pct(row['mean'])} %"
     if row["runner_up"]:
-        text += f", {points(row['margin'], sign=False)} points ahead of {row['runner_up']}"
+        text += f", {points(row['margin'], sign=False)} points ahead of {behind}"
     return text + ")"
 
 
