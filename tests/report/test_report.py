@@ -64,8 +64,13 @@ STUDY = {
             "datasets": ["gmm"],
             "grid": {"optimizer": ["sgd", "adam"]},
             "fixed": {**FIXED, "epochs": 6},
+            # Each optimizer's own hyper-parameter on a 2-point grid: its choice is on an edge.
             "tune": {
                 "space": {"lr": {"factors": [0.1, 1.0, 10.0]}},
+                "spaces": {
+                    "sgd": {"momentum": {"values": [0.0, 0.9]}},
+                    "adam": {"beta1": {"values": [0.8, 0.9]}},
+                },
                 "halving": {"eta": 3, "min_epochs": 2},
             },
             "seeds": [0, 1],
@@ -308,9 +313,37 @@ def test_time_to_target_in_epochs_and_steps(study, tables):
     assert (reached["steps"] == reached["epochs"] * per_epoch).all()
 
 
-def test_tuned_against_default_is_at_equal_epochs(html):
+def test_tuned_against_default_is_at_equal_epochs(study, html):
+    raw = pd.read_csv(study / "results/tables/trials.csv", dtype={"variant": str})
+    defaults = raw[(raw["experiment"] == "tuned") & raw["is_default"]]
+    budget = defaults.groupby("variant")["budget_epochs"].max().min()  # every default reached
     match = re.search(r"tuned against default, at equal epochs \((\d+) epochs?\)", html)
-    assert match and int(match.group(1)) == 2  # the rung every default trial reached
+    assert match and int(match.group(1)) == budget
+
+
+def test_selection_at_the_full_budget_with_edges_flagged_in_the_report(study, html):
+    raw = pd.read_csv(
+        study / "results/tables/trials.csv", dtype={"variant": str}, keep_default_na=False
+    )
+    raw = raw[raw["experiment"] == "tuned"]
+    top = raw[raw["rung"] == raw["rung"].max()]
+    # Two candidates per optimizer reach the full budget; one of them is selected.
+    assert top.groupby("optimizer")["candidate"].nunique().to_dict() == {"adam": 2, "sgd": 2}
+    assert set(top["budget_epochs"]) == {6}
+    chosen = raw[raw["selected"]]
+    assert len(chosen) == 2 and set(chosen["rung"]) == {raw["rung"].max()}
+    # A 2-point grid's values are both its edges: each choice is flagged, in the table's
+    # column and in the finding's sentence.
+    own = {"sgd": "momentum", "adam": "beta1"}
+    for _, r in chosen.iterrows():
+        flags = dict(p.split(":") for p in r["edge"].split(";"))
+        name = own[r["optimizer"]]
+        side = {"high": "top", "low": "bottom"}[flags[name]]
+        assert re.search(rf"{name} of {r['optimizer']}[^;<]* at the {side} edge", html), name
+        grid = sorted(raw.loc[raw["optimizer"] == r["optimizer"], "lr"].unique())
+        assert flags.get("lr") == {0: "low", 2: "high"}.get(grid.index(r["lr"]))
+    assert "chosen on the edge of its search space" in html
+    assert re.search(r"performance against tuning budget[^<]*with 1 trial, \w+ leads", html)
 
 
 def test_adding_an_experiment_leaves_every_other_byte_identical(study, tables, tmp_path):
@@ -503,7 +536,8 @@ def test_tuning_figures_match_the_trials_by_brute_force(study, views):
         # The leading variant of this optimizer (one variant per optimizer here).
         scores = t["val_accuracy"].where(t["status"] != "diverged", 0.0).fillna(0.0).tolist()
         for n, y in zip(line.get_xdata(), line.get_ydata(), strict=True):
-            exact = np.mean([max(d) for d in itertools.product(scores, repeat=int(n))])
+            # A grid's trials are the whole pool: n of them without replacement.
+            exact = np.mean([max(d) for d in itertools.combinations(scores, int(n))])
             assert y == pytest.approx(100 * exact)
     plt.close(fig)
 

@@ -11,49 +11,9 @@ from nnstudy.analysis.comparisons import Comparison
 from nnstudy.tuning import stats as tuning_stats
 
 
-def _enumerate_max(values, n):
-    """Mean and sd of the max over every one of the len(values)**n equally likely draws."""
-    maxima = np.array([max(draw) for draw in itertools.product(values, repeat=n)])
-    return maxima.mean(), maxima.std()
-
-
-@pytest.mark.parametrize("values", [[0.5, 0.7, 0.7, 0.9], [0.3, 0.8, 0.1], [0.6]])
-def test_expected_max_equals_exact_enumeration(values):
-    curve = tuning_stats.expected_max(values, n_max=4)
-    assert list(curve["n"]) == [1, 2, 3, 4]
-    for _, row in curve.iterrows():
-        mean, sd = _enumerate_max(values, int(row["n"]))
-        assert row["mean"] == pytest.approx(mean, abs=1e-12)
-        assert row["std"] == pytest.approx(sd, abs=1e-7)
-
-
-def test_expected_max_matches_monte_carlo():
-    rng = np.random.default_rng(7)
-    values = rng.uniform(0.4, 0.95, size=9)
-    curve = tuning_stats.expected_max(values, n_max=12).set_index("n")
-    draws = rng.choice(values, size=(200_000, 12), replace=True)
-    for n in (1, 3, 12):
-        maxima = draws[:, :n].max(axis=1)
-        assert curve.loc[n, "mean"] == pytest.approx(maxima.mean(), abs=2e-3)
-        assert curve.loc[n, "std"] == pytest.approx(maxima.std(), abs=2e-3)
-
-
-def test_expected_max_limits():
-    values = [0.2, 0.9, 0.5, 0.4]
-    curve = tuning_stats.expected_max(values, n_max=200)
-    assert curve["mean"].iloc[0] == pytest.approx(np.mean(values))
-    assert curve["std"].iloc[0] == pytest.approx(np.std(values))
-    assert curve["mean"].iloc[-1] == pytest.approx(0.9, abs=1e-9)
-    assert (np.diff(curve["mean"]) >= -1e-12).all()  # non-decreasing up to rounding
-
-
-@pytest.mark.parametrize("bad", [[], [0.5, math.nan]])
-def test_expected_max_refuses_empty_or_nan(bad):
-    with pytest.raises(ValueError, match="finite values"):
-        tuning_stats.expected_max(bad)
-
-
-def _trial(variant, opt, lr, value, *, rung=0, status="ok", default=False, selected=False):
+def _trial(
+    variant, opt, lr, value, *, rung=0, status="ok", default=False, selected=False, method="grid"
+):
     return {
         "experiment": "e",
         "dataset": "d",
@@ -63,6 +23,7 @@ def _trial(variant, opt, lr, value, *, rung=0, status="ok", default=False, selec
         "initializer": "he",
         "lr": lr,
         "tuned": "lr",
+        "candidate": round(-math.log10(lr)),
         "rung": rung,
         "budget_epochs": 2 * (rung + 1),
         "epochs_run": 2 * (rung + 1),
@@ -75,6 +36,9 @@ def _trial(variant, opt, lr, value, *, rung=0, status="ok", default=False, selec
         "train_seconds": 0.5,
         "is_default": default,
         "selected": selected,
+        "method": method,
+        "tied": False,
+        "edge": "",
     }
 
 
@@ -162,22 +126,63 @@ def test_candidates_average_trial_seeds_and_count_shared_trials_once():
     assert budget.loc["adam", "trials"] == 4 and budget.loc["adam", "settings"] == 3
 
 
+def _enumerate_best(values, n, replace):
+    """Mean of the best of n over every equally likely draw (ordered with replacement,
+    subsets without)."""
+    draws = itertools.product(values, repeat=n) if replace else itertools.combinations(values, n)
+    return np.mean([max(d) for d in draws])
+
+
 def test_expected_max_curves_use_first_rung_and_lead_variants_use_validation():
     trials = _trials()
     trials.loc[len(trials)] = _trial("a", "adam", 1e-2, 0.99, rung=1)
     curves = tuning_stats.expected_max_curves(trials)
     b = curves[curves["variant"] == "b"].set_index("n")
-    ref = tuning_stats.expected_max([0.6, 0.7, 0.0]).set_index("n")
-    assert b["mean"].to_numpy() == pytest.approx(ref["mean"].to_numpy())
-    assert (b["low"].iloc[0], b["high"].iloc[0], b["n_trials"].iloc[0]) == (0.0, 0.7, 3)
+    # A grid's trials are the whole pool: n of them are drawn without replacement, so the
+    # curve ends at the observed best (diverged counts 0).
+    assert set(b["estimator"]) == {"without_replacement"} and list(b.index) == [1, 2, 3]
+    for n in (1, 2, 3):
+        assert b.loc[n, "mean"] == pytest.approx(_enumerate_best([0.6, 0.7, 0.0], n, False))
+    assert b.loc[3, "mean"] == pytest.approx(0.7) and b["n_trials"].iloc[0] == 3
     a = curves[curves["variant"] == "a"]
-    assert a["high"].iloc[0] == 0.85  # the rung-1 trial is a larger budget: not a draw
+    assert a["upper"].max() == 0.85  # the rung-1 trial is a larger budget: not a draw
     lead = tuning_stats.lead_variants(trials)
     assert dict(zip(lead["optimizer"], lead["variant"], strict=True)) == {
         "adam": "a",
         "momentum": "c",
         "sgd": "b",
     }
+
+
+def test_random_draws_use_the_with_replacement_estimator():
+    trials = _trials().assign(method="random")
+    c = tuning_stats.expected_max_curves(trials)
+    c = c[c["variant"] == "c"].set_index("n")
+    assert set(c["estimator"]) == {"with_replacement"}
+    for n in (1, 2, 3):
+        assert c.loc[n, "mean"] == pytest.approx(_enumerate_best([0.55, 0.65, 0.9], n, True))
+    assert c.loc[3, "mean"] < 0.9  # below the observed best: the draws may repeat
+
+
+def test_budget_leaders_name_the_leading_optimizer_per_number_of_trials():
+    # One trial: adam's mean (0.717) leads; with all three, momentum's best (0.9) does.
+    leaders = tuning_stats.budget_leaders(_trials()).set_index("n")
+    assert leaders.loc[1, "leader"] == "adam"
+    assert leaders.loc[3, "leader"] == "momentum" and leaders.loc[3, "runner_up"] == "adam"
+    assert leaders.loc[3, "margin"] == pytest.approx(0.05)
+    assert leaders.loc[2, "leader"] == "adam"  # 0.833 against momentum's 0.817
+    assert leaders["changed"].tolist() == [False, False, True]
+
+
+def test_selections_report_ties_and_edges():
+    trials = _trials()
+    trials.loc[trials["variant"].eq("c") & trials["lr"].eq(1e-1), "edge"] = "lr:high"
+    ties = trials["variant"].eq("a") & trials["lr"].isin([1e-2, 1e-1])
+    trials.loc[ties, "tied"] = True
+    got = tuning_stats.selections(trials).set_index("variant")
+    assert got.loc["c", "edge"] == "lr:high" and got.loc["a", "edge"] == ""
+    assert got["tied"].to_dict() == {"a": 2, "b": 1, "c": 1}
+    assert got.loc["a", "setting"] == "lr=0.01" and got.loc["a", "value"] == pytest.approx(0.85)
 
 
 def test_tuning_budget_counts_epochs_per_optimizer():

@@ -25,9 +25,10 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The test study's tuned search (2 optimizers x 3 learning rates, successive halving: 3
-# candidates for 2 epochs, the best for 6; finals with seeds 0 and 1) beside its untuned
-# experiment `plain` (.test/config.yaml).
+# The test study's tuned search (2 optimizers x 3 learning rates x 2 values of sgd's
+# momentum / adam's beta1, successive halving: 6 candidates for 2 epochs, the best 2 for 6;
+# trial seed 1000; finals with seeds 0 and 1) beside its untuned experiment `plain`
+# (.test/config.yaml).
 STUDY = tiny_study("tuned", "plain")
 
 
@@ -82,19 +83,36 @@ def study(tmp_path_factory, data):
 
 def test_trials_select_on_validation_and_finals_are_the_tuned_runs(study):
     trials = read_csv(study / "results/tables/trials.csv")
-    # Equal budgets: each optimizer trains 3 candidates for 2 epochs, then 1 for 6.
+    # Equal budgets: each optimizer trains 6 candidates for 2 epochs, then 2 for 6.
     for opt in ("sgd", "adam"):
         mine = [r for r in trials if r["optimizer"] == opt]
-        assert [(r["rung"], r["budget_epochs"]) for r in mine] == [("0", "2")] * 3 + [("1", "6")]
-        assert [r["selected"] for r in mine] == ["False"] * 3 + ["True"]
-        assert sum(r["is_default"] == "True" for r in mine if r["rung"] == "0") == 1
+        assert [(r["rung"], r["budget_epochs"]) for r in mine] == [("0", "2")] * 6 + [
+            ("1", "6")
+        ] * 2
+        assert [r["selected"] for r in mine].count("True") == 1
+        assert all(r["selected"] == "False" for r in mine if r["rung"] == "0")
+        assert {r["seed"] for r in mine} == {"1000"}
+    # adam's configured lr and betas are one of its candidates; sgd's momentum 0.0 is not its
+    # config (which has none).
+    defaults = {
+        o: sum(r["is_default"] == "True" for r in trials if r["optimizer"] == o)
+        for o in ("sgd", "adam")
+    }
+    assert defaults == {"sgd": 0, "adam": 1}
     # Trials are apart from the runs and never evaluated on test: no test metrics.
     runs = {r["run_id"]: r for r in read_csv(study / "results/tables/runs.csv")}
     for r in trials:
         folder = study / "results/trials/spirals" / r["run_id"]
         assert (folder / "train.json").exists()
         assert not (folder / "metrics.json").exists()
-    # The finals: the selected lr with every seed, plus the untuned experiment's run.
+        # The searched hyper-parameter is in the trial's run config.
+        config = json.loads((folder / "config.json").read_text())
+        params = config["optimizer_params"]
+        if r["optimizer"] == "sgd":
+            assert params["momentum"] == float(r["momentum"])
+        else:
+            assert params["betas"][0] == float(r["beta1"])
+    # The finals: the selected values with every seed, plus the untuned experiment's run.
     selected = {r["optimizer"]: r for r in trials if r["selected"] == "True"}
     finals = [r for r in runs.values() if json.loads(r["experiments"]) == ["tuned"]]
     assert sorted((r["optimizer"], r["seed"]) for r in finals) == [
@@ -106,14 +124,15 @@ def test_trials_select_on_validation_and_finals_are_the_tuned_runs(study):
     for r in finals:
         assert float(r["lr"]) == float(selected[r["optimizer"]]["lr"])
         assert r["epochs"] == "6"
-        if r["seed"] == "0":  # the top trial's run, trained again with its test metrics
-            assert r["run_id"] == selected[r["optimizer"]]["run_id"]
-            trial = study / "results/trials/spirals" / r["run_id"] / "history.csv"
-            final = study / "results/runs/spirals" / r["run_id"] / "history.csv"
-            assert _without_seconds(trial) == _without_seconds(final)
+        params = json.loads(r["optimizer_params"])
+        if r["optimizer"] == "sgd":
+            assert params["momentum"] == float(selected["sgd"]["momentum"])
+        else:
+            assert params["betas"][0] == float(selected["adam"]["beta1"])
+        assert r["run_id"] not in {t["run_id"] for t in trials}  # other seeds than the trials'
     assert [r["optimizer"] for r in runs.values() if r["experiments"] == '["plain"]'] == ["rmsprop"]
     histories = read_csv(study / "results/tables/trial_histories.csv")
-    assert len(histories) == 2 * (3 * 2 + 6)
+    assert len(histories) == 2 * (6 * 2 + 2 * 6)
     assert (study / "results/report/report.html").exists()
 
 
@@ -223,10 +242,3 @@ def test_deleted_trial_and_final_files_are_rebuilt_by_a_plain_rerun(tmp_path, st
             )
         assert now == content, path
     assert records(workdir) == records(study)
-
-
-def _without_seconds(history: Path) -> list[list[str]]:
-    """history.csv's rows without the (timing) seconds column."""
-    rows = list(csv.reader(history.open()))
-    drop = rows[0].index("seconds")
-    return [r[:drop] + r[drop + 1 :] for r in rows]

@@ -31,7 +31,8 @@ SECTIONS = (
     "grid",
     "search",
     "tune",
-    "tune_setting",
+    "tune_space",
+    "tune_parameter",
     "experiment",
 )
 SECTIONS += tuple(f"{name}_params" for name in ("sgd", "momentum", "rmsprop", "adam", "adamw"))

@@ -40,7 +40,13 @@ from nnstudy.analysis.comparisons import Comparison, build_comparisons, correctn
 from nnstudy.config.runs import LOSS, RESIDUAL, augment_label
 from nnstudy.report.contents import MAIN_FACTORS, TABLES
 from nnstudy.training.runfolder import HISTORY_COLUMNS, file, read_json, read_predictions
-from nnstudy.tuning.plan import TUNABLE, Tuning, finals_membership, read_record, trials_table
+from nnstudy.tuning.plan import (
+    Tuning,
+    finals_membership,
+    parameter_names,
+    read_record,
+    trials_table,
+)
 from nnstudy.tuning.stats import read_trials
 
 METRIC = "test_accuracy"
@@ -214,6 +220,7 @@ TRIAL_COLUMNS = (
     ("experiment", "dataset", "variant", *MAIN_FACTORS),
     (
         "tuned",
+        "method",
         "candidate",
         "rung",
         "budget_epochs",
@@ -228,6 +235,8 @@ TRIAL_COLUMNS = (
         "score",
         "is_default",
         "selected",
+        "tied",
+        "edge",
     ),
 )
 
@@ -243,7 +252,7 @@ def collect_trials(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """trials.csv and trial_histories.csv (see nnstudy.tuning.plan) of the trials in
     ``trials_root``."""
-    tuned = [k for k in TUNABLE if any(k in t.tuned for t in tunings)]
+    tuned = parameter_names(tunings)
     head, tail = TRIAL_COLUMNS
     trials = pd.DataFrame(
         trials_table(tunings, records, trials_root), columns=[*head, *tuned, *tail]

@@ -352,38 +352,47 @@ def check_semantics(config: dict) -> None:
         _check_augment(config, name, exp)
 
 
+def _tune_spaces(tune: dict) -> list[tuple[str, dict]]:
+    """``(where, space)`` of every space a tune block gives (shared and per optimizer)."""
+    spaces = [("space", tune["space"])] if "space" in tune else []
+    return spaces + [(f"spaces.{o}", space) for o, space in (tune.get("spaces") or {}).items()]
+
+
 def _check_tune(where: str, exp: dict, searched: set) -> None:
-    """A tuned setting is set nowhere else, takes one form, and holds valid values."""
+    """A tuned run-level setting is set nowhere else and its values are valid; the trials'
+    seeds are not the finals'. The spaces' syntax and names are checked per optimizer when
+    the searches are planned (nnstudy.tuning.plan)."""
+    from nnstudy.tuning.search import check_seeds
+
     tune = exp["tune"]
+    if not set(tune) & set(SPACE_KEYS):
+        raise ConfigError(f"config: {where}.tune: give at least one of {_choices(SPACE_KEYS)}")
     elsewhere = set(exp["grid"]) | set(exp["fixed"]) | searched
     elsewhere |= {k for settings in exp["per_dataset"].values() for k in settings}
-    drawn = False
-    for key, spec in sorted(tune["space"].items()):
-        at = f"{where}.tune.space.{key}"
-        if key in elsewhere:
-            raise ConfigError(
-                f"config: {at}: '{key}' is also in grid, fixed, per_dataset or search"
-            )
-        forms = [f for f in ("values", "factors", "low") if f in spec]
-        if len(forms) != 1 or ("low" in spec) != ("high" in spec):
-            raise ConfigError(f"config: {at}: give exactly one of values, factors, or low and high")
-        if "factors" in spec and key != "lr":
-            raise ConfigError(f"config: {at}: factors are for lr only; use values")
-        if ("points" in spec or spec.get("log")) and "low" not in spec:
-            raise ConfigError(f"config: {at}: points and log need low and high")
-        if "values" in spec:
+    for space_at, space in _tune_spaces(tune):
+        for key, spec in sorted(space.items()):
+            at = f"{where}.tune.{space_at}.{key}"
+            if key in elsewhere:
+                raise ConfigError(
+                    f"config: {at}: '{key}' is also in grid, fixed, per_dataset or search"
+                )
+            if key not in _RANGE_RULES:
+                continue
             ok, allowed = _RANGE_RULES[key]
-            bad = [v for v in spec["values"] if not ok(v)]
+            given = [*spec.get("values", []), *(spec[b] for b in BOUNDS if b in spec)]
+            bad = [v for v in given if isinstance(v, int | float) and not ok(v)]
             if bad:
-                raise ConfigError(f"config: {at}.values: {bad[0]} is not {allowed}")
-        if "low" in spec:
-            _check_range(at, key, spec)
-            drawn |= "points" not in spec
-    if drawn != ("samples" in tune):
-        raise ConfigError(
-            f"config: {where}.tune.samples: "
-            + ("needed to draw the ranges without points" if drawn else "nothing to draw")
-        )
+                raise ConfigError(f"config: {at}: {bad[0]} is not {allowed}")
+    try:
+        check_seeds(tune["seeds"], exp["seeds"])
+    except ValueError as error:
+        raise ConfigError(f"config: {where}.{error}") from None
+
+
+# The bounds of a tuned parameter (W&B's and the project's keys).
+BOUNDS = ("min", "max", "low", "high")
+# What a tune block searches: at least one of them.
+SPACE_KEYS = ("preset", "space", "spaces", "sweep")
 
 
 def _check_augment(config: dict, name: str, exp: dict) -> None:

@@ -34,6 +34,7 @@ from nnstudy.report.tables import (
     interaction_table,
     problems_table,
     runs_table,
+    selection_table,
     summary_table,
     time_to_target_table,
     tuning_budget_table,
@@ -87,6 +88,7 @@ def comparison_section(view: ComparisonView, figures_dir, tex_dir: Path) -> dict
         versus = tuning_stats.default_vs_tuned(view.trials)
         if len(versus):
             tables.append(default_vs_tuned_table(view, versus))
+        tables.append(selection_table(view))
         tables.append(tuning_budget_table(view))
     paths = figure_paths(figures_dir, view.slug, view.dataset)
     figures, statements = [], []

@@ -531,9 +531,17 @@ def lr_sensitivity(view: ComparisonView, **_):
     return fig
 
 
+ESTIMATOR_TEXT = {
+    "without_replacement": "n of the grid's trials without replacement",
+    "with_replacement": "n draws with replacement",
+    "best_so_far": "best of the first n trials",
+}
+
+
 def expected_max(view: ComparisonView, **_):
     """Expected best validation accuracy of n trials (Dodge et al. 2019) for each optimizer's
-    best variant: mean ± 1 sd over the draws, the band clipped to the observed range."""
+    best variant, with its search method's estimator (``budget.estimator_for``): mean ± 1 sd,
+    the band clipped to the observed range."""
     trials = view.trials
     fig, ax = plt.subplots(figsize=(5.6, 3.4))
     curves = tuning_stats.expected_max_curves(trials) if len(trials) else None
@@ -553,13 +561,14 @@ def expected_max(view: ComparisonView, **_):
             ms=4,
             label=f"{opt} ({int(c['n_trials'].iloc[0])} trials)",
         )
-        low = np.clip(c["mean"] - c["std"], c["low"], c["high"])
-        high = np.clip(c["mean"] + c["std"], c["low"], c["high"])
-        ax.fill_between(c["n"], 100 * low, 100 * high, color=sty["color"], alpha=0.2, lw=0)
+        ax.fill_between(
+            c["n"], 100 * c["lower"], 100 * c["upper"], color=sty["color"], alpha=0.2, lw=0
+        )
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("number of trials n")
     ax.set_ylabel("expected best validation accuracy (%)")
-    ax.set_title(_budget_title(trials), fontsize=8)
+    estimators = "; ".join(ESTIMATOR_TEXT[e] for e in sorted(curves["estimator"].unique()))
+    ax.set_title(f"{_budget_title(trials)}; {estimators}", fontsize=8)
     ax.legend(title="optimizer (best variant)", loc="center left", bbox_to_anchor=(1, 0.5))
     _note(fig, trials, "trials")
     return fig

@@ -13,6 +13,7 @@ import pandas as pd
 
 from nnstudy.report.templating import interval, p_is, pct, plural, points, pvalue
 from nnstudy.report.view import ComparisonView
+from nnstudy.tuning import stats as tuning_stats
 
 
 def _name(view: ComparisonView) -> str:
@@ -207,6 +208,56 @@ def status_findings(runs: pd.DataFrame) -> list[str]:
     ]
 
 
+SIDES = {"high": "top", "low": "bottom"}
+
+
+def edge_finding(view: ComparisonView) -> str | None:
+    """Which selected values lie on their search space's boundary (or that none does)."""
+    if not view.tuned:
+        return None
+    chosen = tuning_stats.selections(view.trials)
+    picks = [
+        f"{name} of {r['label']} at the {SIDES[side]} edge"
+        for _, r in chosen.iterrows()
+        for name, side in (p.split(":") for p in r["edge"].split(";") if p)
+    ]
+    if not picks:
+        return (
+            f"{_name(view)}: every selected value lies inside its search space (none of the "
+            f"{plural(len(chosen), 'variant')} chose a value on an edge)."
+        )
+    return (
+        f"{_name(view)}: chosen on the edge of its search space, so the optimum may lie "
+        f"outside it (widen the space): {'; '.join(picks)}."
+    )
+
+
+def _lead_text(row) -> str:
+    """ "X leads (m %, d points ahead of Y)"; tied levels (";"-joined) lead together."""
+    leaders, behind = (str(row[k]).replace(";", " and ") for k in ("leader", "runner_up"))
+    text = f"{leaders} {'lead' if ';' in row['leader'] else 'leads'} ({pct(row['mean'])} %"
+    if row["runner_up"]:
+        text += f", {points(row['margin'], sign=False)} points ahead of {behind}"
+    return text + ")"
+
+
+def budget_finding(view: ComparisonView) -> str | None:
+    """ "With k trials, X leads": the expected best validation accuracy of each optimizer's
+    best variant at one trial, wherever the leader changes, and at the full number."""
+    if not view.tuned:
+        return None
+    leaders = tuning_stats.budget_leaders(view.trials)
+    if leaders.empty:
+        return None
+    last = leaders["n"].max()
+    shown = leaders[(leaders["n"] == 1) | leaders["changed"] | (leaders["n"] == last)]
+    parts = [f"with {plural(int(r['n']), 'trial')}, {_lead_text(r)}" for _, r in shown.iterrows()]
+    return (
+        f"{_name(view)}, performance against tuning budget (expected best validation accuracy "
+        f"of n first-rung trials, each optimizer's best variant): " + "; ".join(parts) + "."
+    )
+
+
 def comparison_findings(view: ComparisonView) -> list[str]:
     found = [
         reference_finding(view),
@@ -214,5 +265,7 @@ def comparison_findings(view: ComparisonView) -> list[str]:
         power_finding(view),
         *factor_findings(view),
         fixed_finding(view),
+        edge_finding(view),
+        budget_finding(view),
     ]
     return [f for f in found if f]

@@ -128,42 +128,74 @@ def statistics(comparisons: pd.DataFrame) -> list[str]:
 
 
 def _values(series) -> str:
-    return "{" + ", ".join(f"{v:.3g}" for v in sorted(series.dropna().unique())) + "}"
+    """A parameter's tried values: listed when few, else their range and count."""
+    values = sorted(series.dropna().unique())
+    shown = [f"{v:.3g}" if isinstance(v, float) else str(v) for v in values]
+    if len(values) <= 6:
+        return "{" + ", ".join(shown) + "}"
+    return f"[{shown[0]}, {shown[-1]}] ({len(values)} values)"
+
+
+METHOD_TEXT = {
+    "grid": "every point of the grid",
+    "random": "seeded random draws",
+    "sobol": "a scrambled Sobol' sequence (scipy.stats.qmc), seeded",
+}
+ESTIMATOR_TEXT = {
+    "grid": "without replacement (a grid's trials are the whole pool; at n = N the curve is "
+    "the observed best)",
+    "random": "with replacement (the trials sample the search distribution)",
+    "sobol": "with replacement (the trials sample the search distribution)",
+}
 
 
 def tuning_methods(trials: pd.DataFrame) -> list[str]:
-    """How the study tuned, from its trials: settings and values tried, rungs and budgets."""
+    """How the study tuned, from its trials: parameters and values tried per optimizer, the
+    search method, rungs and budgets, the tuning seeds, selection, ties and edges."""
     parts = []
-    for name in tuning_stats.tuned_names(trials):
-        per_opt = {o: _values(g[name]) for o, g in trials.groupby("optimizer", sort=True)}
-        if len(set(per_opt.values())) == 1:
-            parts.append(f"{name} in {next(iter(per_opt.values()))}")
-        else:
-            parts.append(f"{name}: " + ", ".join(f"{o} {v}" for o, v in per_opt.items()))
+    for opt, g in trials.groupby("optimizer", sort=True):
+        names = tuning_stats.tuned_names(g)
+        parts.append(f"{opt}: " + ", ".join(f"{n} in {_values(g[n])}" for n in names))
     values = "; ".join(parts)
     rungs = trials.groupby("rung")["budget_epochs"].agg(
         lambda b: "/".join(f"{x:g}" for x in sorted(b.unique()))
     )
     per_rung = ", ".join(f"rung {int(k)}: {v} epochs" for k, v in rungs.items())
+    methods = sorted(trials["method"].dropna().unique())
+    first = trials[trials["rung"] == 0].drop_duplicates(["dataset", "variant", "candidate"])
+    per_variant = sorted(first.groupby(["dataset", "variant"]).size().unique())
+    seeds = ", ".join(str(int(s)) for s in sorted(trials["seed"].unique()))
     return [
-        f"Tuned settings: {values or NA}, searched separately for every variant; each "
-        "dataset's tuning-budget table shows what each optimizer got "
-        f"({trials['run_id'].nunique()} trial runs, {trials['variant'].nunique()} variants; "
-        f"{per_rung}"
+        f"Searched parameters (the run-level settings and each optimizer's own "
+        f"hyper-parameters; 1 - x of a decay rate on a log scale): {values or NA}. Each "
+        f"variant's search: {'; '.join(METHOD_TEXT[m] for m in methods)}, "
+        f"{'/'.join(map(str, per_variant))} candidates per variant, the same number and the "
+        "same epochs for every optimizer of a comparison; each dataset's tuning-budget table "
+        f"shows what each optimizer got ({trials['run_id'].nunique()} trial runs, "
+        f"{trials['variant'].nunique()} variants; {per_rung}"
         + (
-            "; successive halving keeps the better trials for the next rung"
+            "; successive halving (Jamieson & Talwalkar 2016; Li et al. 2017) keeps the "
+            "better candidates for the next rung, at least two for the top rung"
             if len(rungs) > 1
             else ""
         )
-        + "). Trials read only the training and validation splits; each variant's selected "
-        "setting is then trained for every seed, and those runs make the ranking above.",
-        "Tuned against default ranks the variants twice by validation accuracy, once with the "
-        "selected settings and once at the optimizer's defaults from config.yaml (when they "
-        "were among the trials). The learning-rate sensitivity and the expected best "
-        "validation accuracy of n trials (Dodge et al. 2019, the expectation and standard "
-        "deviation of the maximum of n draws from the trials' empirical distribution, in "
-        "closed form) use the first rung, which every trial ran; a diverged trial without a "
-        "validation accuracy counts as 0.",
+        + "). Trials read only the training and validation splits, with the tuning seeds "
+        f"({seeds}), which are none of the finals' seeds; each variant's setting is selected "
+        "at the top rung, which trains for the full epochs, and then trained for every seed, "
+        "and those runs make the ranking above.",
+        "The selection table lists each variant's choice: a tie on validation accuracy is "
+        "reported as a tie (broken by the lower validation loss, then the earlier "
+        "candidate), and a selected value on its space's boundary (a grid's first or last "
+        "value, or within a tenth of a range's log width of a bound) is flagged, since the "
+        "optimum may lie outside the space. Tuned against default ranks the variants twice by "
+        "validation accuracy, once with the selected settings and once at the optimizer's "
+        "defaults from config.yaml (when they were among the trials). The learning-rate "
+        "sensitivity and the expected best validation accuracy of n trials (Dodge et al. "
+        "2019; performance against tuning budget, Sivaprasad et al. 2020), estimated "
+        + "; ".join(ESTIMATOR_TEXT[m] for m in methods)
+        + ", with its standard deviation as a band clipped to the observed range, use the "
+        "first rung, which every trial ran; a diverged trial without a validation accuracy "
+        "counts as 0.",
     ]
 
 

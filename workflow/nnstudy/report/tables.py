@@ -330,6 +330,44 @@ def default_vs_tuned_table(view: ComparisonView, table: pd.DataFrame) -> Table:
     )
 
 
+def _edge_cell(edge: str) -> str:
+    """``lr:high;eps:low`` as ``lr (top), eps (bottom)``; "" when nothing is on an edge."""
+    sides = {"high": "top", "low": "bottom"}
+    return ", ".join(
+        f"{name} ({sides[side]})" for name, side in (p.split(":") for p in edge.split(";") if p)
+    )
+
+
+def selection_table(view: ComparisonView) -> Table:
+    chosen = tuning_stats.selections(view.trials)
+    rows = [
+        [
+            str(r["label"]),
+            str(r["setting"]),
+            pct(r["value"]),
+            f"{float(r['budget']):g}",
+            "no" if r["tied"] == 1 else f"yes ({int(r['tied'])} tied)",
+            _edge_cell(r["edge"]) or "none",
+        ]
+        for _, r in chosen.iterrows()
+    ]
+    return Table(
+        name=_key(view, "tuning-selection"),
+        caption=(
+            f"{_title(view)}: the selected setting of each variant, chosen at the full budget "
+            "(the top rung's epochs) on the tuning seeds, by validation accuracy (%, mean "
+            "over the tuning seeds). 'tie': other candidates scored the same (the lower "
+            "validation loss, then the earlier candidate, was taken); 'on the edge': a selected "
+            "value on its space's boundary (a grid's first or last value, or within a tenth of "
+            "a range's (log) width of a bound), where the optimum may lie outside the space."
+        ),
+        columns=["variant", "selected", "val. acc.", "epochs", "tie", "on the edge"],
+        rows=rows,
+        align="llrrll",
+        marked={i for i, (_, r) in enumerate(chosen.iterrows()) if r["edge"]},
+    )
+
+
 def tuning_budget_table(view: ComparisonView) -> Table:
     budget = tuning_stats.tuning_budget(view.trials)
     rows = [

@@ -2,64 +2,81 @@
 
 An experiment with a ``tune`` block (see the schema) is not expanded into runs directly.
 Each of its *variants* -- a point of its datasets x grid x search without its seed and
-without the tuned settings -- gets the same *candidates* (values of the tuned settings) and
-the same schedule of *rungs*, so every optimizer has the same budget:
+without the tuned settings -- gets a search of its optimizer's space; the searches of one
+*comparison* (the experiment on one dataset) all have the same method, number of trials,
+rungs and tuning seeds, so every optimizer has the same budget (:func:`plan_experiment`
+refuses a plan where they differ).
 
-``tune.space``
-    Per tuned setting (``lr``, ``dropout``, ``l2``, ``clip_norm``) one of
-    ``{values: [...]}`` (a grid), ``{factors: [...]}`` (``lr`` only: times the variant's
-    untuned lr, i.e. the optimizer's configured lr), ``{low, high, log, points}`` (``points``
-    values evenly spaced, on a log scale when ``log``) or ``{low, high, log}`` (drawn
-    ``tune.samples`` times with ``numpy.random.default_rng(tune.seed)``, once per experiment,
-    so every variant gets the same draws). The candidates are the Cartesian product of the
-    grids (settings in name order) times the draws; values are rounded to 4 significant digits.
+The spaces (:mod:`nnstudy.tuning.spaces`)
+    ``tune.preset`` (``choi2019``: every hyper-parameter of each optimizer's update rule),
+    ``tune.space`` (for every optimizer) and ``tune.spaces.<optimizer>``, merged in that
+    order; a parameter is any run-level setting (``lr``, ``dropout``, ``l2``,
+    ``clip_norm``) or hyper-parameter of the optimizer (``momentum``, ``nesterov``,
+    ``beta1``/``beta2`` or ``one_minus_beta1``/``one_minus_beta2``, ``eps``, ``alpha``,
+    ``weight_decay``, ...), in W&B sweep's parameter format or the project's own forms
+    (``factors`` multiply the optimizer's configured value). ``tune.sweep`` takes a whole
+    W&B sweep document instead of method, metric, space and n_trials.
+The candidates (:mod:`nnstudy.tuning.search`)
+    ``tune.method``: ``grid`` (every point; the default when every space is a grid),
+    ``random`` or ``sobol`` (``n_trials`` points, seeded by ``tune.seed``): all proposed at
+    once, a pure function of the config, so a rerun asks for the same trials. A candidate's
+    run-level values go into the trial's run config, its hyper-parameters into the run
+    config's ``optimizer_params`` (content-addressed like any setting).
 ``tune.seeds``
-    The trials' seeds (default ``[0]``); a candidate's score is the mean over them.
+    The trials' seeds (default ``[1000]``), disjoint from the finals' ``seeds`` (refused
+    otherwise: a final must not be a rerun of the trial that chose it); a candidate's score
+    is the mean over them.
 ``tune.metric``
-    ``val_accuracy`` (higher is better) or ``val_loss`` of the trial's last epoch in its
-    ``history.csv`` -- the validation split only; a diverged or failed trial (train.json) or a
-    non-finite value scores worst. Ties go to the earlier candidate.
+    ``val_accuracy`` (higher is better; ties broken by the lower ``val_loss``) or
+    ``val_loss`` (ties broken by the higher ``val_accuracy``) of the trial's last epoch in its
+    ``history.csv`` -- the validation split only; a diverged or failed trial or a non-finite
+    value scores worst.
 ``tune.halving``
-    Successive halving ``{eta, min_epochs}``: with E the variant's epochs, R is the largest r
-    with ``min_epochs * eta**r <= E``; rung r (0..R) trains the candidates that rung r-1
-    kept for ``E // eta**(R - r)`` epochs (a fresh run each, its schedule over those epochs)
-    and keeps the best ``max(1, n // eta**(r + 1))`` of them; without halving R = 0 (every
-    candidate for E epochs). The candidate ranked first at rung R is *selected*.
+    Successive halving ``{eta, min_epochs, min_top}`` (:func:`search.rung_plan`): rung r of R
+    trains the candidates rung r-1 kept for ``E // eta**(R - r)`` epochs (a fresh run each,
+    its schedule over those epochs); R is as large as ``min_epochs`` allows while at least
+    ``min_top`` (default 2) candidates reach the top rung, which trains for the full E epochs.
+    The *selected* candidate is the best at the top rung (:func:`search.select`); the
+    candidates that tie with it are recorded as ``tied``, and the selected values that lie on
+    their space's boundary as ``edges`` (:func:`spaces.edge_flags`).
 
 Trials are ordinary runs kept apart (``results/trials/<dataset>/<run_id>/``, rule ``trial``:
 the ``train`` job without ``--evaluate``, so no trial reads the test split). Rung r of a variant is a Snakemake
 checkpoint that reads its trials' ``history.csv`` and ``train.json`` and writes
 ``results/tuning/<dataset>/<key>/rung<r>.json`` (:func:`rung_record`): the candidates of the
-rung with their trials' run ids and scores, and ``keep`` (the kept candidates' indices). The
-key hashes everything the selection depends on (the trial run ids of every rung and
-candidate, the metric, the rung sizes), so experiments with the same variant and ``tune``
-share the search, and a new seed of the finals leaves it untouched. The *finals* are the
-selected candidate trained for E epochs with every seed of the experiment's ``seeds`` and
-evaluated on test (rule ``train``, in ``results/runs/``: a top-rung trial with a seed in
-``seeds`` has the final's run id, but is trained again there, with its test metrics).
+rung with their trials' run ids and scores, and ``keep`` (the kept candidates' indices; at
+the top rung the selected one, with ``tied``, ``rule`` and ``edges``). The key hashes
+everything the selection depends on (the trial run ids of every rung and candidate, the
+metric, the rung sizes, the space), so experiments with the same variant and ``tune`` share
+the search, and a new seed of the finals leaves it untouched. The *finals* are the selected
+candidate trained for E epochs with every seed of the experiment's ``seeds`` and evaluated on
+test (rule ``train``, in ``results/runs/``).
 
 Tables (rule ``aggregate``, :func:`trials_table`): ``results/tables/trials.csv``, one row
 per (experiment, trial run): ``experiment, dataset, variant`` (short id of the variant: the
 hash of its run config without seed and tuned settings), ``optimizer, activation,
-initializer``, one column per tuned setting, ``tuned`` (``;``-joined tuned settings),
-``candidate`` (index), ``rung`` (0-based), ``budget_epochs`` (the rung's epochs),
+initializer``, one column per parameter of any space (:func:`parameter_names`; empty where a
+variant's space lacks it), ``tuned`` (``;``-joined searched parameters of the variant),
+``method``, ``candidate`` (index), ``rung`` (0-based), ``budget_epochs`` (the rung's epochs),
 ``epochs_run``, ``seed``, ``run_id``, ``status`` (train.json's), ``val_accuracy`` and
 ``val_loss`` (last epoch), ``best_val_accuracy``, ``train_seconds``, ``score`` (the
-candidate's score at that rung, empty when it cannot be computed), ``is_default`` (the tuned
-values equal the variant's untuned values, e.g. the optimizer's configured lr) and
-``selected`` (True on the selected candidate's trials at rung R).
+candidate's signed score at that rung, empty when it cannot be computed), ``is_default`` (the
+candidate's run config is the variant's untuned one, e.g. the optimizer's configured lr),
+``selected`` (True on the selected candidate's trials at rung R), ``tied`` (True on the
+top-rung trials of every candidate that tied with the selected one, itself included, when
+there was a tie) and ``edge`` (on the selected candidate's rows: ``name:low`` or
+``name:high`` per parameter on its space's boundary, ``;``-joined).
 ``results/tables/trial_histories.csv``: ``histories.csv``'s format for the trial runs, one row
 per trial run and epoch: ``dataset, run_id, variant`` (the short id), ``seed, status,
-optimizer, activation, initializer, tuned_<setting>`` (the trial's value of each tuned
-setting; ``lr`` is the scheduled lr of the epoch), ``rung, budget_epochs``, then history.csv's
-columns. The finals join ``runs.csv`` and
-``histories.csv`` like any run (:func:`finals_membership`).
+optimizer, activation, initializer, tuned_<parameter>`` (the trial's value of each
+parameter; ``lr`` is the scheduled lr of the epoch), ``rung, budget_epochs``, then
+history.csv's columns. The finals join ``runs.csv`` and ``histories.csv`` like any run
+(:func:`finals_membership`).
 """
 
 from __future__ import annotations
 
 import csv
-import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -76,52 +93,19 @@ from nnstudy.config.runs import (
     experiment_points,
     resolve_run,
     run_id,
-    sample_search,
 )
 from nnstudy.config.validation import ConfigError, selected
 from nnstudy.training.runfolder import file, read_json
+from nnstudy.tuning.search import keep_best, plan_comparison, select
+from nnstudy.tuning.spaces import RUN_SETTINGS, Space, edge_flags, to_settings, to_wandb
 
-TUNABLE = ("lr", "dropout", "l2", "clip_norm")
 METRICS = {"val_accuracy": 1.0, "val_loss": -1.0}  # sign: larger signed value is better
+GOALS = {"val_accuracy": "maximize", "val_loss": "minimize"}
+# The other metric breaks a tie of the selecting one.
+TIEBREAK = {"val_accuracy": "val_loss", "val_loss": "val_accuracy"}
+METHODS = ("grid", "random", "sobol")  # the single-round methods the DAG runs
 BAD_STATUS = ("diverged", "failed")
 TUNING_ROOT = "results/tuning"
-
-
-def _round(value: float) -> float:
-    return float(f"{value:.4g}")
-
-
-def grid_values(spec: dict[str, Any], untuned: float | None) -> list[float] | None:
-    """The grid of one tuned setting, or None when it is drawn (a range without points)."""
-    if "values" in spec:
-        return [_round(v) for v in spec["values"]]
-    if "factors" in spec:
-        return [_round(untuned * f) for f in spec["factors"]]
-    if "points" not in spec:
-        return None
-    low, high, n = float(spec["low"]), float(spec["high"]), int(spec["points"])
-    values = np.geomspace(low, high, n) if spec.get("log") else np.linspace(low, high, n)
-    return [_round(v) for v in values]
-
-
-def draw_samples(tune: dict[str, Any]) -> list[dict[str, float]]:
-    """The drawn part of the candidates: ``samples`` joint draws of the ranges without
-    ``points`` (as ``search`` draws them), ``[{}]`` when nothing is drawn."""
-    drawn = {k: spec for k, spec in tune["space"].items() if grid_values(spec, 1.0) is None}
-    if not drawn:
-        return [{}]
-    return sample_search({"n": tune["samples"], "seed": tune["seed"], "space": drawn})
-
-
-def rung_plan(epochs: int, n: int, halving: dict[str, int] | None) -> tuple[tuple[int, int], ...]:
-    """``((epochs, candidates), ...)`` per rung: successive halving, or one full rung."""
-    if not halving:
-        return ((epochs, n),)
-    eta, low = halving["eta"], halving["min_epochs"]
-    top = 0
-    while low * eta ** (top + 1) <= epochs:
-        top += 1
-    return tuple((epochs // eta ** (top - r), max(1, n // eta**r)) for r in range(top + 1))
 
 
 @dataclass(frozen=True)
@@ -132,9 +116,10 @@ class Tuning:
     dataset: str
     variant: str
     key: str
-    tuned: tuple[str, ...]
-    candidates: tuple[dict[str, float], ...]
-    untuned: dict[str, Any]
+    space: Space
+    method: str
+    candidates: tuple[dict[str, Any], ...]
+    defaults: tuple[bool, ...]  # per candidate: its run config is the variant's untuned one
     metric: str
     rungs: tuple[tuple[int, int], ...]  # (epochs, candidates) per rung
     trial_seeds: tuple[int, ...]
@@ -149,6 +134,15 @@ class Tuning:
     def top(self) -> int:
         return len(self.rungs) - 1
 
+    @property
+    def optimizer(self) -> str:
+        return self.trial_runs[0][0][0]["optimizer"]
+
+    @property
+    def tuned(self) -> tuple[str, ...]:
+        """The searched parameters (a constant of the space is set, not tuned)."""
+        return tuple(d.name for d in self.space.searched)
+
     def rung_path(self, rung: int) -> str:
         return f"{TUNING_ROOT}/{self.dataset}/{self.key}/rung{rung}.json"
 
@@ -161,71 +155,133 @@ class Tuning:
         return list(range(len(self.candidates))) if rung == 0 else list(previous["keep"])
 
     def finals(self, top_record: dict) -> tuple[dict, ...]:
-        """The final runs: the selected candidate (first kept at the top rung), every seed."""
+        """The final runs: the selected candidate (kept at the top rung), every seed."""
         return self.final_runs[top_record["keep"][0]]
+
+
+def parameter_names(tunings: list[Tuning]) -> list[str]:
+    """Every parameter of the searches' spaces: the run-level settings first (in
+    :data:`RUN_SETTINGS` order), then the optimizers' in name order."""
+    names = {n for t in tunings for n in t.space.names}
+    return [n for n in RUN_SETTINGS if n in names] + sorted(names - set(RUN_SETTINGS))
+
+
+def _configured(settings: dict, optimizers: dict[str, dict]) -> dict[str, dict]:
+    """Each optimizer's configured hyper-parameters by nnlib's names, its lr that of the
+    variant (the settings' lr, else the optimizer's own): what ``factors`` multiply."""
+    lr = settings["lr"]
+    return {o: {**p, "lr": p["lr"] if lr is None else lr} for o, p in optimizers.items()}
+
+
+def _comparison_optimizers(points: list[tuple[str, dict]]) -> dict[str, list[str]]:
+    """dataset -> the optimizers of its variants, in first-seen order."""
+    out: dict[str, list[str]] = {}
+    for dataset, settings in points:
+        names = out.setdefault(dataset, [])
+        if settings["optimizer"] not in names:
+            names.append(settings["optimizer"])
+    return out
+
+
+def _plan_variant(config, name, dataset, settings, comparison) -> Tuning:
+    exp = config["experiments"][name]
+    where = f"experiments.{name}"
+    optimizers = experiment_optimizers(config, exp)
+    base = resolve_run(settings, optimizers, dataset, 0, where)
+    opt = base["optimizer"]
+    configured = _configured(settings, optimizers)
+    try:
+        plan = plan_comparison(
+            exp["tune"],
+            comparison,
+            dict.fromkeys(comparison, base["epochs"]),
+            exp["seeds"],
+            GOALS,
+            {o: configured[o] for o in comparison},
+        )
+        if plan.searches[opt].method not in METHODS:
+            raise ValueError(
+                f"method {plan.searches[opt].method} is not run by the workflow; "
+                f"valid: {', '.join(METHODS)}"
+            )
+        search = plan.searches[opt]
+        candidates = tuple(search.propose())
+        split = [to_settings(c, opt, configured[opt]) for c in candidates]
+    except ValueError as error:
+        raise ConfigError(f"config: {where}.tune: {error}") from None
+
+    def run(c, epochs, seed):
+        values, hyper = split[c]
+        resolved = resolve_run(
+            {**settings, **values, "epochs": epochs},
+            {**optimizers, opt: {**optimizers[opt], **hyper}},
+            dataset,
+            seed,
+            where,
+        )
+        return {**resolved, "run_id": run_id(resolved)}
+
+    indices = range(len(candidates))
+    trial_runs = tuple(
+        tuple(tuple(run(c, epochs, s) for s in plan.trial_seeds) for c in indices)
+        for epochs, _ in plan.rungs
+    )
+    final_runs = tuple(tuple(run(c, base["epochs"], s) for s in exp["seeds"]) for c in indices)
+    untuned = {**base, "run_id": run_id(base)}
+    defaults = tuple(run(c, base["epochs"], 0) == untuned for c in indices)
+    names = set(search.space.names)
+    ident = {k: v for k, v in base.items() if k not in (*names, "seed")}
+    key = {
+        "trials": [[[r["run_id"] for r in seeds] for seeds in rung] for rung in trial_runs],
+        "metric": plan.metric,
+        "keep": [n for _, n in plan.rungs],
+        "space": to_wandb(search.space),
+    }
+    return Tuning(
+        experiment=name,
+        dataset=dataset,
+        variant=run_id(ident),
+        key=run_id(key),
+        space=search.space,
+        method=search.method,
+        candidates=candidates,
+        defaults=defaults,
+        metric=plan.metric,
+        rungs=plan.rungs,
+        trial_seeds=plan.trial_seeds,
+        seeds=tuple(exp["seeds"]),
+        factors=experiment_factors(exp),
+        trial_runs=trial_runs,
+        final_runs=final_runs,
+    )
+
+
+def check_budgets(tunings: list[Tuning], where: str) -> None:
+    """Every optimizer of a comparison has the same searches: per dataset, the same multiset
+    of (trials, rungs, tuning seeds) over its variants."""
+    for dataset in dict.fromkeys(t.dataset for t in tunings):
+        per: dict[str, list] = {}
+        for t in tunings:
+            if t.dataset == dataset:
+                per.setdefault(t.optimizer, []).append((len(t.candidates), t.rungs, t.trial_seeds))
+        budgets = {o: sorted(b) for o, b in per.items()}
+        if len({repr(b) for b in budgets.values()}) > 1:
+            listed = "; ".join(f"{o}: {b}" for o, b in budgets.items())
+            raise ConfigError(
+                f"config: {where}.tune: unequal tuning budgets on {dataset} ({listed}); every "
+                "optimizer of a comparison needs the same trials and epochs"
+            )
 
 
 def plan_experiment(config: dict[str, Any], name: str) -> list[Tuning]:
     """The searches of one tuned experiment, one per variant (order of its points)."""
-    exp = config["experiments"][name]
-    tune = exp["tune"]
-    where = f"experiments.{name}"
-    optimizers = experiment_optimizers(config, exp)
-    tuned = tuple(sorted(tune["space"]))
-    drawn = draw_samples(tune)
-    out = []
-    for dataset, settings in experiment_points(config, name):
-        base = resolve_run(settings, optimizers, dataset, 0, where)
-        untuned = {k: None if base[k] is None else _round(base[k]) for k in tuned}
-        grids = [grid_values(tune["space"][k], untuned[k]) for k in tuned]
-        gridded = [k for k, g in zip(tuned, grids, strict=True) if g is not None]
-        candidates = tuple(
-            {**dict(zip(gridded, point, strict=True)), **sample}
-            for point in itertools.product(*(g for g in grids if g is not None))
-            for sample in drawn
-        )
-        for value in (v for c in candidates for v in c.values()):
-            if not math.isfinite(value):
-                raise ConfigError(f"config: {where}.tune.space: {value} is not a finite number")
-        rungs = rung_plan(base["epochs"], len(candidates), tune.get("halving"))
-
-        def run(values, epochs, seed, settings=settings, dataset=dataset):
-            resolved = resolve_run(
-                {**settings, **values, "epochs": epochs}, optimizers, dataset, seed, where
-            )
-            return {**resolved, "run_id": run_id(resolved)}
-
-        trial_runs = tuple(
-            tuple(tuple(run(c, epochs, s) for s in tune["seeds"]) for c in candidates)
-            for epochs, _ in rungs
-        )
-        final_runs = tuple(
-            tuple(run(c, base["epochs"], s) for s in exp["seeds"]) for c in candidates
-        )
-        ident = {k: v for k, v in base.items() if k not in (*tuned, "seed")}
-        key = {
-            "trials": [[[r["run_id"] for r in seeds] for seeds in rung] for rung in trial_runs],
-            "metric": tune["metric"],
-            "keep": [n for _, n in rungs],
-        }
-        out.append(
-            Tuning(
-                experiment=name,
-                dataset=dataset,
-                variant=run_id(ident),
-                key=run_id(key),
-                tuned=tuned,
-                candidates=candidates,
-                untuned=untuned,
-                metric=tune["metric"],
-                rungs=rungs,
-                trial_seeds=tuple(tune["seeds"]),
-                seeds=tuple(exp["seeds"]),
-                factors=experiment_factors(exp),
-                trial_runs=trial_runs,
-                final_runs=final_runs,
-            )
-        )
+    points = list(experiment_points(config, name))
+    comparisons = _comparison_optimizers(points)
+    out = [
+        _plan_variant(config, name, dataset, settings, comparisons[dataset])
+        for dataset, settings in points
+    ]
+    check_budgets(out, f"experiments.{name}")
     return out
 
 
@@ -265,35 +321,50 @@ def trial_score(trial: dict[str, Any], metric: str) -> float:
     return METRICS[metric] * value
 
 
+def _mean_score(trials: list[dict], metric: str) -> float | None:
+    """A candidate's signed score: the mean over its trial seeds, None when not finite."""
+    score = float(np.mean([trial_score(t, metric) for t in trials]))
+    return score if math.isfinite(score) else None
+
+
 def rung_record(
     tuning: Tuning, rung: int, previous: dict | None, trials_root: str | Path
 ) -> dict[str, Any]:
-    """Score rung ``rung``'s candidates from their trials' folders and keep the best."""
+    """Score rung ``rung``'s candidates from their trials' folders and keep the best; the top
+    rung selects one (ties recorded) and flags its values on the space's edges."""
     root = Path(trials_root) / tuning.dataset
-    entries = []
+    entries, tiebreak = [], []
     for c in tuning.rung_candidates(rung, previous):
         runs = tuning.trial_runs[rung][c]
-        scores = [trial_score(read_trial(root / r["run_id"]), tuning.metric) for r in runs]
+        trials = [read_trial(root / r["run_id"]) for r in runs]
         entries.append(
             {
                 "candidate": c,
                 "values": tuning.candidates[c],
                 "runs": [r["run_id"] for r in runs],
-                "score": float(np.mean(scores)),
+                "score": _mean_score(trials, tuning.metric),
             }
         )
-    # Stable: ties keep the candidates' order.
-    ranked = sorted(entries, key=lambda e: -e["score"])
-    n_keep = tuning.rungs[rung + 1][1] if rung < tuning.top else 1
-    for e in entries:
-        e["score"] = e["score"] if math.isfinite(e["score"]) else None
-    return {
+        tiebreak.append(_mean_score(trials, TIEBREAK[tuning.metric]))
+    scores = [e["score"] for e in entries]
+    record = {
         "key": tuning.key,
         "rung": rung,
         "epochs": tuning.rungs[rung][0],
         "metric": tuning.metric,
         "candidates": entries,
-        "keep": [e["candidate"] for e in ranked[:n_keep]],
+    }
+    if rung < tuning.top:
+        kept = keep_best(scores, tuning.rungs[rung + 1][1])
+        return {**record, "keep": [entries[i]["candidate"] for i in kept]}
+    choice = select(scores, "maximize", tiebreak, "maximize")
+    winner = entries[choice.winner]["candidate"]
+    return {
+        **record,
+        "keep": [winner],
+        "tied": [entries[i]["candidate"] for i in choice.tied],
+        "rule": choice.rule,
+        "edges": edge_flags(tuning.space, tuning.candidates[winner]),
     }
 
 
@@ -374,6 +445,10 @@ def finals_membership(tunings: list[Tuning], records: dict[str, dict]) -> list[d
     return rows
 
 
+def _edge_text(edges: dict[str, str]) -> str:
+    return ";".join(f"{name}:{side}" for name, side in sorted(edges.items()))
+
+
 def trials_table(
     tunings: list[Tuning], records: dict[str, dict], trials_root: str | Path
 ) -> list[dict[str, Any]]:
@@ -381,16 +456,19 @@ def trials_table(
     rows = []
     trials: dict[str, dict] = {}
     for t in tunings:
-        chosen = records[t.rung_path(t.top)]["keep"][0]
+        top = records[t.rung_path(t.top)]
+        chosen = top["keep"][0]
+        tied = set(top["tied"]) if len(top["tied"]) > 1 else set()
         for rung in range(t.top + 1):
             record = records[t.rung_path(rung)]
             for entry in record["candidates"]:
                 c = entry["candidate"]
-                values = t.candidates[c]
+                selected = rung == t.top and c == chosen
                 for run in t.trial_runs[rung][c]:
                     rid = run["run_id"]
                     if rid not in trials:
                         trials[rid] = read_trial(Path(trials_root) / t.dataset / rid)
+                    trial = trials[rid]
                     rows.append(
                         {
                             "experiment": t.experiment,
@@ -399,22 +477,25 @@ def trials_table(
                             "optimizer": run["optimizer"],
                             "activation": run["activation"],
                             "initializer": run["initializer"],
-                            **{k: values[k] for k in t.tuned},
+                            **t.candidates[c],
                             "tuned": ";".join(t.tuned),
+                            "method": t.method,
                             "candidate": c,
                             "rung": rung,
                             "budget_epochs": t.rungs[rung][0],
-                            "epochs_run": trials[rid]["epochs_run"],
+                            "epochs_run": trial["epochs_run"],
                             "seed": run["seed"],
                             "run_id": rid,
-                            "status": trials[rid]["status"],
-                            "val_accuracy": trials[rid]["val_accuracy"],
-                            "val_loss": trials[rid]["val_loss"],
-                            "best_val_accuracy": trials[rid]["best_val_accuracy"],
-                            "train_seconds": trials[rid]["train_seconds"],
+                            "status": trial["status"],
+                            "val_accuracy": trial["val_accuracy"],
+                            "val_loss": trial["val_loss"],
+                            "best_val_accuracy": trial["best_val_accuracy"],
+                            "train_seconds": trial["train_seconds"],
                             "score": entry["score"],
-                            "is_default": all(values[k] == t.untuned[k] for k in t.tuned),
-                            "selected": rung == t.top and c == chosen,
+                            "is_default": t.defaults[c],
+                            "selected": selected,
+                            "tied": rung == t.top and c in tied,
+                            "edge": _edge_text(top["edges"]) if selected else "",
                         }
                     )
     return rows

@@ -10,7 +10,9 @@ and ``histories`` (one row per run and epoch). Conventions:
   as 0 (it yields no usable model); failed trials are left out (and
   counted in the budget). A variant listed by several experiments counts once.
 - Candidates are compared at one budget: the sensitivity and the expected-best curves use the
-  first rung, which every candidate ran (the full budget when there is no successive halving).
+  first rung, which every candidate ran (the full budget when there is no successive halving);
+  the curves use the estimator of the search method (:func:`budget.estimator_for`: without
+  replacement for a grid's trials, with replacement for random and Sobol draws).
 - The "best" variant of an optimizer among the trials is chosen on validation numbers only.
 """
 
@@ -23,20 +25,24 @@ import numpy as np
 import pandas as pd
 
 from nnstudy.report.contents import MAIN_FACTORS
+from nnstudy.tuning import budget
 
 TRIAL_METRIC = "val_accuracy"
+FLAGS = ("is_default", "selected", "tied")
 
 
 def read_trials(path) -> pd.DataFrame | None:
     """aggregate's trials table, or None when there is none or it has no rows (no tuning)."""
     if path is None or not Path(path).exists() or Path(path).stat().st_size == 0:
         return None
-    trials = pd.read_csv(path, dtype={"run_id": str, "variant": str, "tuned": str})
+    text = {"run_id": str, "variant": str, "tuned": str, "edge": str, "method": str}
+    trials = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
     if trials.empty:
         return None
     # CSV loses dtypes: the flags come back as bool, or as text next to empty cells.
-    for flag in ("is_default", "selected"):
+    for flag in FLAGS:
         trials[flag] = trials[flag].astype(str).str.lower().eq("true")
+    trials["edge"] = trials["edge"].fillna("")
     return trials
 
 
@@ -45,24 +51,6 @@ def dataset_trials(trials: pd.DataFrame | None, dataset: str) -> pd.DataFrame:
     if trials is None or trials.empty:
         return pd.DataFrame()
     return trials[trials["dataset"] == dataset]
-
-
-def expected_max(values, n_max: int | None = None) -> pd.DataFrame:
-    """Expected maximum of n draws (with replacement) from the empirical distribution of
-    ``values``, and its standard deviation, for n = 1 .. n_max (default: len(values)).
-
-    Dodge et al. 2019, "Show Your Work": with the values sorted v_1 <= ... <= v_N,
-    P(max <= v_i) = (i / N)^n, so E[max] = sum_i v_i ((i/N)^n - ((i-1)/N)^n); the variance
-    uses the same weights. Columns: n, mean, std."""
-    v = np.sort(np.asarray(values, dtype=float))
-    if v.size == 0 or not np.isfinite(v).all():
-        raise ValueError(f"expected_max needs finite values, got {v.size} with non-finite ones")
-    n = np.arange(1, (n_max or v.size) + 1)
-    cdf = (np.arange(v.size + 1) / v.size)[None, :] ** n[:, None]
-    weights = np.diff(cdf, axis=1)
-    mean = weights @ v
-    var = np.maximum(weights @ v**2 - mean**2, 0.0)
-    return pd.DataFrame({"n": n, "mean": mean, "std": np.sqrt(var)})
 
 
 def trial_scores(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.Series:
@@ -98,7 +86,8 @@ def candidates(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.DataFrame
     ran = ran[ran["experiment"] == first].assign(
         _value=trial_scores(ran, metric), _diverged=ran["status"].eq("diverged")
     )
-    out = ran.groupby(keys, sort=True).agg(
+    # dropna=False: a parameter of another optimizer's space is empty on this one's rows.
+    out = ran.groupby(keys, sort=True, dropna=False).agg(
         **{f: (f, "first") for f in (*MAIN_FACTORS, "tuned", "budget_epochs")},
         value=("_value", "mean"),
         seeds=("_value", "size"),
@@ -160,29 +149,79 @@ def sensitivity(trials: pd.DataFrame, setting: str = "lr", metric: str = TRIAL_M
 
 
 def expected_max_curves(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.DataFrame:
-    """``expected_max`` over every variant's first-rung candidates: one row per (dataset,
-    variant, n) with the observed range (low, high) that bounds any maximum."""
+    """The expected best of n of every variant's first-rung candidates (Dodge et al. 2019,
+    :func:`budget.budget_curves` with its search method's estimator): one row per (dataset,
+    variant, n) with the band (lower, upper) clipped to the observed range."""
     frames = []
     cands = first_rung(candidates(trials, metric))
+    methods = trials.groupby(["dataset", "variant"])["method"].first()
     for (dataset, variant), group in cands.groupby(["dataset", "variant"], sort=True):
-        values = group["value"].dropna()
+        values = group.dropna(subset=["value"])
+        values = values.assign(order=np.arange(len(values)))  # any order: not sequential
         if values.empty:
             continue
-        curve = expected_max(values)
-        frames.append(
-            curve.assign(
-                dataset=dataset,
-                variant=variant,
-                optimizer=group["optimizer"].iloc[0],
-                n_trials=len(values),
-                low=values.min(),
-                high=values.max(),
-            )
+        curve = budget.budget_curves(
+            values, methods[dataset, variant], by="variant", score="value", order="order"
         )
-    cols = ["dataset", "variant", "optimizer", "n_trials", "n", "mean", "std", "low", "high"]
+        frames.append(curve.assign(dataset=dataset, optimizer=group["optimizer"].iloc[0]))
+    cols = ["dataset", "variant", "optimizer", "n_trials", "estimator", "n", "mean", "std"]
+    cols += ["lower", "upper"]
     if not frames:
         return pd.DataFrame(columns=cols)
     return pd.concat(frames, ignore_index=True)[cols]
+
+
+def budget_leaders(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.DataFrame:
+    """Per dataset, which optimizer leads the expected best validation score with n trials
+    (:func:`budget.leaders` over each optimizer's lead variant, :func:`lead_variants`)."""
+    curves = expected_max_curves(trials, metric)
+    lead = lead_variants(trials, metric)
+    frames = []
+    for dataset, group in curves.groupby("dataset", sort=True):
+        chosen = set(lead.loc[lead["dataset"] == dataset, "variant"])
+        mine = group[group["variant"].isin(chosen)]
+        frames.append(budget.leaders(mine, by="optimizer").assign(dataset=dataset))
+    cols = ["dataset", "n", "leader", "mean", "runner_up", "margin", "changed"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+def selections(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.DataFrame:
+    """One row per (dataset, variant): its selected setting at the top rung (``setting``,
+    ``value`` = its mean validation metric, ``budget`` = the top rung's epochs), ``tied`` =
+    how many candidates tied with it for first place (itself included, 1 without a tie) and
+    ``edge`` (the selected values on their space's boundary, ``name:side`` ;-joined)."""
+    cands = candidates(trials, metric)
+    labels = variant_labels(cands) if len(cands) else pd.Series(dtype=str)
+    top = trials[trials["rung"] == trials.groupby(["dataset", "variant"])["rung"].transform("max")]
+    rows = []
+    for (dataset, variant), group in top.groupby(["dataset", "variant"], sort=True):
+        chosen = group[group["selected"]]
+        if chosen.empty:
+            continue
+        pick = chosen.iloc[0]
+        mean = cands[
+            (cands["dataset"] == dataset)
+            & (cands["variant"] == variant)
+            & (cands["rung"] == pick["rung"])
+            & cands["selected"]
+        ]["value"]
+        rows.append(
+            {
+                "dataset": dataset,
+                "variant": variant,
+                "label": labels.get((dataset, variant), variant),
+                "optimizer": pick["optimizer"],
+                "setting": _setting_text(pick),
+                "value": float(mean.iloc[0]) if len(mean) else math.nan,
+                "budget": pick["budget_epochs"],
+                "tied": max(1, int(group.loc[group["tied"], "candidate"].nunique())),
+                "edge": str(pick["edge"] or ""),
+            }
+        )
+    cols = ["dataset", "variant", "label", "optimizer", "setting", "value", "budget", "tied"]
+    return pd.DataFrame(rows, columns=[*cols, "edge"])
 
 
 def _setting_text(row: pd.Series) -> str:
