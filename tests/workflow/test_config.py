@@ -62,15 +62,16 @@ def test_shipped_core_tunes_every_variant_then_runs_five_seeds():
         "rmsprop",
         "adam",
     }
-    assert {t.dataset for t in tunings} == {"digits", "spirals"}
+    assert {t.dataset for t in tunings} == {"peaks8", "checkerboard"}
     for t in tunings:
-        assert len(t.candidates) == 5 and t.tuned == ("lr",)
+        assert len(t.candidates) == 9 and t.tuned == ("lr",)
         assert t.seeds == (0, 1, 2, 3, 4)
-        # Halving by 3 would leave one of the 5 at the full budget, fewer than the two the
-        # selection needs: every candidate trains for the full epochs.
-        assert [n for _, n in t.rungs] == [5]
+        # Successive halving: 9 lrs for a third of the epochs, the best 3 (at least the two
+        # the selection needs) for all of them.
+        full = {"peaks8": 24, "checkerboard": 40}[t.dataset]
+        assert [n for _, n in t.rungs] == [9, 3]
+        assert [e for e, _ in t.rungs] == [full // 3, full]
         assert t.trial_seeds == (1000,)
-        assert t.rungs[-1][0] == {"digits": 24, "spirals": 45}[t.dataset]
         for run in (r for rung in t.trial_runs for c in rung for r in c):
             assert run["run_id"] == run_id(run)
 
