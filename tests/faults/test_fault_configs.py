@@ -295,3 +295,33 @@ def test_nested_numeric_config_override_works(tmp_path):
     assert {run["dropout"] for run in runs.values()} == {0.5}
     log = done.stdout + done.stderr
     assert all(f"results/runs/spirals/{rid}/model.npz" in log for rid in runs)
+
+
+def test_config_override_syntax_errors_stop_snakemake_with_one_line(tmp_path):
+    write_study(tmp_path)
+    for override, where in (
+        ("defaults={dropout: 0.5", "line 1, column 14: expected ',' or '}'"),
+        ("select=[tiny", "line 1, column 6: expected ',' or ']'"),
+        ("experiments={tiny: {datasets: [spirals}}", "line 1, column 27: expected ',' or ']'"),
+    ):
+        done = snakemake(tmp_path, "--dry-run", "--config", override)
+        assert done.returncode != 0
+        assert "Traceback" not in done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        key, _, value = override.partition("=")
+        assert last.startswith(f"config: --config {key}: {value!r} is not valid YAML: {where}")
+        assert "\\n" not in last and len(last) < 200, last
+    assert not (tmp_path / "results").exists()
+
+
+def test_config_entry_split_by_the_shell_is_refused_by_snakemake_as_documented(tmp_path):
+    # `--config defaults={dropout: }` unquoted: Snakemake refuses the `}` before it reads the
+    # Snakefile, so the study cannot word it; docs/reliability.md quotes this last line.
+    write_study(tmp_path)
+    done = snakemake(tmp_path, "--dry-run", "--config", "defaults={dropout:", "}")
+    assert done.returncode != 0
+    assert done.stdout.strip().splitlines()[-1] == (  # Snakemake prints it on stdout
+        "ValueError: Invalid config definition: Config entries have to be defined as name=value "
+        "pairs. (Unparsable value: '}')"
+    )
+    assert not (tmp_path / "results").exists()
