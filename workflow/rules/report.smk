@@ -77,8 +77,10 @@ rule experiments:
     localrule: True
     conda:
         "../envs/study.yaml"
+    # Params that hold experiment names are functions: Snakemake reads a plain string (or a
+    # list of strings) param as a wildcard pattern, and a name may hold braces.
     params:
-        table=table_csv(ROWS),
+        table=lambda wildcards: table_csv(ROWS),
     script:
         "../scripts/experiments.py"
 
@@ -148,7 +150,7 @@ rule report:
             "data": config.get("data", {}),
             "experiments": {n: config["experiments"][n] for n in selected(config)},
         },
-        selected=selected(config),
+        selected=lambda wildcards: selected(config),
         config_hash=config_hash(config),
     script:
         "../scripts/report.py"
