@@ -5,7 +5,8 @@ Snakemake's own console log is a block of lines per job (20,000 lines for the de
 profile; the plugin module is ``snakemake_logger_plugin_nnstudy``) that shows instead:
 
 - the plan (Snakemake's job-stats table), warnings and errors, each failed job in one line
-  with its log file;
+  with its log file (a failed ``run:`` job's exception as its message, without Snakemake's
+  traceback of the run block);
 - a progress line: runs done / failed / diverged of the total, all jobs, elapsed and
   remaining time -- rewritten in place on a terminal, printed at every tenth otherwise;
 - Snakemake's closing lines (nothing to be done, where the complete log is).
@@ -55,6 +56,8 @@ _CHATTER = (
     "Retrieving from storage",
     "Reason:",
 )
+# Snakemake's own exception kinds whose message is ours: the run: block's traceback adds nothing.
+_FAILED_RUN_BLOCK = "RuleException"
 
 
 def clock(seconds: float) -> str:
@@ -214,7 +217,10 @@ class LogHandler(LogHandlerBase):
             if self.common_settings.verbose:
                 self.view.say(self.format(record))
         elif event in (LogEvent.GROUP_ERROR, LogEvent.ERROR) or record.levelno >= logging.WARNING:
-            self.view.say(self.format(record))
+            text = self.format(record)
+            if getattr(record, "exception", None) == _FAILED_RUN_BLOCK:
+                text = text if self.common_settings.verbose else run_block_cause(text)
+            self.view.say(text)
         elif event is None:
             # --verbose shows everything Snakemake says, as its own console log would.
             text = self.format(record)
@@ -247,6 +253,21 @@ class LogHandler(LogHandlerBase):
     @property
     def needs_rulegraph(self) -> bool:
         return False
+
+
+def run_block_cause(text: str) -> str:
+    """Snakemake's text for an exception raised by a ``run:`` block ("RuleException:", then
+    "<Type> in file <snakefile>, line N:", the message, and the frames of its traceback): the
+    message alone. Any other text is returned as it is."""
+    lines = text.splitlines()
+    if len(lines) < 3 or lines[0] != f"{_FAILED_RUN_BLOCK}:" or " in file " not in lines[1]:
+        return text
+    cause = []
+    for line in lines[2:]:
+        if line.startswith("  File "):
+            break
+        cause.append(line)
+    return "\n".join(cause) or text
 
 
 def failed_job_line(record: logging.LogRecord) -> str:

@@ -7,7 +7,9 @@
 - it opens the job's log and sends the job's output there (``redirect``), or leaves the log to
   the job (``script_job(..., own_log=True)``);
 - an expected error (a damaged or unreadable input, a failed download) ends the job with its
-  one-line cause, in the log and on stderr, instead of a traceback.
+  one-line cause, in the log and on stderr, instead of a traceback. A prepared file that fails
+  its CRC check as it is read (:class:`~nnstudy.datasets.store.CorruptFileError`) is one for
+  every job, whatever else the job expects.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
+from nnstudy.datasets.store import CorruptFileError
 from nnstudy.jobs.integrity import guarded
 from nnstudy.jobs.lock import hold
 
@@ -44,7 +47,7 @@ def job_frame(
             stack.enter_context(contextlib.redirect_stderr(stream))
         try:
             yield stream
-        except errors as error:
+        except (CorruptFileError, *errors) as error:
             cause = str(error) or type(error).__name__
             if stream is not None:  # SystemExit prints it on stderr
                 print(cause, file=stream, flush=True)
