@@ -1,13 +1,17 @@
 """``nnstudy train`` given what a hostile user gives it: a missing or broken config file, a list
-flag that is no list. Each ends with one line naming the cause, never a traceback."""
+flag that is no list, Ctrl-C. Each ends with one line naming the cause, never a traceback."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 NNSTUDY = str(Path(sys.executable).with_name("nnstudy"))
@@ -80,3 +84,77 @@ def test_a_bad_flag_value_is_one_argparse_line(tmp_path, flag, value, expected):
     line = one_line_error(done)
     assert line.startswith("nnstudy train: error: ") and expected in line, line
     assert line.endswith("(see nnstudy train --help)")
+
+
+# Long enough to be interrupted while it trains; a checkpoint after every epoch.
+LONG = ("train", "--dataset", "spirals", "--hidden", "8", "--epochs", "150", "--batch-size", "8")
+CHECKPOINT_EVERY_EPOCH = {**os.environ, "NNSTUDY_CHECKPOINT_SECONDS": "0"}
+
+
+def interrupt_when(folder: Path, sign: str) -> subprocess.CompletedProcess:
+    """Start the long run, Ctrl-C it (SIGINT to its process group, as a terminal does) once it
+    prints a line with ``sign``; its completed process."""
+    proc = subprocess.Popen(
+        [NNSTUDY, *LONG],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=CHECKPOINT_EVERY_EPOCH,
+        start_new_session=True,
+    )
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if sign in line:
+            os.killpg(proc.pid, signal.SIGINT)
+            break
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(seen) + out, err)
+
+
+def run_files(folder: Path) -> dict:
+    """The run's results, without the keys that measure time."""
+    (run_dir,) = (folder / "results" / "runs" / "spirals").iterdir()
+    timing = {"train_seconds", "eval_seconds", "seconds", "wall_seconds"}
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    with np.load(run_dir / "model.npz", allow_pickle=False) as model:
+        weights = {name: model[name].tolist() for name in model.files}
+    history = (run_dir / "history.csv").read_text().splitlines()
+    seconds = history[0].split(",").index("seconds")
+    return {
+        "metrics": {k: v for k, v in metrics.items() if k not in timing},
+        "model": weights,
+        "history": [row.split(",")[:seconds] + row.split(",")[seconds + 1 :] for row in history],
+    }
+
+
+def test_ctrl_c_is_one_line_and_the_same_command_resumes_to_the_same_run(tmp_path):
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    done = subprocess.run(
+        [NNSTUDY, *LONG], cwd=reference, capture_output=True, text=True, env=CHECKPOINT_EVERY_EPOCH
+    )
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "interrupted"
+    folder.mkdir()
+    # While the data is prepared (nnstudy's Snakemake call), then while the run trains.
+    for sign in ("preparing spirals", " epoch 20/"):
+        started = time.monotonic()
+        stopped = interrupt_when(folder, sign)
+        assert stopped.returncode == 130, stopped.stderr
+        assert stopped.stderr == (
+            "nnstudy train: interrupted; run the same nnstudy train command again to resume "
+            "from the last checkpoint\n"
+        )
+        assert time.monotonic() - started < 60
+    # Cut short: no result yet, and nothing that passes for one.
+    (run_dir,) = (folder / "results" / "runs" / "spirals").iterdir()
+    assert not (run_dir / "metrics.json").exists()
+    assert "interrupted" in next((folder / "results" / "logs").rglob("*.log")).read_text()
+    again = subprocess.run(
+        [NNSTUDY, *LONG], cwd=folder, capture_output=True, text=True, env=CHECKPOINT_EVERY_EPOCH
+    )
+    assert again.returncode == 0, again.stderr
+    assert " epoch 1/150 " not in again.stdout  # resumed, not started over
+    assert run_files(folder) == run_files(reference)

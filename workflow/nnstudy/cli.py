@@ -8,8 +8,9 @@ the run gets the id and the folder ``results/runs/<dataset>/<run_id>/`` the DAG 
 data is prepared by the workflow's own ``prepare`` rule (a short Snakemake call) when it is
 missing; then the run trains and is evaluated here, by the train job's code
 (:func:`nnstudy.training.job.main`), which records the files' checksums as a job does. A later
-``snakemake`` that contains the run reuses it. A run that is already there is reported, not
-trained again (``--force`` retrains it).
+``snakemake`` that contains the run reuses it. A run that is already there (its files recorded
+complete) is reported, not trained again (``--force`` retrains it). Ctrl-C stops it with one
+line and exit status 130; the same command then resumes the run from its last checkpoint.
 
     nnstudy train --dataset digits --optimizer momentum --momentum 0.9 --lr 0.05 --epochs 20
     python -m nnstudy train --help
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,8 @@ from nnstudy.config.runs import canonical_json, study_rows
 from nnstudy.config.validation import ConfigError, check_yaml, schema, validate_config
 from nnstudy.datasets.store import CARD, SPLITS
 from nnstudy.invoke import run_snakemake
+from nnstudy.jobs.frame import INTERRUPTED, Interrupted, interrupted_message
+from nnstudy.jobs.integrity import intact
 from nnstudy.training.job import job_argv
 from nnstudy.training.job import main as train_job
 from nnstudy.training.runfolder import (
@@ -274,7 +278,8 @@ def train(args: argparse.Namespace) -> int:
         raise SystemExit(f"nnstudy train: {flag_names(str(error))}") from None
     where = {"dataset": run["dataset"], "run_id": run["run_id"]}
     folder = Path(RUN_DIR.format(**where))
-    if file(folder, "metrics").is_file() and not args.force:
+    # A run cut short (Ctrl-C, a kill) left files, but no record that they are complete.
+    if intact(file(folder, "metrics")) and not args.force:
         print(f"{summary(folder)} (already trained; --force trains it again)")
         return 0
     data = prepare_data(config, run["dataset"], config_file(args))
@@ -307,6 +312,11 @@ def summary(folder: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command == "train":
+    if args.command != "train":
+        raise AssertionError(args.command)
+    try:
         return train(args)
-    raise AssertionError(args.command)
+    except (KeyboardInterrupt, Interrupted):  # Ctrl-C, in the job's frame or around it
+        command = "the same nnstudy train command"
+        print(f"nnstudy train: {interrupted_message(command)}", file=sys.stderr, flush=True)
+        return INTERRUPTED

@@ -9,7 +9,9 @@ profile; the plugin module is ``snakemake_logger_plugin_nnstudy``) that shows in
   traceback of the run block);
 - a progress line: runs done / failed / diverged of the total, all jobs, elapsed and
   remaining time -- rewritten in place on a terminal, printed at every tenth otherwise;
-- Snakemake's closing lines (nothing to be done, where the complete log is).
+- Snakemake's closing lines (nothing to be done, where the complete log is);
+- after Ctrl-C, one line (:func:`nnstudy.jobs.frame.say_interrupted`) instead of Snakemake's and
+  of the jobs it cut short.
 
 Snakemake's full log still goes to ``.snakemake/log/`` (it has its own file handler); the
 study's closing summary is printed by the Snakefile's ``onsuccess`` (:func:`closing_summary`).
@@ -28,6 +30,7 @@ from typing import TextIO
 from snakemake_interface_logger_plugins.base import LogHandlerBase
 from snakemake_interface_logger_plugins.common import LogEvent
 
+from nnstudy.jobs.frame import interrupted, say_interrupted
 from nnstudy.training.runfolder import read_status
 
 # Rules whose jobs are training runs (study runs and tuning trials).
@@ -56,6 +59,8 @@ _CHATTER = (
     "Retrieving from storage",
     "Reason:",
 )
+# What Snakemake says when Ctrl-C stopped its scheduler.
+_TERMINATING = "Terminating processes on user request"
 # Snakemake's own exception kinds whose message is ours: the run: block's traceback adds nothing.
 _FAILED_RUN_BLOCK = "RuleException"
 
@@ -194,6 +199,8 @@ class LogHandler(LogHandlerBase):
     def _emit(self, record: logging.LogRecord) -> None:
         event = getattr(record, "event", None)
         progress = self.view.progress
+        if interrupted() and not self.common_settings.verbose and self._interrupted(record, event):
+            return
         if event == LogEvent.RUN_INFO:
             self.view.say(self.format(record).rstrip())
             progress.planned(getattr(record, "stats", {}))
@@ -229,6 +236,14 @@ class LogHandler(LogHandlerBase):
                 self.common_settings.verbose or (shown and record.levelno >= logging.INFO)
             ):
                 self.view.say(text)
+
+    def _interrupted(self, record: logging.LogRecord, event) -> bool:
+        """After Ctrl-C: say so once, where Snakemake says it is stopping; the jobs it cut short
+        are no failures. True when the record is not to be shown."""
+        if event is None and self.format(record).startswith(_TERMINATING):
+            say_interrupted(self.view.say)
+            return True
+        return event in (LogEvent.JOB_ERROR, LogEvent.GROUP_ERROR, LogEvent.ERROR)
 
     def close(self) -> None:
         self.view.close()

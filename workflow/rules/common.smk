@@ -11,6 +11,7 @@ from nnstudy.config.validation import (
     typed_overrides,
     validate_config,
 )
+from nnstudy.jobs.frame import watch_interrupts
 from nnstudy.jobs.integrity import check_study
 from nnstudy.jobs.env import interpreter_first_on_path
 from nnstudy.jobs.provenance import export_code_state
@@ -19,6 +20,10 @@ from nnstudy.jobs.scheduling import drop_local_rate_limit, relax_full_collection
 from nnstudy.jobs.lock import LOCAL, claim, record_executor
 from nnstudy.training.runfolder import RUN_DIR, TRIAL_DIR
 from nnstudy.tuning.plan import TunedRuns, study_tunings
+
+# Ctrl-C from here on: one line and exit status 130, not a traceback (nnstudy.jobs.frame).
+if workflow.is_main_process:
+    watch_interrupts()
 
 # Before the run table and the DAG, which are millions of objects for a large grid.
 relax_full_collections()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from nnstudy.config.validation import selected
 from nnstudy.console import closing_summary
+from nnstudy.jobs.frame import exit_if_interrupted
 from nnstudy.config.runs import config_hash, table_csv
 from nnstudy.report.rules import (
     HTML,
@@ -35,6 +36,7 @@ onsuccess:
 
 
 onerror:
+    exit_if_interrupted(logger.error)  # Ctrl-C: one line, exit status 130
     print(
         closing_summary("results/tables", report_targets(), since=STUDY_STARTED),
         end="",
