@@ -14,7 +14,7 @@ from nnstudy.config.validation import (
 from nnstudy.jobs.frame import watch_interrupts
 from nnstudy.jobs.integrity import check_study
 from nnstudy.jobs.env import interpreter_first_on_path
-from nnstudy.jobs.provenance import export_code_state
+from nnstudy.jobs.provenance import export_code_state, export_study_command
 from nnstudy.config.runs import canonical_json, study_rows, unique_runs
 from nnstudy.jobs.scheduling import drop_local_rate_limit, relax_full_collections
 from nnstudy.jobs.lock import LOCAL, claim, record_executor
@@ -47,6 +47,13 @@ try:
     TUNED = TunedRuns(study_tunings(config))
 except ConfigError as error:
     sys.exit(str(error))
+# The command that rebuilds this study, for the report's reproducibility section.
+if workflow.is_main_process:
+    export_study_command(
+        workflow.main_snakefile,
+        workflow.overwrite_configfiles,
+        workflow.config_settings.config_args,
+    )
 
 RUNS = unique_runs(ROWS)
 # A recorded file whose content changed since a job wrote it stops the study (a dry run too)
