@@ -19,6 +19,7 @@ include: "workflow/rules/report.smk"
 localrules:
     aggregate,
     figures,
+    experiment_figures,
 
 
 # Every output the study keeps, so that Snakemake rebuilds any of them that is deleted (with
@@ -34,9 +35,9 @@ rule all:
             if name in DOWNLOADED
         ],
         expand(rules.prepare.output, dataset=REPORT_DATASETS),
-        [run_files(name) for name in (*TRAIN_OUTPUTS.values(), METRICS)],
+        [run_files(name) for name in (*TRAIN_OUTPUTS.values(), METRICS, PREDICTIONS)],
         *TUNED_KEPT,
         rules.aggregate.output,
-        expand(rules.figures.output, dataset=REPORT_DATASETS),
+        figure_targets(COMPARISONS),
         WANDB_TARGETS,
         report_targets(),

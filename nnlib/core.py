@@ -15,6 +15,30 @@ def as_dtype(dtype) -> np.dtype:
     return dt
 
 
+def check_input_dtype(x: np.ndarray, dtype: np.dtype, owner: str) -> None:
+    """A one-line ValueError unless ``x`` has the ``dtype`` of ``owner``'s parameters (as in
+    PyTorch, a module does not cast its input: a silent cast would hide a float64 pipeline
+    feeding a float32 model, and costs a copy of every batch)."""
+    if x.dtype != dtype:
+        raise ValueError(
+            f"{owner} expects {dtype} input, got {x.dtype}; convert it with "
+            f"x.astype(np.{dtype}) (fit, evaluate, predict, predict_proba and score convert "
+            "for you)"
+        )
+
+
+class ForwardStateError(AttributeError):
+    """``backward`` was called without the values a training-mode ``forward`` stores.
+
+    An AttributeError, so ``hasattr`` and ``getattr(..., default)`` keep working on modules."""
+
+    def __init__(self, module, name: str):
+        super().__init__(
+            f"{type(module).__name__} has no forward state ({name}): call "
+            "forward(x, training=True) before backward"
+        )
+
+
 def as_generator(rng) -> np.random.Generator:
     """A ``Generator`` from a Generator (returned as is), an int seed, or None (seed 0).
 
@@ -111,6 +135,10 @@ class Scratch:
 class Module(Scratch):
     """Base class of layers, activations and containers.
 
+    Buffers are arrays a module updates itself (BatchNorm1d's running statistics): no
+    optimizer sees them, but ``save_model``, ``fit``'s checkpoints and its best-weights
+    restoration save and restore them with the parameters.
+
     Subclasses implement ``forward(x, training=False)`` and ``backward(grad_out,
     input_grad=True)``. ``backward`` uses what the last ``forward(..., training=True)`` stored,
     sets the gradients of the module's parameters and returns dL/dx (or None when
@@ -149,9 +177,24 @@ class Module(Scratch):
         """All trainable parameters, in a fixed order (used by save/load and checkpoints)."""
         return [p for m in self.modules() for p in m.own_parameters()]
 
+    def own_buffers(self) -> list[np.ndarray]:
+        return []
+
+    def buffers(self) -> list[np.ndarray]:
+        """All buffers (updated in place), in a fixed order like ``parameters()``."""
+        return [b for m in self.modules() for b in m.own_buffers()]
+
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad.fill(0)
+
+    def __getattr__(self, name: str):
+        # Only reached when normal lookup fails. Modules set every private attribute in
+        # __init__ except what a training-mode forward stores for backward (Dense's _x,
+        # ReLU's _y, ...), so a missing one means backward came before that forward.
+        if name.startswith("_") and not name.startswith("__"):
+            raise ForwardStateError(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def get_config(self) -> dict:
         """JSON-serialisable description from which ``module_from_config`` rebuilds the module."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Module, Parameter, as_dtype, as_generator
+from .core import Module, Parameter, as_dtype, as_generator, check_input_dtype
 
 
 class Dense(Module):
@@ -146,18 +146,28 @@ class Residual(Module):
 
 
 class Sequential(Module):
-    """Modules applied in order."""
+    """Modules applied in order. An input of another dtype than the parameters' raises a
+    one-line ValueError (convert it first; ``fit`` and ``evaluate`` do)."""
 
     def __init__(self, *modules: Module):
         for m in modules:
             if not isinstance(m, Module):
                 raise ValueError(f"Sequential takes Modules, got {type(m).__name__}")
         self.layers = list(modules)
+        params = self.parameters()
+        self._dtype = params[0].data.dtype if params else None
 
     def children(self):
         return list(self.layers)
 
     def forward(self, x, training=False):
+        if self._dtype is not None:
+            x = np.asarray(x)
+            if x.dtype != self._dtype:  # tested here first: residual blocks run this every step
+                check_input_dtype(x, self._dtype, type(self).__name__)
+        return self._forward_layers(x, training)
+
+    def _forward_layers(self, x, training):
         for m in self.layers:
             x = m.forward(x, training)
         return x
@@ -184,9 +194,40 @@ def _normalise_activations(activation, n_hidden: int):
     return [s if isinstance(s, str) else [str(a) for a in s] for s in specs]
 
 
+def _normalise_norms(norm, n_hidden: int) -> list:
+    """One normalization name (or None) per hidden layer."""
+    from .norm import NORMS
+
+    specs = [norm] * n_hidden if norm is None or isinstance(norm, str) else list(norm)
+    if len(specs) != n_hidden:
+        raise ValueError(
+            f"norm list has {len(specs)} entries but the MLP has {n_hidden} hidden layers"
+        )
+    for s in specs:
+        if s is not None and s not in NORMS:
+            raise ValueError(f"unknown norm {s!r}; valid: {', '.join(sorted(NORMS))} or None")
+    return specs
+
+
+def _classes(logits: np.ndarray) -> np.ndarray:
+    if logits.shape[1] == 1:
+        return (logits[:, 0] > 0).astype(np.intp)
+    return logits.argmax(axis=1)
+
+
+def _probabilities(logits: np.ndarray) -> np.ndarray:
+    from .activations import Sigmoid, Softmax
+
+    if logits.shape[1] == 1:
+        p = Sigmoid().forward(logits)
+        return np.concatenate([1 - p, p], axis=1)
+    return Softmax().forward(logits)
+
+
 class MLP(Sequential):
-    """A multilayer perceptron: Dense -> activation [-> Dropout] per hidden layer, then a
-    final Dense producing logits (no output activation; the loss applies softmax).
+    """A multilayer perceptron: Dense [-> normalization] -> activation [-> Dropout] per
+    hidden layer, then a final Dense producing logits (no output activation; the loss
+    applies softmax).
 
     Args:
         sizes: [n_in, *hidden, n_out].
@@ -199,6 +240,13 @@ class MLP(Sequential):
             activation [-> Dropout]) in a ``Residual`` (x + block(x)).
         dtype: float32 (default) or float64.
         rng: Generator or int seed for weights and dropout masks (None = seed 0).
+        norm: None, "batch" (``BatchNorm1d``) or "layer" (``LayerNorm``) after every
+            hidden Dense, or a list with one entry (a name or None) per hidden layer. It sits
+            between the Dense and the activation, where Ioffe & Szegedy (2015) put batch
+            normalization and torch models usually do: the activation then sees inputs of
+            controlled scale, which is what lets saturating activations and large learning
+            rates train; normalising after the activation would let ReLU's dead half skew the
+            statistics. Recorded in ``get_config()`` only when set.
     """
 
     def __init__(
@@ -211,8 +259,10 @@ class MLP(Sequential):
         rng=None,
         bias: bool = True,
         residual: bool = False,
+        norm: str | list | None = None,
     ):
         from .activations import MixedActivation
+        from .norm import NORMS
         from .registry import get_activation
 
         sizes = [int(s) if isinstance(s, (int, np.integer)) else s for s in sizes]
@@ -221,6 +271,7 @@ class MLP(Sequential):
                 f"sizes must be >= 2 positive ints [n_in, *hidden, n_out], got {sizes}"
             )
         acts = _normalise_activations(activation, len(sizes) - 2)
+        norms = _normalise_norms(norm, len(sizes) - 2)
         inits = [init] * (len(sizes) - 1) if isinstance(init, str) or callable(init) else init
         if len(inits) != len(sizes) - 1:
             raise ValueError(
@@ -230,10 +281,13 @@ class MLP(Sequential):
         self.sizes, self.activation, self.init = sizes, acts, init
         self.dropout, self.dtype, self.bias = float(dropout), as_dtype(dtype), bool(bias)
         self.residual = bool(residual)
+        self.norm = None if all(s is None for s in norms) else norm
         layers: list[Module] = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             block: list[Module] = [Dense(n_in, n_out, inits[i], bias, self.dtype, rng)]
             if i < len(acts):
+                if norms[i] is not None:
+                    block.append(NORMS[norms[i]](n_out, dtype=self.dtype))
                 spec = acts[i]
                 if isinstance(spec, str):
                     block.append(get_activation(spec))
@@ -259,38 +313,66 @@ class MLP(Sequential):
     def n_outputs(self) -> int:
         return self.sizes[-1]
 
-    def check_input(self, x) -> np.ndarray:
-        """x as a 2-D array of the model's dtype, or a one-line ValueError."""
+    def _check_shape(self, x) -> np.ndarray:
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ValueError(f"expected input of shape (n, {self.sizes[0]}), got {x.shape}")
         if x.dtype.kind not in "fiub":
             raise ValueError(f"input must be numeric, got dtype {x.dtype}")
+        return x
+
+    def check_input(self, x) -> np.ndarray:
+        """x as a 2-D array converted to the model's dtype, or a one-line ValueError (what
+        ``predict``, ``predict_proba`` and ``score`` accept, like scikit-learn's
+        check_array)."""
+        x = self._check_shape(x)
         return x if x.dtype == self.dtype else x.astype(self.dtype)
 
     def forward(self, x, training=False):
-        """Logits for ``x`` of shape (n, n_in). Raises ValueError for a wrong shape or NaN/inf."""
-        x = self.check_input(x)
+        """Logits for ``x`` of shape (n, n_in) and the model's dtype. Raises a one-line
+        ValueError for a wrong shape, another dtype (as PyTorch does; no silent cast) or
+        NaN/inf."""
+        x = self._check_shape(x)
+        if x.dtype != self.dtype:  # tested here first: the training step is hot
+            check_input_dtype(x, self.dtype, "MLP")
         if not training:
             if not np.isfinite(x).all():
                 raise ValueError("input contains NaN or inf")
-            return super().forward(x, training)
+            return self._forward_layers(x, training)
         # Training steps are hot: NaN/inf inputs always reach the logits, so check the small
         # output and look at the input only when it is not finite (fit validated its data).
-        out = super().forward(x, training)
+        out = self._forward_layers(x, training)
         if not np.isfinite(out).all() and not np.isfinite(x).all():
             raise ValueError("input contains NaN or inf")
         return out
 
-    def predict(self, x, batch_size: int = 4096) -> np.ndarray:
-        """Class ids (argmax of the logits), computed in batches."""
+    def _batched(self, x, batch_size: int, f, empty_shape) -> np.ndarray:
+        """``f(logits)`` of ``x`` (converted to the model's dtype) in batches, concatenated."""
         x = self.check_input(x)
-        parts = [
-            self.forward(x[i : i + batch_size]).argmax(axis=1) for i in range(0, len(x), batch_size)
-        ]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+        parts = [f(self.forward(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros(empty_shape, self.dtype)
+
+    def predict(self, x, batch_size: int = 4096) -> np.ndarray:
+        """Class ids, computed in batches: the argmax of the logits, or for a single output
+        (a binary classifier's logit, as BCEWithLogitsLoss trains it) 1 where it is > 0."""
+        return self._batched(x, batch_size, _classes, (0,)).astype(np.intp, copy=False)
+
+    def predict_proba(self, x, batch_size: int = 4096) -> np.ndarray:
+        """Class probabilities (n, classes) in batches, as scikit-learn's: the softmax of the
+        logits, or for a single output [1 - sigmoid, sigmoid] of its logit. ``x`` is
+        converted to the model's dtype; the result has it."""
+        return self._batched(x, batch_size, _probabilities, (0, max(2, self.n_outputs)))
+
+    def score(self, x, y, batch_size: int = 4096) -> float:
+        """Accuracy of ``predict(x)`` against the integer class ids ``y`` (scikit-learn's
+        ``score`` of a classifier)."""
+        from .metrics import accuracy
+
+        return accuracy(np.asarray(y), self.predict(x, batch_size))
 
     def get_config(self):
+        # norm only when set, so the configs (and model files) of MLPs without it are as before
+        extra = {} if self.norm is None else {"norm": self.norm}
         return {
             "type": "MLP",
             "sizes": list(self.sizes),
@@ -300,4 +382,5 @@ class MLP(Sequential):
             "dtype": self.dtype.name,
             "bias": self.bias,
             "residual": self.residual,
+            **extra,
         }

@@ -9,7 +9,8 @@ BLAS thread limit). Both paths give bit-identical results. Assigning ``p.data`` 
 ``p.grad`` afterwards copies into the buffer; optimizers over the same list share it.
 ``lr`` is a plain attribute and may change between steps (schedules do that).
 
-``state_dict()`` returns ``{"name", "step", "hyper": {...}, "state": {name: ndarray}}``;
+``state_dict()`` returns ``{"name", "step", "hyper": {...}, "state": {name: ndarray}}`` (and
+``"scalars"`` for optimizers with per-optimizer state, NAdam's running product of momenta);
 ``load_state_dict`` restores it exactly (used for checkpoints).
 """
 
@@ -32,6 +33,12 @@ def _check(name, value, low, high=math.inf, low_open=False):
         lo = "(" if low_open else "["
         raise ValueError(f"{name} must be in {lo}{low}, {high}), got {value}")
     return float(value)
+
+
+def _check_betas(betas) -> tuple[float, float]:
+    if len(betas) != 2:
+        raise ValueError(f"betas must be a pair, got {betas!r}")
+    return (_check("betas[0]", betas[0], 0.0, 1.0), _check("betas[1]", betas[1], 0.0, 1.0))
 
 
 class _FlatBuffers:
@@ -80,6 +87,8 @@ class Optimizer:
     """
 
     hyper_names: tuple[str, ...] = ()
+    # State that is one number per optimizer, not per element (NAdam's mu_product).
+    scalar_names: tuple[str, ...] = ()
 
     def __init__(self, params, lr: float):
         params = list(params)
@@ -190,27 +199,70 @@ class Optimizer:
         out += g
         return out
 
+    def _decay_and_moments(self, p, g, state, scratch, decoupled: bool) -> np.ndarray:
+        """Adam's first half, which NAdam shares: weight decay (decoupled: p *= 1 - lr * wd,
+        else g + wd * p in scratch[0]), then m = b1 m + (1 - b1) g and
+        v = b2 v + (1 - b2) g^2 (scratch[1] as work space). Returns the decayed g."""
+        b1, b2 = self.betas
+        if decoupled:
+            if self.weight_decay:
+                p *= 1 - self.lr * self.weight_decay
+        else:
+            g = self._with_decay(p, g, self.weight_decay, scratch[0])
+        m, v, work = state["exp_avg"], state["exp_avg_sq"], scratch[1]
+        m *= b1
+        np.multiply(g, 1 - b1, out=work)
+        m += work
+        v *= b2
+        np.multiply(g, g, out=work)
+        work *= 1 - b2
+        v += work
+        return g
+
     @property
     def hyper(self) -> dict:
         return {k: getattr(self, k) for k in ("lr", *self.hyper_names)}
 
     def state_dict(self) -> dict:
-        return {
+        out = {
             "name": type(self).__name__,
             "step": self.step_count,
             "hyper": self.hyper,
             "state": {k: v.copy() for k, v in self.state.items()},
         }
+        if self.scalar_names:
+            out["scalars"] = {k: getattr(self, k) for k in self.scalar_names}
+        return out
 
-    def load_state_dict(self, state: dict) -> None:
+    def check_state_dict(self, state: dict) -> None:
+        """A one-line ValueError unless ``state`` is a ``state_dict()`` this optimizer can
+        load (its class, state arrays of these parameters' shapes, its scalars)."""
         if state.get("name") != type(self).__name__:
             raise ValueError(f"state is for {state.get('name')}, not {type(self).__name__}")
-        for k, v in state["state"].items():
-            if k not in self.state or np.shape(v) != self.state[k].shape:
+        arrays = state["state"]
+        if set(arrays) != set(self.state):
+            raise ValueError(
+                f"optimizer state holds {sorted(arrays)}, {type(self).__name__} has "
+                f"{sorted(self.state)}"
+            )
+        for k, v in arrays.items():
+            if np.shape(v) != self.state[k].shape:
                 raise ValueError(f"optimizer state {k!r} does not match these parameters")
+        scalars = state.get("scalars", {})
+        if set(scalars) != set(self.scalar_names):
+            raise ValueError(f"{type(self).__name__} state needs the scalars {self.scalar_names}")
+        unknown = set(state["hyper"]) - {"lr", *self.hyper_names}
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no hyper-parameters {sorted(unknown)}")
+
+    def load_state_dict(self, state: dict) -> None:
+        self.check_state_dict(state)
+        for k, v in state["state"].items():
             self.state[k][...] = v
         for k, v in state["hyper"].items():
             setattr(self, k, tuple(v) if isinstance(v, list) else v)
+        for k, v in state.get("scalars", {}).items():
+            setattr(self, k, float(v))
         self.step_count = int(state["step"])
 
     def __repr__(self) -> str:
@@ -338,31 +390,15 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr)
-        if len(betas) != 2:
-            raise ValueError(f"betas must be a pair, got {betas!r}")
-        self.betas = (
-            _check("betas[0]", betas[0], 0.0, 1.0),
-            _check("betas[1]", betas[1], 0.0, 1.0),
-        )
+        self.betas = _check_betas(betas)
         self.eps = _check("eps", eps, 0.0)
         self.weight_decay = _check("weight_decay", weight_decay, 0.0)
         self._init_state(("exp_avg", "exp_avg_sq"), 2)
 
     def _kernel(self, t, p, g, state, scratch):
         b1, b2 = self.betas
-        if self.decoupled:
-            if self.weight_decay:
-                p *= 1 - self.lr * self.weight_decay
-        else:
-            g = self._with_decay(p, g, self.weight_decay, scratch[0])
+        self._decay_and_moments(p, g, state, scratch, self.decoupled)
         m, v, den = state["exp_avg"], state["exp_avg_sq"], scratch[1]
-        m *= b1
-        np.multiply(g, 1 - b1, out=den)
-        m += den
-        v *= b2
-        np.multiply(g, g, out=den)
-        den *= 1 - b2
-        v += den
         if self.lr == 0:
             return
         # lr / c1 * m / (sqrt(v) / sqrt(c2) + eps) = m / (sqrt(v) * a + b): lr and both bias
@@ -399,6 +435,97 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay)
 
 
+class Adagrad(Optimizer):
+    """torch.optim.Adagrad: g += wd * p; clr = lr / (1 + (t - 1) * lr_decay);
+    sum += g^2 (starting at ``initial_accumulator_value``); p -= clr * g / (sqrt(sum) + eps)."""
+
+    hyper_names = ("lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        lr_decay=0.0,
+        weight_decay=0.0,
+        initial_accumulator_value=0.0,
+        eps=1e-10,
+    ):
+        super().__init__(params, lr)
+        self.lr_decay = _check("lr_decay", lr_decay, 0.0)
+        self.weight_decay = _check("weight_decay", weight_decay, 0.0)
+        self.initial_accumulator_value = _check(
+            "initial_accumulator_value", initial_accumulator_value, 0.0
+        )
+        self.eps = _check("eps", eps, 0.0)
+        self._init_state(("sum",), 2)
+        self.state["sum"].fill(self.initial_accumulator_value)
+
+    def _kernel(self, t, p, g, state, scratch):
+        g = self._with_decay(p, g, self.weight_decay, scratch[0])
+        clr = self.lr / (1 + (t - 1) * self.lr_decay)
+        total, std = state["sum"], scratch[1]
+        np.multiply(g, g, out=std)
+        total += std
+        np.sqrt(total, out=std)
+        std += self.eps
+        np.divide(g, std, out=std)
+        std *= clr
+        p -= std
+
+
+class NAdam(Optimizer):
+    """torch.optim.NAdam: g += wd * p (or, with ``decoupled_weight_decay``, p *= 1 - lr * wd);
+    mu_t = b1 (1 - 0.5 * 0.96^(t * momentum_decay)), mu_product *= mu_t;
+    m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; den = sqrt(v / (1 - b2^t)) + eps;
+    p -= lr (1 - mu_t) / (1 - mu_product) g / den
+    + lr mu_{t+1} / (1 - mu_product mu_{t+1}) m / den."""
+
+    hyper_names = ("betas", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay")
+    scalar_names = ("mu_product",)
+
+    def __init__(
+        self,
+        params,
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        momentum_decay=4e-3,
+        decoupled_weight_decay=False,
+    ):
+        super().__init__(params, lr)
+        self.betas = _check_betas(betas)
+        self.eps = _check("eps", eps, 0.0)
+        self.weight_decay = _check("weight_decay", weight_decay, 0.0)
+        self.momentum_decay = _check("momentum_decay", momentum_decay, 0.0)
+        self.decoupled_weight_decay = bool(decoupled_weight_decay)
+        self.mu_product = 1.0
+        self._mu = self._mu_next = 0.0  # this step's momentum coefficients, set by step()
+        self._init_state(("exp_avg", "exp_avg_sq"), 3)
+
+    def step(self) -> None:
+        # The momentum schedule is one number per step: computed once, not once per chunk.
+        t, b1 = self.step_count + 1, self.betas[0]
+        self._mu = b1 * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
+        self._mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * self.momentum_decay))
+        self.mu_product *= self._mu
+        super().step()
+
+    def _kernel(self, t, p, g, state, scratch):
+        g = self._decay_and_moments(p, g, state, scratch, self.decoupled_weight_decay)
+        m, v, den, tmp = state["exp_avg"], state["exp_avg_sq"], scratch[1], scratch[2]
+        np.divide(v, 1 - self.betas[1] ** t, out=den)
+        np.sqrt(den, out=den)
+        den += self.eps
+        mu, mu_next = self._mu, self._mu_next
+        np.divide(g, den, out=tmp)
+        tmp *= self.lr * (1.0 - mu) / (1.0 - self.mu_product)
+        p -= tmp
+        np.divide(m, den, out=tmp)
+        tmp *= self.lr * mu_next / (1.0 - self.mu_product * mu_next)
+        p -= tmp
+
+
 def blas_threads() -> int:
     """The thread limit of NumPy's BLAS (via threadpoolctl when installed), else 1."""
     try:
@@ -414,18 +541,31 @@ def global_grad_norm(params) -> float:
     return math.sqrt(sum(float(np.vdot(p.grad, p.grad)) for p in params))
 
 
-def clip_grad_norm(params, max_norm: float) -> float:
-    """Scale all gradients so their global norm is at most ``max_norm`` (torch's
-    clip_grad_norm_: factor max_norm / (norm + 1e-6) when norm > max_norm). Returns the
-    norm before clipping."""
-    if not max_norm > 0:
-        raise ValueError(f"max_norm must be > 0, got {max_norm}")
-    norm = global_grad_norm(params)
+def scale_to_norm(params, norm: float, max_norm: float) -> None:
+    """Scale the gradients of ``params``, whose global norm is ``norm``, to at most
+    ``max_norm``: torch's clip_grad_norm_ factor max_norm / (norm + 1e-6) when norm > max_norm.
+    The one clipping formula (``clip_grad_norm`` and ``fit`` use it)."""
     if norm > max_norm:
         scale = max_norm / (norm + 1e-6)
         for p in params:
             p.grad *= scale
+
+
+def clip_grad_norm(params, max_norm: float) -> float:
+    """Scale all gradients so their global norm is at most ``max_norm`` (see
+    ``scale_to_norm``). Returns the norm before clipping."""
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be > 0, got {max_norm}")
+    norm = global_grad_norm(params)
+    scale_to_norm(params, norm, max_norm)
     return norm
 
 
-OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
+OPTIMIZERS = {
+    "sgd": SGD,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+    "adamw": AdamW,
+    "adagrad": Adagrad,
+    "nadam": NAdam,
+}

@@ -49,6 +49,17 @@ def get_initializer(name: str, **kwargs):
     return bound
 
 
+def get_norm(name: str, num_features: int, **kwargs):
+    """A new normalization layer over ``num_features`` features: batch (BatchNorm1d: eps,
+    momentum, affine, track_running_stats, dtype) or layer (LayerNorm: eps,
+    elementwise_affine, bias, dtype)."""
+    from .norm import NORMS
+
+    cls = _lookup("norm", NORMS, name)
+    _check_kwargs("norm", name, cls.__init__, kwargs, 2)
+    return cls(num_features, **kwargs)
+
+
 def get_loss(name: str, **kwargs):
     """A new loss: cross_entropy(l2, from_logits), bce_with_logits(l2), mse(l2)."""
     from .losses import LOSSES
@@ -66,7 +77,8 @@ _ALIASES = {
 
 
 def get_optimizer(name: str, params, **kwargs):
-    """A new optimizer over ``params``: sgd, rmsprop, adam, adamw (torch.optim signatures),
+    """A new optimizer over ``params``: sgd, rmsprop, adam, adamw, adagrad, nadam
+    (torch.optim signatures and defaults),
     and the aliases momentum (sgd, momentum=0.9) and nesterov (sgd, momentum=0.9,
     nesterov=True); explicit kwargs override an alias's defaults."""
     from .optim import OPTIMIZERS
@@ -82,8 +94,11 @@ def get_optimizer(name: str, params, **kwargs):
 
 def get_schedule(name: str, **kwargs):
     """A new lr schedule: constant(lr), step(lr, step_size, gamma), exponential(lr, gamma),
-    cosine(lr, epochs, warmup_epochs, min_lr). ``epochs`` is accepted (and ignored) by all,
-    so callers can pass the fit's length uniformly."""
+    cosine(lr, epochs, warmup_epochs, min_lr, per_step, warmup_steps), one_cycle(lr, epochs,
+    pct_start, anneal_strategy, div_factor, final_div_factor, three_phase, cycle_momentum,
+    base_momentum, max_momentum) and plateau(lr, mode, factor, patience, threshold,
+    threshold_mode, cooldown, min_lr, eps, monitor); see ``nnlib.schedules``. ``epochs`` is
+    accepted (and ignored) by all, so callers can pass the fit's length uniformly."""
     from .schedules import SCHEDULES
 
     cls = _lookup("schedule", SCHEDULES, name)

@@ -1,8 +1,9 @@
 """save_model / load_model: one ``.npz`` with the architecture as JSON and the weights.
 
 Layout: ``format`` ("nnlib-model"), ``version``, ``config`` (JSON string from
-``Module.get_config``) and ``param_0 ... param_{k-1}`` in ``parameters()`` order. Files are
-written atomically and read with ``allow_pickle=False``.
+``Module.get_config``), ``param_0 ... param_{k-1}`` in ``parameters()`` order and, for models
+with buffers (BatchNorm1d's running statistics), ``buffer_0 ...`` in ``buffers()`` order.
+Files are written atomically and read with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ FORMAT, VERSION = "nnlib-model", 1
 
 def module_from_config(config: dict):
     """Rebuild a Module (with fresh parameters) from ``get_config()`` output."""
-    from . import activations, layers
+    from . import activations, layers, norm
 
     kind = config.get("type")
     args = {k: v for k, v in config.items() if k != "type"}
@@ -34,6 +35,8 @@ def module_from_config(config: dict):
         return layers.Residual(module_from_config(args["module"]))
     if kind == "Dropout":
         return layers.Dropout(**args)
+    if kind in ("BatchNorm1d", "LayerNorm"):
+        return getattr(norm, kind)(**args)
     cls = getattr(activations, str(kind), None)
     if isinstance(cls, type) and issubclass(cls, activations._Activation):
         return cls(**args)
@@ -47,20 +50,25 @@ def model_arrays(model) -> dict:
         "config": np.array(json.dumps(model.get_config(), sort_keys=True)),
     }
     arrays.update({f"param_{i}": p.data for i, p in enumerate(model.parameters())})
+    arrays.update({f"buffer_{i}": b for i, b in enumerate(model.buffers())})
     return arrays
 
 
-def load_params(model, arrays, prefix: str = "param_") -> None:
-    """Copy ``prefix{i}`` arrays into the model's parameters (shapes must match)."""
-    params = model.parameters()
-    n_saved = sum(1 for k in arrays if k.startswith(prefix))
-    if n_saved != len(params):
-        raise ValueError(f"file holds {n_saved} parameter arrays, model has {len(params)}")
-    for i, p in enumerate(params):
-        a = arrays[f"{prefix}{i}"]
-        if a.shape != p.data.shape:
-            raise ValueError(f"parameter {i}: saved shape {a.shape} != model shape {p.data.shape}")
-        p.data[...] = a
+def load_params(model, arrays) -> None:
+    """Copy the ``param_{i}`` and ``buffer_{i}`` arrays into the model's parameters and
+    buffers (counts and shapes must match)."""
+    for prefix, what, live in (
+        ("param_", "parameter", [p.data for p in model.parameters()]),
+        ("buffer_", "buffer", model.buffers()),
+    ):
+        n_saved = sum(1 for k in arrays if k.startswith(prefix))
+        if n_saved != len(live):
+            raise ValueError(f"file holds {n_saved} {what} arrays, model has {len(live)}")
+        for i, target in enumerate(live):
+            a = arrays[f"{prefix}{i}"]
+            if a.shape != target.shape:
+                raise ValueError(f"{what} {i}: saved shape {a.shape} != model shape {target.shape}")
+            target[...] = a
 
 
 def save_model(model, path) -> None:
@@ -71,7 +79,8 @@ def save_model(model, path) -> None:
 def load_model(path):
     """Read a model written by ``save_model``; raises ValueError for files that are not one."""
     try:
-        with np.load(path, allow_pickle=False) as f:
+        # Our own file object: np.load leaks the one it opens when a zip is truncated.
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
         ok = arrays["format"].item() == FORMAT
     except (zipfile.BadZipFile, ValueError, KeyError, EOFError, TypeError):

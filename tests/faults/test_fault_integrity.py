@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from faultstudy import snakemake
 from nnstudy.jobs.integrity import (
     LOCKS,
     STORE,
@@ -18,6 +20,7 @@ from nnstudy.jobs.integrity import (
     forget,
     guarded,
     record,
+    refresh_touched,
 )
 
 
@@ -98,6 +101,20 @@ def test_touched_file_with_same_content_passes(folder):
     mtime = json.loads(rec.read_text())["mtime_ns"] + 10**9
     os.utime(model, ns=(mtime, mtime))
     assert changed() == [] and check(model) is None
+    # Refreshed (what onstart does), the record takes the new stamp: the next check does not
+    # read the file at all.
+    assert refresh_touched() >= 1
+    assert json.loads(rec.read_text())["mtime_ns"] == mtime
+    import nnstudy.jobs.integrity as integrity
+
+    def unreadable(path):
+        raise AssertionError(f"{path} was read")
+
+    original, integrity.file_digest = integrity.file_digest, unreadable
+    try:
+        assert changed() == []
+    finally:
+        integrity.file_digest = original
 
 
 def test_missing_file_and_foreign_record_are_not_reported(folder, tmp_path_factory):
@@ -145,3 +162,36 @@ def test_check_study_only_in_the_main_process_and_without_a_lock(folder):
     (LOCKS / "0.output.lock").unlink()
     message = check_study(SimpleNamespace(is_main_process=True))
     assert message.startswith(f"{model}: changed") and model.exists()
+
+
+def _study_copy(reference, tmp_path):
+    folder = tmp_path / "study"
+    shutil.copytree(reference.folder, folder, symlinks=True)
+    return folder
+
+
+def test_protection_survives_deleting_snakemake_s_metadata(reference, tmp_path):
+    folder = _study_copy(reference, tmp_path)
+    shutil.rmtree(folder / ".snakemake")
+    [metrics] = list((folder / "results/runs").glob("*/*/metrics.json"))[:1]
+    record = json.loads(metrics.read_text())
+    record["test_accuracy"] = 0.1777
+    stat = metrics.stat()
+    metrics.write_text(json.dumps(record))
+    os.utime(metrics, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    done = snakemake(folder, "--cores", "1")
+    assert done.returncode != 0
+    assert f"{metrics.relative_to(folder)}: changed since the study wrote it" in done.stderr
+
+
+def test_after_a_rerun_every_record_matches_its_file_s_time_stamp(reference, tmp_path):
+    folder = _study_copy(reference, tmp_path)
+    done = snakemake(folder, "--cores", "1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    stale = []
+    for rec in (folder / STORE).rglob("*.json"):
+        stamp = json.loads(rec.read_text())
+        path = folder / stamp["path"]
+        if path.exists() and path.stat().st_mtime_ns != stamp["mtime_ns"]:
+            stale.append(stamp["path"])
+    assert stale == []

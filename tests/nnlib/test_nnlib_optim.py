@@ -12,8 +12,10 @@ import pytest
 
 from nnlib import (
     SGD,
+    Adagrad,
     Adam,
     AdamW,
+    NAdam,
     Optimizer,
     Parameter,
     RMSprop,
@@ -267,7 +269,7 @@ def test_clip_grad_norm():
 def test_registry_aliases_and_bad_hyperparameters():
     opt = get_optimizer("nesterov", [param([1.0])], lr=0.1)
     assert isinstance(opt, SGD) and opt.nesterov and opt.momentum == 0.9
-    with pytest.raises(ValueError, match="valid: adam, adamw"):
+    with pytest.raises(ValueError, match="valid: adagrad, adam, adamw"):
         get_optimizer("adamax", [param([1.0])])
     with pytest.raises(ValueError, match="does not take momentum"):
         get_optimizer("adam", [param([1.0])], momentum=0.9)
@@ -277,7 +279,9 @@ def test_registry_aliases_and_bad_hyperparameters():
         Adam([param([1.0])], betas=(0.9, 1.0))
 
 
-@pytest.mark.parametrize("name", ["sgd", "nesterov", "rmsprop", "adam", "adamw"])
+@pytest.mark.parametrize(
+    "name", ["sgd", "nesterov", "rmsprop", "adam", "adamw", "adagrad", "nadam"]
+)
 def test_updates_are_in_place_and_keep_views(name):
     layer_w, layer_b = Parameter(np.ones((3, 2), np.float32)), Parameter(np.ones(2, np.float32))
     opt = get_optimizer(name, [layer_w, layer_b], lr=0.1)
@@ -302,13 +306,16 @@ def test_updates_are_in_place_and_keep_views(name):
         ("rmsprop", {"momentum": 0.5, "centered": True, "weight_decay": 0.01}),
         ("adam", {"weight_decay": 0.01}),
         ("adamw", {}),
+        ("adagrad", {"lr_decay": 0.01, "weight_decay": 0.01}),
+        ("nadam", {"weight_decay": 0.01}),
     ],
 )
 def test_threaded_update_is_bit_identical(name, kw):
     rng = np.random.default_rng(0)
     init, grads = rng.standard_normal(70_001), rng.standard_normal((3, 70_001)).astype(np.float32)
     results = []
-    paths = ("numpy", "numba") if kernels.numba_installed() else ("numpy",)
+    numba = kernels.numba_installed() and name not in ("adagrad", "nadam")  # NumPy path only
+    paths = ("numpy", "numba") if numba else ("numpy",)
     for path, threads in itertools.product(paths, (1, 3)):
         p = Parameter(init.astype(np.float32))
         opt = get_optimizer(name, [p], lr=0.01, **kw)
@@ -439,3 +446,197 @@ def test_warm_up_loads_the_kernel_and_changes_nothing():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+# ---- Adagrad and NAdam (NumPy path only) ---------------------------------------------
+
+
+def ref_adagrad(
+    p, grads, lrs, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10
+):
+    p, out = list(p), []
+    total = [initial_accumulator_value] * len(p)
+    for t, (g, lr) in enumerate(zip(grads, lrs, strict=True), 1):
+        clr = lr / (1 + (t - 1) * lr_decay)
+        for i in range(len(p)):
+            gi = g[i] + weight_decay * p[i]
+            total[i] += gi * gi
+            p[i] -= clr * gi / (math.sqrt(total[i]) + eps)
+        out.append(list(p))
+    return out
+
+
+def ref_nadam(
+    p,
+    grads,
+    lrs,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0.0,
+    momentum_decay=4e-3,
+    decoupled_weight_decay=False,
+):
+    (b1, b2), p = betas, list(p)
+    m, v, mu_product, out = [0.0] * len(p), [0.0] * len(p), 1.0, []
+    for t, (g, lr) in enumerate(zip(grads, lrs, strict=True), 1):
+        mu = b1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+        mu_product *= mu
+        for i in range(len(p)):
+            gi = g[i]
+            if decoupled_weight_decay:
+                p[i] *= 1 - lr * weight_decay
+            else:
+                gi += weight_decay * p[i]
+            m[i] = b1 * m[i] + (1 - b1) * gi
+            v[i] = b2 * v[i] + (1 - b2) * gi * gi
+            den = math.sqrt(v[i] / (1 - b2**t)) + eps
+            p[i] -= lr * (1 - mu) / (1 - mu_product) * gi / den
+            p[i] -= lr * mu_next / (1 - mu_product * mu_next) * m[i] / den
+        out.append(list(p))
+    return out
+
+
+NEW_CASES = [
+    (Adagrad, ref_adagrad, {}),
+    (Adagrad, ref_adagrad, {"weight_decay": 0.1}),
+    (
+        Adagrad,
+        ref_adagrad,
+        {"lr_decay": 0.05, "initial_accumulator_value": 0.3, "eps": 1e-6, "weight_decay": 0.01},
+    ),
+    (NAdam, ref_nadam, {}),
+    (NAdam, ref_nadam, {"weight_decay": 0.1}),
+    (NAdam, ref_nadam, {"weight_decay": 0.1, "decoupled_weight_decay": True}),
+    (NAdam, ref_nadam, {"betas": (0.8, 0.99), "eps": 1e-6, "momentum_decay": 0.01}),
+]
+
+
+@pytest.mark.parametrize(
+    ("cls", "ref", "kw"), NEW_CASES, ids=lambda c: getattr(c, "__name__", str(c))
+)
+def test_adagrad_and_nadam_against_reference(cls, ref, kw, rng):
+    p0 = rng.standard_normal(5)
+    grads = gradient_sequence(rng)
+    lrs = [0.1, 0.1, 0.05, 0.02, 0.2, 0.01]
+    got = run(cls, p0, grads, lrs, **kw)
+    want = ref(p0.tolist(), grads.tolist(), lrs, **kw)
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-12, atol=1e-15)
+
+
+@pytest.fixture
+def torch64():
+    """torch with float64 as its default dtype: NAdam's mu_product and the step counts are
+    tensors of the default dtype, float32 otherwise."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield torch
+    torch.set_default_dtype(before)
+
+
+@pytest.mark.parametrize(
+    ("cls", "ref", "kw"), NEW_CASES, ids=lambda c: getattr(c, "__name__", str(c))
+)
+def test_adagrad_and_nadam_equal_torch_over_50_steps(cls, ref, kw, torch64):
+    torch, rng = torch64, np.random.default_rng(7)
+    p0 = rng.standard_normal(20)
+    grads = rng.standard_normal((50, 20))
+    grads[10:15] *= 1e-6  # tiny gradients: eps matters
+    lrs = rng.uniform(0.001, 0.1, 50)
+    tp = torch.tensor(p0, requires_grad=True)
+    topt = getattr(torch.optim, cls.__name__)([tp], lr=lrs[0], **kw)
+    want = []
+    for g, lr in zip(grads, lrs, strict=True):
+        topt.param_groups[0]["lr"] = lr
+        tp.grad = torch.tensor(g)
+        topt.step()
+        want.append(tp.detach().numpy().copy())
+    got = run(cls, p0, grads, lrs, **kw)
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-12, atol=1e-15)
+
+
+def test_torch_defaults_of_adagrad_and_nadam():
+    p = [param([1.0])]
+    assert Adagrad(p).hyper == {
+        "lr": 1e-2,
+        "lr_decay": 0.0,
+        "weight_decay": 0.0,
+        "initial_accumulator_value": 0.0,
+        "eps": 1e-10,
+    }
+    assert NAdam(p).hyper == {
+        "lr": 2e-3,
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0.0,
+        "momentum_decay": 4e-3,
+        "decoupled_weight_decay": False,
+    }
+    with pytest.raises(ValueError, match="initial_accumulator_value must be in"):
+        Adagrad(p, initial_accumulator_value=-1.0)
+    # a NumPy path only ("has no numba kernel", or where numba is absent, "needs numba")
+    with pytest.raises(ValueError, match="numba"):
+        NAdam(p).path = "numba"
+
+
+def test_nadam_state_dict_carries_its_momentum_product(rng):
+    grads = gradient_sequence(rng)
+    p1 = param(np.ones(5))
+    o1 = NAdam([p1], lr=0.01)
+    for g in grads[:3]:
+        p1.grad[...] = g
+        o1.step()
+    state = o1.state_dict()
+    assert state["scalars"]["mu_product"] == o1.mu_product < 1
+    p2 = param(p1.data.copy())
+    o2 = NAdam([p2], lr=0.5)
+    o2.load_state_dict(state)
+    for g in grads[3:]:
+        for p, o in ((p1, o1), (p2, o2)):
+            p.grad[...] = g
+            o.step()
+    np.testing.assert_array_equal(p1.data, p2.data)
+    with pytest.raises(ValueError, match="needs the scalars"):
+        o2.load_state_dict({k: v for k, v in state.items() if k != "scalars"})
+
+
+@pytest.mark.parametrize("name", ["adagrad", "nadam"])
+def test_fits_with_adagrad_and_nadam_resume_bit_identically(tmp_path, name):
+    from nnlib import MLP, fit, get_loss
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((120, 4)).astype(np.float32), rng.integers(0, 3, 120)
+
+    class Stop(Exception):
+        pass
+
+    def on_epoch_end(epoch, row, model, optimizer):
+        if epoch == 3:
+            raise Stop
+
+    def train(checkpoint=None, callbacks=()):
+        model = MLP([4, 8, 3], rng=0)
+        opt = get_optimizer(name, model.parameters(), lr=0.05, weight_decay=0.01)
+        fit(
+            model,
+            get_loss("cross_entropy"),
+            opt,
+            x,
+            y,
+            5,
+            checkpoint=checkpoint,
+            callbacks=callbacks,
+        )
+        return model, opt
+
+    ref, ref_opt = train()
+    ckpt = tmp_path / "c.npz"
+    stop = type("StopAt3", (), {"on_epoch_end": staticmethod(on_epoch_end)})()
+    with pytest.raises(Stop):
+        train(ckpt, [stop])
+    model, opt = train(ckpt)
+    for a, b in zip(model.parameters(), ref.parameters(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+    assert opt.state_dict()["step"] == ref_opt.state_dict()["step"] == 20
+    assert getattr(opt, "mu_product", 0) == getattr(ref_opt, "mu_product", 0)

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import Interrupt, StopAt, blobs, without_time
 
 from nnlib import (
     HISTORY_KEYS,
@@ -22,13 +23,6 @@ from nnlib import (
 )
 
 
-def blobs(n=240, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    centers = np.array([[2.0, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]])
-    return (centers[y] + rng.standard_normal((n, 4))).astype(np.float32), y
-
-
 def make(seed=1, optimizer="adamw", dropout=0.2, dtype=np.float32, lr=1e-2, path="numpy"):
     model = MLP([4, 16, 16, 3], activation="relu", dropout=dropout, dtype=dtype, rng=seed)
     opt = get_optimizer(optimizer, model.parameters(), lr=lr)
@@ -38,10 +32,6 @@ def make(seed=1, optimizer="adamw", dropout=0.2, dtype=np.float32, lr=1e-2, path
 
 def weights(model):
     return [p.data.copy() for p in model.parameters()]
-
-
-def without_time(history):
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
 
 def test_history_rows_and_schedule():
@@ -199,19 +189,6 @@ def test_save_load_round_trip(tmp_path):
         load_model(tmp_path / "other.npz")
 
 
-class Interrupt(Exception):
-    pass
-
-
-class StopAt:
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, row, model, optimizer):
-        if epoch == self.epoch:
-            raise Interrupt
-
-
 @pytest.mark.parametrize("path", ["numpy", "numba"])
 @pytest.mark.parametrize("stop_at", [2, 4])
 def test_interrupted_and_resumed_fit_equals_uninterrupted(tmp_path, stop_at, path):
@@ -321,7 +298,10 @@ def test_float64_training_keeps_dtype():
     model, opt = make(dtype=np.float64)
     fit(model, get_loss("cross_entropy"), opt, x, y, epochs=1, batch_size=32)
     assert all(p.data.dtype == np.float64 for p in model.parameters())
-    assert model.forward(x).dtype == np.float64
+    assert model.forward(x.astype(np.float64)).dtype == np.float64
+    # fit converted its float32 input; forward itself refuses it, as PyTorch does
+    with pytest.raises(ValueError, match="expects float64 input, got float32"):
+        model.forward(x)
 
 
 def test_save_load_of_composed_modules(tmp_path):

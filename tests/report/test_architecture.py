@@ -1,5 +1,7 @@
 """The architectures the report draws, read back from models nnlib saved."""
 
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
 from nnstudy.report.architecture import activation_label, distinct_architectures, read_architecture
@@ -54,7 +56,9 @@ def test_architecture_figure_has_a_panel_per_architecture(tmp_path, n_archs):
         saved(folder / "model.npz", sizes=[2, 8 * (i + 1), 3], activation="tanh")
         run_ids.append(f"run{i}")
     runs = pd.DataFrame({"run_id": run_ids or ["gone"]})
-    fig = architecture(runs=runs, dataset="spirals", runs_root=tmp_path)
+    # The figure reads only a comparison's dataset and runs.
+    view = SimpleNamespace(dataset="spirals", runs=runs)
+    fig = architecture(view=view, runs_root=tmp_path)
     axes = fig.get_axes()
     assert len(axes) == max(n_archs, 1)
     titles = [ax.get_title(loc="left") for ax in axes]

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from nnstudy.analysis import stats
-from nnstudy.report.findings import tuning_findings
+from nnstudy.analysis import progress
+from nnstudy.analysis.comparisons import Comparison
 from nnstudy.tuning import stats as tuning_stats
 
 
@@ -95,44 +95,41 @@ def _trials():
     )
 
 
-def test_default_vs_tuned_ranks_and_change():
+def test_default_vs_tuned_ranks_both_sides_at_one_budget():
     table = tuning_stats.default_vs_tuned(_trials()).set_index("variant")
     assert table.loc[["a", "b", "c"], "default_rank"].tolist() == [1, 2, 3]
     assert table.loc[["a", "b", "c"], "tuned_rank"].tolist() == [2, 3, 1]
     assert table.loc["c", "tuned_setting"] == "lr=0.1"
     assert table.loc["c", "default_setting"] == "lr=0.001"
     assert table.loc["b", "tuned_value"] == 0.70
-    change = tuning_stats.ranking_change(table.reset_index())
-    # Pairs (a,b) keep their order, (a,c) and (b,c) swap: (1 - 2) / 3.
-    assert change["changed"] and change["moved"] == 3
-    assert (change["reversed"], change["pairs"]) == (2, 3)
-    assert change["tau"] == pytest.approx(-1 / 3)
-    assert (change["top_default"], change["top_tuned"]) == (["a"], ["c"])
+    assert set(table["budget"]) == {2}
 
 
-def test_ties_share_a_rank_and_are_no_reversal():
+def test_ties_share_a_rank():
     trials = _trials()
     # Tuned, all three reach 0.9: one three-way tie for rank 1.
     trials.loc[trials["selected"], "val_accuracy"] = 0.9
     table = tuning_stats.default_vs_tuned(trials).set_index("variant")
     assert table["tuned_rank"].tolist() == [1, 1, 1]
-    change = tuning_stats.ranking_change(table.reset_index())
-    assert not change["changed"] and change["reversed"] == 0 and change["moved"] == 2
-    assert math.isnan(change["tau"])  # one side all tied: tau-b is undefined
-    assert change["top_tuned"] == ["a", "b", "c"]
 
 
-def test_default_ranking_uses_a_common_rung_and_skips_variants_without_defaults():
+def test_tuned_and_default_are_compared_at_equal_epochs():
     trials = _trials()
-    # Halving: a's default went on to rung 1 (better there), b's and c's stopped at rung 0.
-    trials.loc[len(trials)] = _trial("a", "adam", 1e-3, 0.99, rung=1, default=True)
+    # Halving: every selected candidate went on to rung 1 (4 epochs), a's default too; b's and
+    # c's defaults stopped at rung 0. Both sides are read at rung 0 (2 epochs), never the
+    # tuned side's 4 epochs against the defaults' 2.
+    for v, opt, lr in (("a", "adam", 1e-2), ("b", "sgd", 1e-2), ("c", "momentum", 1e-1)):
+        trials.loc[len(trials)] = _trial(v, opt, lr, 0.99, rung=1, selected=True)
+    trials.loc[len(trials)] = _trial("a", "adam", 1e-3, 0.98, rung=1, default=True)
+    table = tuning_stats.default_vs_tuned(trials).set_index("variant")
+    assert set(table["budget"]) == {2}
+    assert table.loc["a", "default_value"] == 0.80 and table.loc["a", "tuned_value"] == 0.85
+    assert table.loc["c", "tuned_value"] == 0.90
+    # Without c's default, c has no default rank; the others keep theirs.
     trials = trials[~((trials["variant"] == "c") & trials["is_default"])]
     table = tuning_stats.default_vs_tuned(trials).set_index("variant")
-    assert table.loc["a", "default_value"] == 0.80  # rung 0, the rung every default reached
-    assert table.loc["a", "default_budget"] == 2
     assert pd.isna(table.loc["c", "default_rank"]) and pd.isna(table.loc["c", "default_setting"])
-    change = tuning_stats.ranking_change(table.reset_index())
-    assert change["n"] == 2 and not change["changed"] and change["tau"] == pytest.approx(1.0)
+    assert table.loc[["a", "b"], "default_rank"].tolist() == [1, 2]
 
 
 def test_sensitivity_marks_chosen_and_diverged():
@@ -195,64 +192,46 @@ def test_tuning_budget_counts_epochs_per_optimizer():
     assert budget.loc["sgd", "epochs"] == 6 and budget.loc["sgd", "seconds"] == 1.5
 
 
-def _history(run_id, variant, accs, secs):
+def _history(run_id, accs):
     return pd.DataFrame(
-        {
-            "dataset": "d",
-            "run_id": run_id,
-            "variant": variant,
-            "epoch": np.arange(1, len(accs) + 1),
-            "val_accuracy": accs,
-            "seconds": secs,
-        }
+        {"run_id": run_id, "epoch": np.arange(1, len(accs) + 1), "val_accuracy": accs}
     )
 
 
-def test_time_to_target_by_hand():
+def test_time_to_target_in_epochs_and_steps_by_hand():
     histories = pd.concat(
         [
-            _history("r1", "fast", [0.5, 0.96, 0.99, 1.0], [1.0, 1.0, 1.0, 1.0]),
-            _history("r2", "fast", [0.9, 0.95, 0.97, 0.98], [2.0, 2.0, 2.0, 2.0]),
-            _history("r3", "fast", [0.96, 0.97, 0.98, 0.985], [0.5, 0.5, 0.5, 0.5]),
-            _history("s1", "slow", [0.1, 0.2, 0.94, 0.96], [1.0, 1.0, 1.0, 1.0]),
-            _history("s2", "slow", [0.1, math.nan, 0.5, 0.6], [1.0, 1.0, 1.0, 1.0]),
+            _history("r1", [0.5, 0.96, 0.99, 1.0]),
+            _history("r2", [0.9, 0.95, 0.97, 0.98]),
+            _history("r3", [0.96, 0.97, 0.98, 0.985]),
+            _history("s1", [0.1, 0.2, 0.94, 0.96]),
+            _history("s2", [0.1, math.nan, 0.5, 0.6]),
         ]
     )
-    picks = pd.Series({"adam": "fast", "sgd": "slow"})
-    got = tuning_stats.time_to_target(histories, picks, fractions=(0.95, 0.99))
-    got = got.set_index(["level", "fraction"])
-    # The bar: fast's median curve (0.9, 0.96, 0.98, 0.985) peaks at 0.985 (r1's 1.0 alone
-    # does not count). Target 0.95 x 0.985: r1 epoch 2 (2 s), r2 epoch 2 (4 s), r3 epoch 1.
-    fast = got.loc[("adam", 0.95)]
-    assert fast["best"] == pytest.approx(0.985)
-    assert (fast["reached"], fast["runs"], fast["epochs"], fast["seconds"]) == (3, 3, 2.0, 2.0)
-    # 0.99 x 0.985 = 0.975: r1 epoch 3 (3 s), r2 epoch 4 (8 s), r3 epoch 3 (1.5 s).
-    slowest = got.loc[("adam", 0.99)]
-    assert (slowest["reached"], slowest["epochs"], slowest["seconds"]) == (3, 3.0, 3.0)
-    # slow at 0.95: s1 at epoch 4 (4 s), s2 never -> median of (4, inf) = inf.
-    assert got.loc[("sgd", 0.95), "reached"] == 1 and math.isinf(got.loc[("sgd", 0.95), "seconds"])
-
-
-def test_best_variant_per_level_prefers_the_mean_and_keeps_levels_without_one():
-    variants = pd.DataFrame(
-        {
-            "dataset": ["d", "d", "d", "d", "e"],
-            "variant": ["adam / relu", "adam / tanh", "sgd / relu", "sgd / tanh", "adam / x"],
-            "optimizer": ["adam", "adam", "sgd", "sgd", "adam"],
-            "mean": [0.8, 0.9, math.nan, math.nan, 0.99],
-        }
+    runs = pd.DataFrame(
+        {"status": "ok", "steps_per_epoch": [10, 10, 10, 7, 7]},
+        index=["r1", "r2", "r3", "s1", "s2"],
     )
-    picks = stats.best_variant_per_level(variants, "d", "optimizer")
-    assert picks.to_dict() == {"adam": "adam / tanh", "sgd": "sgd / relu"}
-
-
-def test_tuning_finding_words_reversals_and_ties():
-    (text,) = tuning_findings(tuning_stats.default_vs_tuned(_trials()))
-    assert text.startswith("d: ranked by validation accuracy, tuning reversed the order of 2")
-    assert "of the 3 pairs" in text and "Kendall's tau-b = -0.33" in text
-    assert "Best at the default settings: adam / relu / he; tuned: momentum / relu / he." in text
-    trials = _trials()
-    trials.loc[trials["selected"], "val_accuracy"] = 0.9
-    (tied,) = tuning_findings(tuning_stats.default_vs_tuned(trials))
-    assert "reversed no pair of the 3 variants" in tied and "tau-b = n/a" in tied
-    assert tied.endswith("tuned: 3 variants tied.")
+    comparison = Comparison(
+        experiment="e",
+        dataset="d",
+        factors=("optimizer",),
+        fixed=(),
+        variants=("fast", "slow"),
+        levels={"fast": {"optimizer": "adam"}, "slow": {"optimizer": "sgd"}},
+        seeds=(0, 1, 2),
+        runs={("fast", 0): "r1", ("fast", 1): "r2", ("fast", 2): "r3",
+              ("slow", 0): "s1", ("slow", 1): "s2"},
+    )  # fmt: skip
+    got = progress.time_to_target(comparison, runs, histories, fractions=(0.95, 0.99))
+    got = got.set_index(["variant", "fraction"])
+    # The bar: fast's median curve (0.9, 0.96, 0.98, 0.985) peaks at 0.985 (r1's 1.0 alone
+    # does not count). Target 0.95 x 0.985: r1 epoch 2, r2 epoch 2, r3 epoch 1.
+    fast = got.loc[("fast", 0.95)]
+    assert fast["best"] == pytest.approx(0.985)
+    assert (fast["reached"], fast["runs"], fast["epochs"], fast["steps"]) == (3, 3, 2.0, 20.0)
+    # 0.99 x 0.985 = 0.975: r1 epoch 3, r2 epoch 4, r3 epoch 3.
+    slowest = got.loc[("fast", 0.99)]
+    assert (slowest["reached"], slowest["epochs"], slowest["steps"]) == (3, 3.0, 30.0)
+    # slow at 0.95: s1 at epoch 4, s2 never -> median of (4, inf) = inf.
+    assert got.loc[("slow", 0.95), "reached"] == 1 and math.isinf(got.loc[("slow", 0.95), "epochs"])

@@ -80,16 +80,18 @@ def test_report_rules_end_to_end(tmp_path):
     _snakemake(tmp_path, config, "report_all", "--report", "smk.zip")
     assert (tmp_path / "smk.html").stat().st_size > 0
     names = zipfile.ZipFile(tmp_path / "smk.zip").namelist()
-    assert any(n.endswith("/heatmap.png") for n in names)
+    assert any(n.endswith("/ranking.png") for n in names)
     assert any(n.endswith("/report.html") for n in names)
 
-    # A new experiment: only its runs train; the membership table (rule experiments) is
-    # rewritten, then aggregate, figures and report rerun.
+    # A new experiment: only its runs train and predict; the membership table (rule
+    # experiments) is rewritten, then aggregate, every comparison's figures (the tables they
+    # read changed; the old comparison's figures come out byte-identical, tests/report/
+    # test_report.py) and the report rerun.
     extra = {**EXPERIMENT, "grid": {"optimizer": ["rmsprop"]}}
     config2 = _config(tmp_path / "tiny2.yaml", {"tiny": EXPERIMENT, "extra": extra})
     plan = _snakemake(tmp_path, config2, "report_all", "-n")
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.split("Job stats:")[1], re.M))
-    expected = {"train": "2", "aggregate": "1", "figures": "1", "report": "1"}
+    expected = {"train": "2", "predict": "2", "aggregate": "1", "figures": "2", "report": "1"}
     # The run table gains the new experiment's rows (rule experiments, its table a parameter).
     expected["experiments"] = "1"
     expected["report_all"] = "1"

@@ -57,16 +57,18 @@ def test_clock():
     assert clock(5) == "0:05" and clock(3725) == "1:02:05"
 
 
-def test_closing_summary_names_the_ranking_s_best_and_the_failed_runs(tmp_path):
+def test_closing_summary_names_each_comparison_s_choice_and_the_failed_runs(tmp_path):
     from nnstudy.console import closing_summary
 
     tables = tmp_path / "tables"
     tables.mkdir()
-    (tables / "variants.csv").write_text(
-        "dataset,variant,n,mean,ci_low,ci_high\nd,a,3,0.90,0.88,0.92\nd,b,3,0.91,0.80,0.99\n"
+    (tables / "comparisons.csv").write_text(
+        "experiment,dataset,reference,tied,reference_mean,reference_low,reference_high,"
+        "reference_p_first\n"
+        "core,d,a,a,0.90,0.88,0.92,0.61\n"
+        "wide,d,b,b;c,0.91,0.80,0.99,0.4\n"
+        "crash,d,,,,,,\n"
     )
-    # b has the higher mean but the ranking (what the report says) puts a first.
-    (tables / "ranking.csv").write_text("dataset,variant,rank\nd,b,2\nd,a,1\n")
     (tables / "runs.csv").write_text(
         "dataset,run_id,variant,status,error\n"
         "d,r1,a,ok,\nd,r2,b,failed,ValueError: boom\nd,r3,b,diverged,\n"
@@ -74,9 +76,11 @@ def test_closing_summary_names_the_ranking_s_best_and_the_failed_runs(tmp_path):
     report = tmp_path / "report.html"
     report.write_text("")
     text = closing_summary(tables, [str(report), str(tmp_path / "missing.pdf")], since=0)
-    assert "  d: a  0.9000 [0.8800, 0.9200] (3 runs)" in text
+    assert "  core / d: a  90.0 [88.0, 92.0], P(first) 0.61" in text
+    assert "  wide / d: b = c (tied on validation)  91.0 [80.0, 99.0], P(first) 0.40" in text
+    assert "  crash / d: no run produced a test accuracy" in text
     assert "Runs: 3 in the report, 1 failed, 1 diverged" in text
-    assert "  failed d/r2 b: ValueError: boom" in text and "  diverged d/r3 b" in text
+    assert "  failed d/r2: ValueError: boom" in text and "  diverged d/r3" in text
     assert text.rstrip().endswith(f"Report: {report}")
     # A call that did not write the report (it made other targets) says nothing.
     assert closing_summary(tables, [str(report)], since=report.stat().st_mtime + 1) == ""

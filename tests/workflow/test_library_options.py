@@ -34,6 +34,8 @@ OPTIONS = {
         {"momentum": {"nesterov": True, "weight_decay": 0.001}},
     ),
     "rmsprop centered": ({"optimizer": "rmsprop"}, {"rmsprop": {"centered": True}}),
+    # The prepared data is float32: the run converts it for its float64 model.
+    "float64": ({"dtype": "float64"}, {}),
 }
 
 
@@ -76,7 +78,10 @@ def test_an_option_trains_and_reaches_the_run_id_and_the_methods(name, spirals, 
         assert model["init"] == ["he_normal", "he_normal", "xavier_normal"]
     # The report's methods section lists the setting with its value.
     (tmp_path / "experiments.csv").write_text(table_csv(rows))
-    runs = collect_runs(read_membership(tmp_path / "experiments.csv"), tmp_path / "runs")
+    card = json.loads((spirals / "card.json").read_text())
+    runs, _ = collect_runs(
+        read_membership(tmp_path / "experiments.csv"), tmp_path / "runs", {"spirals": card}
+    )
     settings = dict(methods(cfg, runs, {}, ["t"])["settings"])
     for key, value in fixed.items():
         shown = settings[key]

@@ -291,35 +291,41 @@ def failed_job_line(record: logging.LogRecord) -> str:
     return f"FAILED {record.rule_name}: {logs}"
 
 
+def _pct(cell: str) -> str:
+    return f"{100 * float(cell):.1f}" if cell else "n/a"
+
+
 def closing_summary(tables: str | os.PathLike, reports: list[str], since: float) -> str:
-    """What a finished study says last: the best variant per dataset (mean test accuracy over
-    its seeds, with the 95% interval), runs that failed or diverged, and where the report
-    is. Empty when this Snakemake call did not write the report (it made other targets)."""
+    """What a finished study says last: per comparison (an experiment on a dataset) the variant
+    chosen on validation with its test accuracy, 95 % interval and probability of ranking
+    first, runs that failed or diverged, and where the report is. Empty when this Snakemake
+    call did not write the report (it made other targets)."""
     written = [p for p in reports if os.path.exists(p) and os.path.getmtime(p) >= since]
-    csvs = {name: Path(tables, f"{name}.csv") for name in ("variants", "ranking", "runs")}
+    csvs = {name: Path(tables, f"{name}.csv") for name in ("comparisons", "runs")}
     if not written or not all(path.exists() for path in csvs.values()):
         return ""
     rows = {}
     for name, path in csvs.items():
         with open(path, newline="") as fh:
             rows[name] = list(csv.DictReader(fh))
-    # The report's best: rank 1 of the ranking table, with its row of the variants table.
-    top: dict[str, str] = {}
-    for row in sorted(rows["ranking"], key=lambda r: float(r["rank"] or "inf")):
-        top.setdefault(row["dataset"], row["variant"])
-    best = {
-        row["dataset"]: row
-        for row in rows["variants"]
-        if top.get(row["dataset"]) == row["variant"] and row["mean"]
-    }
-    runs, runs_csv = rows["runs"], csvs["runs"]
-    lines = ["", "Best variant per dataset (mean test accuracy over seeds, 95% interval):"]
-    for dataset, row in sorted(best.items()):
-        ci = f" [{float(row['ci_low']):.4f}, {float(row['ci_high']):.4f}]" if row["ci_low"] else ""
-        lines.append(
-            f"  {dataset}: {row['variant']}  {float(row['mean']):.4f}{ci} "
-            f"({row['n']} run{'s' * (row['n'] != '1')})"
+    lines = [
+        "",
+        "Chosen on validation, per comparison (test accuracy %, 95% interval over seeds and "
+        "test examples, probability of ranking first):",
+    ]
+    for row in rows["comparisons"]:
+        where = f"{row['experiment']} / {row['dataset']}"
+        if not row["reference"]:
+            lines.append(f"  {where}: no run produced a test accuracy")
+            continue
+        tied = row["tied"].split(";")
+        name = " = ".join(tied) + " (tied on validation)" if len(tied) > 1 else row["reference"]
+        ci = f" [{_pct(row['reference_low'])}, {_pct(row['reference_high'])}]"
+        first = (
+            f", P(first) {float(row['reference_p_first']):.2f}" if row["reference_p_first"] else ""
         )
+        lines.append(f"  {where}: {name}  {_pct(row['reference_mean'])}{ci}{first}")
+    runs, runs_csv = rows["runs"], csvs["runs"]
     bad = [r for r in runs if r["status"] in ("failed", "diverged")]
     lines.append(
         f"Runs: {len(runs)} in the report, {sum(r['status'] == 'failed' for r in bad)} failed, "
@@ -328,7 +334,7 @@ def closing_summary(tables: str | os.PathLike, reports: list[str], since: float)
     )
     for r in bad[:10]:
         error = f": {r['error']}" if r.get("error") else ""
-        lines.append(f"  {r['status']} {r['dataset']}/{r['run_id']} {r['variant']}{error}")
+        lines.append(f"  {r['status']} {r['dataset']}/{r['run_id']}{error}")
     if len(bad) > 10:
         lines.append(f"  ... and {len(bad) - 10} more")
     lines.append("Report: " + ", ".join(os.path.abspath(p) for p in written))

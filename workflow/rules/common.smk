@@ -12,7 +12,7 @@ from nnstudy.config.validation import (
     validate_config,
 )
 from nnstudy.jobs.frame import watch_interrupts
-from nnstudy.jobs.integrity import check_study
+from nnstudy.jobs.integrity import check_study, refresh_touched
 from nnstudy.jobs.env import interpreter_first_on_path
 from nnstudy.jobs.provenance import export_code_state, export_study_command
 from nnstudy.config.runs import canonical_json, study_rows, unique_runs
@@ -73,6 +73,8 @@ onstart:
             LOCAL if workflow.local_exec else workflow.executor_plugin.name
         )
         drop_local_rate_limit(workflow)
+        # The start-up check found these files only touched: trust them without reading next time.
+        refresh_touched()
         # The code's provenance (commit, packages), computed once and inherited by every job;
         # here, so that dry runs and no-op reruns do not pay for it.
         export_code_state()

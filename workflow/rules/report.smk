@@ -1,4 +1,5 @@
-# Aggregate all runs -> figures per dataset -> report (HTML + LaTeX) -> PDF when TeX exists.
+# Aggregate all runs -> figures per comparison (an experiment on a dataset) -> report (HTML +
+# LaTeX) -> PDF when TeX exists.
 # `rule all` takes report_targets(). Logic lives in nnstudy.{aggregate,figures,report}.
 import sys
 import time
@@ -11,10 +12,15 @@ from nnstudy.config.runs import config_hash, table_csv
 from nnstudy.report.rules import (
     HTML,
     PDF,
+    TABLES_DIR,
     TEX,
-    dataset_run_files,
+    across_experiments,
+    comparison_run_files,
+    comparisons,
     document_output,
+    experiment_figure_outputs,
     figure_outputs,
+    figure_targets,
     report_targets,
     table_outputs,
 )
@@ -30,7 +36,7 @@ STUDY_STARTED = time.time()
 # call wrote it).
 onsuccess:
     print(
-        closing_summary("results/tables", report_targets(), since=STUDY_STARTED),
+        closing_summary(TABLES_DIR, report_targets(), since=STUDY_STARTED),
         end="",
     )
 
@@ -38,7 +44,7 @@ onsuccess:
 onerror:
     exit_if_interrupted(logger.error)  # Ctrl-C: one line, exit status 130
     print(
-        closing_summary("results/tables", report_targets(), since=STUDY_STARTED),
+        closing_summary(TABLES_DIR, report_targets(), since=STUDY_STARTED),
         end="",
     )
     print(
@@ -50,6 +56,8 @@ onerror:
 REPORT_DATASETS = sorted(
     {run["dataset"] for run in RUNS.values()} | {t.dataset for t in TUNED.tunings}
 )
+# Every comparison (an experiment on a dataset) as (experiment folder, dataset).
+COMPARISONS = comparisons(ROWS, TUNED.tunings)
 # `snakemake --report` before the study has anything to show: one line instead of Snakemake's
 # "marked for report but does not exist" (the command line is the only sign of report mode
 # while the Snakefile is parsed).
@@ -94,6 +102,9 @@ rule aggregate:
         membership="results/runs/experiments.csv",
         metrics=run_files(METRICS),
         histories=run_files(TRAIN_OUTPUTS["history"]),
+        predictions=run_files(PREDICTIONS),
+        tests=expand(rules.prepare.output.test, dataset=REPORT_DATASETS),
+        cards=expand(rules.prepare.output.card, dataset=REPORT_DATASETS),
     output:
         **table_outputs(),
     log:
@@ -102,44 +113,65 @@ rule aggregate:
         "../envs/study.yaml"
     params:
         runs_root=lambda wildcards, input: str(Path(input.membership).parent),
+        # data/processed/<dataset>/test.npz
+        data_root=lambda wildcards, input: str(Path(input.tests[0]).parents[1]),
         tunings=TUNED.tunings,
         trials_root=str(Path(TRIAL_DIR).parents[1]),
     script:
         "../scripts/aggregate.py"
 
 
+# One job per comparison (an experiment on a dataset): its figures.
 rule figures:
     input:
         **rules.aggregate.output,
-        snapshots=dataset_run_files(RUNS, TRAIN_OUTPUTS["snapshots"]),
-        models=dataset_run_files(RUNS, TRAIN_OUTPUTS["model"]),
+        snapshots=comparison_run_files(ROWS, TRAIN_OUTPUTS["snapshots"]),
+        models=comparison_run_files(ROWS, TRAIN_OUTPUTS["model"]),
     output:
         **figure_outputs(),
     log:
-        "results/logs/figures/{dataset}.log",
+        "results/logs/figures/{experiment}/{dataset}.log",
     wildcard_constraints:
+        experiment="|".join(sorted({slug for slug, _ in COMPARISONS})),
         dataset="|".join(REPORT_DATASETS),
     conda:
         "../envs/study.yaml"
     params:
-        # results/runs/<dataset>/<run>/{snapshots,model}.npz (also of the finals, which aggregate
-        # needed)
         runs_root=str(Path(RUN_DIR).parents[1]),
-        # results/figures/<dataset>/<fig>.png
-        figures_dir=lambda wildcards, output: str(Path(output[0]).parents[1]),
+        # <figures>/<experiment>/<dataset>/<kind>.png
+        figures_dir=lambda wildcards, output: str(Path(output[0]).parents[2]),
     script:
         "../scripts/figures.py"
+
+
+# The across-dataset figures of each experiment with two datasets or more.
+rule experiment_figures:
+    input:
+        across=rules.aggregate.output.across,
+    output:
+        **experiment_figure_outputs(),
+    log:
+        "results/logs/figures/{experiment}.log",
+    wildcard_constraints:
+        experiment="|".join(across_experiments(COMPARISONS)) or "(?!)",
+    conda:
+        "../envs/study.yaml"
+    params:
+        # <figures>/<experiment>/<kind>.png
+        figures_dir=lambda wildcards, output: str(Path(output[0]).parents[1]),
+    script:
+        "../scripts/experiment_figures.py"
 
 
 rule report:
     input:
         **rules.aggregate.output,
-        figures=expand(rules.figures.output, dataset=REPORT_DATASETS),
-        cards=expand(f"{PROCESSED_DIR}/{{dataset}}/card.json", dataset=REPORT_DATASETS),
+        figures=figure_targets(COMPARISONS),
+        cards=expand(rules.prepare.output.card, dataset=REPORT_DATASETS),
     output:
         html=document_output(HTML, "report.html"),
         tex=TEX,
-        fragments=directory("results/tables/fragments"),
+        fragments=directory(f"{TABLES_DIR}/fragments"),
     log:
         "results/logs/report.log",
     # Where the checkout (git state) and the TeX engine found at parse time are: the submit host.
@@ -147,7 +179,10 @@ rule report:
     conda:
         "../envs/study.yaml"
     params:
-        figures_dir=lambda wildcards, input: str(Path(input.figures[0]).parents[1]),
+        # <figures>/<experiment>/<dataset>/<kind>.png, first of the figure targets
+        figures_dir=lambda wildcards, input: str(Path(input.figures[0]).parents[2]),
+        # <processed>/<dataset>/card.json
+        data_root=lambda wildcards, input: str(Path(input.cards[0]).parents[1]),
         study={
             "data": config.get("data", {}),
             "experiments": {n: config["experiments"][n] for n in selected(config)},
@@ -161,11 +196,7 @@ rule report:
 rule report_pdf:
     input:
         tex=rules.report.output.tex,
-        figures=[
-            f
-            for f in expand(rules.figures.output, dataset=REPORT_DATASETS)
-            if f.endswith(".pdf")
-        ],
+        figures=[f for f in figure_targets(COMPARISONS) if f.endswith(".pdf")],
     output:
         pdf=document_output(PDF, "report.pdf"),
     log:

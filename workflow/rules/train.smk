@@ -6,6 +6,7 @@
 # reads it.
 from nnstudy.training.runfolder import (
     METRICS,
+    PREDICTIONS,
     RUN_CHECKPOINT,
     RUN_LOG,
     TRAIN_OUTPUTS,
@@ -52,3 +53,27 @@ use rule train as trial with:
     params:
         checkpoint="results/checkpoints/trials/{dataset}/{run_id}",
         evaluate=False,
+
+
+# Each final's per-example test predictions, from its saved model (so runs trained before the
+# file existed get it without being retrained).
+rule predict:
+    input:
+        test=rules.prepare.output.test,
+        card=rules.prepare.output.card,
+        config=f"{RUN_DIR}/{TRAIN_OUTPUTS['config']}",
+        model=f"{RUN_DIR}/{TRAIN_OUTPUTS['model']}",
+        train=f"{RUN_DIR}/{TRAIN_OUTPUTS['train']}",
+    output:
+        f"{RUN_DIR}/{PREDICTIONS}",
+    log:
+        "results/logs/predict/{dataset}/{run_id}.log",
+    conda:
+        "../envs/study.yaml"
+    threads: 1
+    params:
+        run=lambda wildcards, input: os.path.dirname(input.model),
+        data=lambda wildcards, input: os.path.dirname(input.card),
+    shell:
+        "python -m nnstudy.training.evaluation --run {params.run} --data {params.data} "
+        "--out {output} --log {log}"

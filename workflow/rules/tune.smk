@@ -12,7 +12,7 @@ TUNED_KEPT = kept_files(
     TUNED,
     checkpoints,
     (TRIAL_DIR, TRAIN_OUTPUTS.values()),
-    (RUN_DIR, [*TRAIN_OUTPUTS.values(), METRICS]),
+    (RUN_DIR, [*TRAIN_OUTPUTS.values(), METRICS, PREDICTIONS]),
 )
 
 

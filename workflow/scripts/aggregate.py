@@ -8,6 +8,7 @@ with script_job(snakemake):  # an unreadable run file: one line, not a traceback
     aggregate(
         snakemake.input.membership,
         snakemake.params.runs_root,
+        snakemake.params.data_root,
         {name: snakemake.output[name] for name in TABLES},
         snakemake.params.tunings,
         snakemake.params.trials_root,

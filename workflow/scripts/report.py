@@ -8,7 +8,7 @@ with script_job(snakemake):
     write_report(
         table_paths={name: snakemake.input[name] for name in TABLES},
         figures_dir=snakemake.params.figures_dir,
-        card_paths=snakemake.input.cards,
+        data_root=snakemake.params.data_root,
         config=snakemake.params.study,
         selected=snakemake.params.selected,
         cfg_hash=snakemake.params.config_hash,

@@ -34,6 +34,7 @@ import io
 import itertools
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,10 +133,30 @@ def _schedule(spec: dict[str, Any], where: str) -> dict[str, Any]:
             f"valid keys: {', '.join(['name', *params])}"
         )
     out: dict[str, Any] = {"name": name}
+    recorded = RECORDED_SCHEDULE_KEYS.get(name, ())
     for key, default in params.items():
-        value = spec.get(key, default)
-        out[key] = int(value) if isinstance(default, int) else float(value)
+        value = _as_type_of(default, spec.get(key, default))
+        if key not in recorded and value == default:
+            continue  # at nnlib's default and newer than the run ids: left out, ids unchanged
+        out[key] = value
     return out
+
+
+# The schedule keys every run config records, also at their defaults: those nnlib had when
+# run ids were first made. A key added to nnlib since is recorded only away from its default.
+RECORDED_SCHEDULE_KEYS = {
+    "step": ("step_size", "gamma"),
+    "exponential": ("gamma",),
+    "cosine": ("warmup_epochs", "min_lr"),
+}
+
+
+def _as_type_of(default: Any, value: Any) -> Any:
+    """``value`` in the type of nnlib's default (bool before int: a bool is an int)."""
+    for kind in (bool, int, float, str):
+        if isinstance(default, kind):
+            return kind(value)
+    return value
 
 
 def _augment(spec) -> dict[str, Any] | None:
@@ -305,12 +326,26 @@ def experiment_points(config: dict[str, Any], name: str):
                 yield dataset, settings
 
 
-def experiment_factors(exp: dict[str, Any]) -> tuple[str, ...]:
-    """The settings an experiment varies: grid keys, searched settings, seed (and dataset)."""
+def variant_factors(exp: dict[str, Any]) -> tuple[str, ...]:
+    """The settings that tell an experiment's variants apart: its grid keys, then its searched
+    settings (tuned settings are not factors: they follow from the variant)."""
     searched = sorted(exp["search"]["space"]) if exp.get("search") else []
-    return tuple(
-        [*exp["grid"], *searched, "seed"] + (["dataset"] if len(exp["datasets"]) > 1 else [])
-    )
+    return (*exp["grid"], *searched)
+
+
+def experiment_factors(exp: dict[str, Any]) -> tuple[str, ...]:
+    """The settings an experiment varies: its variant factors, seed (and dataset)."""
+    return (*variant_factors(exp), "seed", *(["dataset"] if len(exp["datasets"]) > 1 else []))
+
+
+def experiment_slug(name: str) -> str:
+    """A path-safe folder name for an experiment (its figures): the name itself when it is
+    made of letters, digits, ``_`` and ``-``, else those characters of it plus a short hash of
+    the whole name, so any printable name gets its own folder and never becomes a path."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")
+    if slug == name:
+        return slug
+    return f"{slug[:40] or 'experiment'}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def expand_experiment(config: dict[str, Any], name: str) -> list[Row]:

@@ -15,10 +15,15 @@ complete (:func:`record`). What is recorded is then checked twice, never changed
 
 A missing file is Snakemake's to rebuild and is not reported here.
 
-Records live in ``.snakemake/checksums/`` (one small JSON file per recorded file, written
-atomically, so parallel jobs never share one): ``{path, size, mtime_ns, sha256}``. Checking is
+Records live in ``results/.checksums/`` (one small JSON file per recorded file, written
+atomically, so parallel jobs never share one): ``{path, size, mtime_ns, sha256}``; not in
+``.snakemake/``, so deleting Snakemake's metadata leaves the protection in place. Checking is
 cheap: a file whose size and modification time (ns) are unchanged is trusted without reading
-it; any other file is hashed, so a file only touched (same content) passes.
+it; any other file is hashed, so a file only touched (same content) passes. Snakemake
+touches a job's outputs after the job recorded them, so the study's start-up check remembers
+the files it found only touched and :func:`refresh_touched` (from ``onstart``: real runs
+only, with Snakemake's lock held) gives their records the new time stamp; without it every
+start would hash every file again.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from pathlib import Path
 from nnlib.atomic import atomic_write_text
 from nnstudy.datasets.hashing import file_digest
 
-STORE = Path(".snakemake") / "checksums"
+STORE = Path("results") / ".checksums"
 LOCKS = Path(".snakemake") / "locks"
 
 
@@ -58,6 +63,12 @@ def _record_path(key: Path, store: Path) -> Path:
     return store / f"{key}.json"
 
 
+def _write_stamp(key: Path, rec_path: Path, digest: str) -> None:
+    stat = key.stat()
+    stamp = {"path": str(key), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    atomic_write_text(rec_path, json.dumps(stamp | {"sha256": digest}) + "\n")
+
+
 def record(*paths: str | os.PathLike, store: str | os.PathLike = STORE) -> None:
     """Record the checksum of each finished file (call it after the file is closed);
     directories are skipped."""
@@ -65,14 +76,7 @@ def record(*paths: str | os.PathLike, store: str | os.PathLike = STORE) -> None:
         if path.is_dir():
             continue
         key = _key(path)
-        stat = key.stat()
-        stamp = {
-            "path": str(key),
-            "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns,
-            "sha256": file_digest(key),
-        }
-        atomic_write_text(_record_path(key, Path(store)), json.dumps(stamp) + "\n")
+        _write_stamp(key, _record_path(key, Path(store)), file_digest(key))
 
 
 def forget(*paths: str | os.PathLike, store: str | os.PathLike = STORE) -> None:
@@ -98,8 +102,28 @@ def _changed(rec_path: Path) -> Path | None:
     if (stat.st_size, stat.st_mtime_ns) == (size, mtime_ns):
         return None
     if stat.st_size == size and file_digest(path) == digest:
-        return None  # touched: same content, new time stamp
+        _touched.append((path, rec_path, digest, stat.st_mtime_ns))
+        return None
     return path
+
+
+# Files a check found only touched (same content): (path, record, digest, mtime_ns).
+_touched: list[tuple[Path, Path, str, int]] = []
+
+
+def refresh_touched() -> int:
+    """Give the records of the files the last checks found only touched their current time
+    stamp (unless the file changed again since); returns how many were refreshed."""
+    done = 0
+    while _touched:
+        path, rec_path, digest, mtime_ns = _touched.pop()
+        try:
+            if path.stat().st_mtime_ns == mtime_ns:
+                _write_stamp(path, rec_path, digest)
+                done += 1
+        except OSError:
+            pass  # gone or read-only: the next check hashes it again
+    return done
 
 
 def intact(path: str | os.PathLike, store: str | os.PathLike = STORE) -> bool:

@@ -1,46 +1,52 @@
 """The report document: ``build_context`` turns the aggregate tables, the study config, the
 dataset cards and the figures into one plain dict that both templates
-(report/report.{html,tex}.j2) render; ``write_report`` writes HTML, LaTeX and the table files."""
+(report/report.{html,tex}.j2) render; ``write_report`` writes HTML, LaTeX and the table files.
+
+The report is organised as the study is: per experiment, one section per comparison (the
+experiment on one of its datasets), then the experiment's ranks across its datasets."""
 
 from __future__ import annotations
 
 import base64
-import json
 import os
 from pathlib import Path
 
 import pandas as pd
 
-from nnstudy.analysis.aggregate import read_tables, varying_factors
+from nnstudy.analysis.aggregate import read_cards, read_tables
+from nnstudy.analysis.progress import TARGET_FRACTIONS
+from nnstudy.config.runs import experiment_slug
 from nnstudy.jobs.provenance import study_provenance
-from nnstudy.report.contents import FIGURE_TYPES, TITLES, TUNING_FIGURES, figure_paths, tex_engine
-from nnstudy.report.findings import (
-    best_variant_findings,
-    best_variants,
-    factor_findings,
-    status_findings,
-    tuning_findings,
+from nnstudy.report import findings as find
+from nnstudy.report.contents import (
+    Figure,
+    comparison_figures,
+    experiment_figures,
+    figure_paths,
+    tex_engine,
 )
-from nnstudy.report.methods import distinct, methods, tuning_methods
+from nnstudy.report.figures import applies
+from nnstudy.report.methods import methods, statistics, tuning_methods
 from nnstudy.report.tables import (
+    across_table,
     default_vs_tuned_table,
     effects_table,
     interaction_table,
     problems_table,
     runs_table,
+    summary_table,
     time_to_target_table,
     tuning_budget_table,
     variant_table,
 )
 from nnstudy.report.templating import (
     TEMPLATE_DIR,
-    Table,
     html_env,
     latex_env,
-    pct,
-    pct_ci,
+    plural,
     render_table,
 )
+from nnstudy.report.view import ComparisonView, comparison_views
 from nnstudy.tuning import stats as tuning_stats
 
 
@@ -49,106 +55,129 @@ def caption(kind: str) -> str:
     return " ".join((TEMPLATE_DIR / f"fig_{kind}.rst").read_text(encoding="utf-8").split())
 
 
-def figure_entries(
-    dataset: str, figure_paths: dict, tex_dir: Path, kinds=FIGURE_TYPES
+def figure_entry(spec: Figure, paths: dict, where: str, tex_dir: Path) -> dict:
+    png = Path(paths["png"]).read_bytes()
+    return {
+        "kind": spec.kind,
+        "title": spec.title,
+        "caption": f"{where}: {caption(spec.kind)}",
+        "data_uri": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+        "pdf": Path(os.path.relpath(Path(paths["pdf"]).resolve(), tex_dir.resolve())).as_posix(),
+    }
+
+
+def _counts(view: ComparisonView) -> str:
+    status = view.runs["status"].value_counts().sort_index()
+    seeds = str(view.row["seeds"]).replace(";", ", ")
+    return (
+        f"{plural(len(view.runs), 'run')}, {plural(len(view.variants), 'variant')}, seeds "
+        f"{seeds}, {int(view.row['n_test'])} test examples; status: "
+        + ", ".join(f"{k} {v}" for k, v in status.items())
+    )
+
+
+def comparison_section(view: ComparisonView, figures_dir, tex_dir: Path) -> dict:
+    tables = [variant_table(view)]
+    if view.factors:
+        tables.append(effects_table(view))
+    if len(view.factors) >= 2:
+        tables.append(interaction_table(view))
+    tables.append(time_to_target_table(view))
+    if view.tuned:
+        versus = tuning_stats.default_vs_tuned(view.trials)
+        if len(versus):
+            tables.append(default_vs_tuned_table(view, versus))
+        tables.append(tuning_budget_table(view))
+    paths = figure_paths(figures_dir, view.slug, view.dataset)
+    figures, statements = [], []
+    where = f"{view.experiment} / {view.dataset}"
+    for spec in comparison_figures():
+        why = applies(spec, view)
+        if why:
+            statements.append(why)
+        else:
+            figures.append(figure_entry(spec, paths[spec.kind], where, tex_dir))
+    return {
+        "name": where,
+        "anchor": f"{view.slug}-{view.dataset}",
+        "dataset": view.dataset,
+        "counts": _counts(view),
+        "fixed": find.fixed_finding(view),
+        "findings": find.comparison_findings(view),
+        "tables": tables,
+        "figures": figures,
+        "statements": statements,
+    }
+
+
+def experiment_sections(
+    views: list[ComparisonView], across: pd.DataFrame, figures_dir, tex_dir: Path, selected
 ) -> list[dict]:
-    entries = []
-    for kind in kinds:
-        paths = figure_paths[kind]
-        png = Path(paths["png"]).read_bytes()
-        entries.append(
-            {
-                "kind": kind,
-                "title": TITLES[kind],
-                "caption": f"{dataset}: {caption(kind)}",
-                "data_uri": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
-                "pdf": Path(
-                    os.path.relpath(Path(paths["pdf"]).resolve(), tex_dir.resolve())
-                ).as_posix(),
+    out = []
+    for name in selected:
+        mine = [v for v in views if v.experiment == name]
+        if not mine:
+            continue
+        slug = experiment_slug(name)
+        rows = across[across["experiment"] == name]
+        section = {
+            "name": name,
+            "anchor": slug,
+            "comparisons": [comparison_section(v, figures_dir, tex_dir) for v in mine],
+            "across": None,
+        }
+        if len(rows):
+            paths = figure_paths(figures_dir, slug)
+            section["across"] = {
+                "finding": find.across_finding(name, across),
+                "table": across_table(name, slug, rows),
+                "figures": [
+                    figure_entry(s, paths[s.kind], name, tex_dir) for s in experiment_figures()
+                ],
             }
-        )
-    return entries
+        out.append(section)
+    return out
 
 
 def build_context(
     tables: dict[str, pd.DataFrame],
     config: dict,
-    figures: dict[str, dict],
+    figures_dir,
     cards: dict[str, dict],
     selected: list[str],
     tex_dir: Path | str,
     cfg_hash: str,
     repo: Path | str = ".",
 ) -> dict:
-    """Everything the two templates render; ``figures`` maps dataset -> figure_paths()."""
-    runs, variants, ranking = tables["runs"], tables["variants"], tables["ranking"]
-    effects, inter = tables["main_effects"], tables["interaction"]
+    """Everything the two templates render."""
+    runs = tables["runs"]
     trials = tables.get("trials")
-    trials = trials if trials is not None else pd.DataFrame()  # a study without tuning
-    tuned = tuning_stats.default_vs_tuned(trials) if len(trials) else None
-    factors = varying_factors(runs)
-    datasets = []
-    for dataset in sorted(runs["dataset"].unique()):
-        r = runs[runs["dataset"] == dataset]
-        ds_trials = tuning_stats.dataset_trials(trials, dataset)
-        tuning = (
-            [default_vs_tuned_table(dataset, tuned), tuning_budget_table(dataset, trials)]
-            if len(ds_trials)
-            else []
-        )
-        # Tuning figures only with trials; the sensitivity one only when lr was tuned.
-        shown = set(TUNING_FIGURES) if len(ds_trials) else set()
-        if "lr" not in tuning_stats.tuned_names(ds_trials):
-            shown.discard("lr_sensitivity")
-        kinds = [k for k in FIGURE_TYPES if k not in TUNING_FIGURES or k in shown]
-        datasets.append(
-            {
-                "name": dataset,
-                "counts": f"{len(r)} runs, {r['variant'].nunique()} variants, seeds {distinct(sorted(r['seed'].unique()))}; status: "
-                + ", ".join(f"{k} {v}" for k, v in r["status"].value_counts().sort_index().items()),
-                "tables": [
-                    variant_table(dataset, variants, ranking, factors),
-                    effects_table(dataset, effects),
-                    interaction_table(dataset, inter),
-                    time_to_target_table(dataset, tables["histories"], variants),
-                    *tuning,
-                ],
-                "figures": figure_entries(dataset, figures[dataset], Path(tex_dir), kinds),
-            }
-        )
-    best = []
-    for dataset, rank, v in best_variants(variants, ranking):
-        best.append(
-            [
-                str(dataset),
-                str(v["variant"]),
-                pct(v["mean"]),
-                pct_ci(v["ci_low"], v["ci_high"]),
-                str(int(v["n"])),
-                str(int(rank["indistinguishable"].fillna(False).sum()) - 1),
-            ]
-        )
+    views = comparison_views(tables)
+    experiments = experiment_sections(views, tables["across"], figures_dir, Path(tex_dir), selected)
+    findings = [
+        {
+            "experiment": e["name"],
+            "items": [f for c in e["comparisons"] for f in c["findings"]]
+            + ([e["across"]["finding"]] if e["across"] and e["across"]["finding"] else []),
+        }
+        for e in experiments
+    ]
     engine = tex_engine()
     return {
         "title": "Optimizers, activations and initializers: study report",
-        "experiments": ", ".join(selected),
-        "best": Table(
-            name="best",
-            caption="Best variant per dataset: mean test accuracy (%) over seeds with its 95 % CI, and how many other variants are statistically indistinguishable from it.",
-            columns=["dataset", "best variant", "mean", "95 % CI", "seeds", "≈ best (others)"],
-            rows=best,
-            align="llrrrr",
-        ),
-        "findings": best_variant_findings(variants, ranking)
-        + factor_findings(runs, effects)
-        + (tuning_findings(tuned) if tuned is not None else [])
-        + status_findings(runs),
-        "tuning": tuning_methods(trials) if len(trials) else None,
-        "targets": " and ".join(f"{100 * f:g} %" for f in tuning_stats.TARGET_FRACTIONS),
+        "experiment_names": ", ".join(selected),
+        "n_runs": len(runs),
+        "n_comparisons": len(views),
+        "summary": summary_table(views),
+        "findings": findings,
+        "status": find.status_findings(runs),
+        "tuning": tuning_methods(trials) if trials is not None and len(trials) else None,
+        "targets": " and ".join(f"{100 * f:g} %" for f in TARGET_FRACTIONS),
         "methods": methods(config, runs, cards, selected),
-        "datasets": datasets,
+        "statistics": statistics(tables["comparisons"]),
+        "experiments": experiments,
         "problems": problems_table(runs),
-        "runs": runs_table(runs),
+        "runs": runs_table(runs, tables["members"]),
         "provenance": study_provenance(cfg_hash, runs, selected, repo),
         "pdf_note": (
             f"A PDF version (report.pdf) is built with {engine}."
@@ -167,12 +196,19 @@ def render(context: dict, html_path, tex_path) -> None:
         Path(path).write_text(text, encoding="utf-8")
 
 
+def all_tables(context: dict) -> list:
+    tables = [context["summary"], context["problems"], context["runs"]]
+    for e in context["experiments"]:
+        tables += [t for c in e["comparisons"] for t in c["tables"]]
+        if e["across"]:
+            tables.append(e["across"]["table"])
+    return tables
+
+
 def write_table_files(context: dict, outdir) -> list[Path]:
     """Every report table also as a standalone HTML and LaTeX (booktabs) fragment."""
-    tables = [context["best"], context["problems"], context["runs"]]
-    tables += [t for d in context["datasets"] for t in d["tables"]]
     written = []
-    for table in tables:
+    for table in all_tables(context):
         for fmt in ("html", "tex"):
             path = Path(outdir) / f"{table.name}.{fmt}"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -181,15 +217,10 @@ def write_table_files(context: dict, outdir) -> list[Path]:
     return written
 
 
-def read_cards(paths) -> dict[str, dict]:
-    """Dataset cards keyed by dataset name (the card's parent folder)."""
-    return {Path(p).parent.name: json.loads(Path(p).read_text()) for p in paths}
-
-
 def write_report(
     table_paths: dict,
     figures_dir,
-    card_paths,
+    data_root,
     config: dict,
     selected: list[str],
     cfg_hash: str,
@@ -200,10 +231,16 @@ def write_report(
 ) -> dict:
     """Entry point of the `report` rule: report.html, report.tex and the table fragments."""
     tables = read_tables(table_paths)
-    datasets = sorted(tables["runs"]["dataset"].unique())
-    figs = {ds: figure_paths(figures_dir, ds) for ds in datasets}
+    datasets = list(dict.fromkeys(tables["runs"]["dataset"]))
     context = build_context(
-        tables, config, figs, read_cards(card_paths), selected, Path(tex).parent, cfg_hash, repo
+        tables,
+        config,
+        figures_dir,
+        read_cards(data_root, datasets),
+        selected,
+        Path(tex).parent,
+        cfg_hash,
+        repo,
     )
     render(context, html, tex)
     write_table_files(context, fragments)

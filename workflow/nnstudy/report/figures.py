@@ -1,14 +1,15 @@
-"""The report's figures, per dataset, as PNG (HTML) and PDF (LaTeX).
+"""The report's figures, per comparison (an experiment on a dataset) and per experiment (its
+datasets together), as PNG (HTML) and PDF (LaTeX). Which figures exist, their titles and
+builders: :data:`nnstudy.report.contents.FIGURES`.
 
 One style everywhere: Okabe-Ito colours (colour-blind safe), each level also has its own marker,
 viridis for heatmaps. Diverged runs are drawn with a cross and failed runs are counted in a note
-on the figure: nothing is dropped silently.
+on the figure: nothing is dropped silently. A figure that does not apply to a comparison (a
+factor it does not vary, tuning it did not do) is drawn as one sentence saying so.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -19,10 +20,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from nnstudy.analysis import stats  # noqa: E402
-from nnstudy.analysis.aggregate import METRIC  # noqa: E402
 from nnstudy.report.architecture import distinct_architectures  # noqa: E402
-from nnstudy.report.contents import MAIN_FACTORS, figure_paths  # noqa: E402
+from nnstudy.report.contents import (  # noqa: E402
+    Figure,
+    comparison_figures,
+    experiment_figures,
+    figure_paths,
+)
+from nnstudy.report.view import ComparisonView  # noqa: E402
 from nnstudy.training.runfolder import file, read_json, read_snapshots  # noqa: E402
 from nnstudy.tuning import stats as tuning_stats  # noqa: E402
 
@@ -44,10 +49,10 @@ STYLE = {
 
 
 def _style(levels) -> dict:
-    """Colour and marker per level, stable for a given sorted list of levels."""
+    """Colour and marker per level, in the order given (the experiment's order)."""
     return {
         lev: {"color": OKABE_ITO[i % len(OKABE_ITO)], "marker": MARKERS[i % len(MARKERS)]}
-        for i, lev in enumerate(sorted(levels, key=str))
+        for i, lev in enumerate(dict.fromkeys(levels))
     }
 
 
@@ -65,8 +70,15 @@ def _note(fig, runs: pd.DataFrame, noun: str = "runs") -> None:
 
 
 def _empty(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, wrap=True)
     ax.set_axis_off()
+
+
+def statement(text: str):
+    """A figure that is one sentence: why there is nothing to draw."""
+    fig, ax = plt.subplots(figsize=(5, 1.4))
+    _empty(ax, text)
+    return fig
 
 
 def _log_scale(ax, which: str) -> None:
@@ -106,205 +118,229 @@ CURVE_PANELS = (
 )
 
 
-def learning_curves(runs, histories, tables, dataset, factor: str, **_):
-    """Accuracy and loss per epoch, validation (solid) and training (dashed), for one variant
-    per level of ``factor`` (the level's best by mean test accuracy): median over its seeds
-    with the interquartile band. The gap between the two lines is the over-fitting."""
-    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4), gridspec_kw={"wspace": 0.3})
-    picks = stats.best_variant_per_level(tables["variants"], dataset, factor)
-    levels = _style(picks.index)
-    shown = runs[runs["variant"].isin(picks.to_numpy())]
-    for ax, (label, columns, scale) in zip(axes, CURVE_PANELS, strict=True):
-        for level, sty in levels.items():
-            variant = picks[level]
-            h = histories[histories["variant"] == variant]
-            n_seeds = int((shown["variant"] == variant).sum())
-            for column, kind in columns:
-                band = quantile_band(h, column)
-                if band.empty:
-                    continue
-                solid = kind == "validation"
-                ax.plot(
-                    band["epoch"],
-                    scale * band["median"],
-                    color=sty["color"],
-                    linestyle="-" if solid else "--",
-                    marker=sty["marker"] if solid else None,
-                    markevery=max(1, len(band) // 8),
-                    ms=4,
-                    label=f"{variant} ({n_seeds} seeds)" if solid else None,
-                )
-                ax.fill_between(
-                    band["epoch"],
-                    scale * band["q25"],
-                    scale * band["q75"],
-                    color=sty["color"],
-                    alpha=0.2 if solid else 0.1,
-                    lw=0,
-                )
-            # Where a diverged run stopped: its last value, else the variant's highest one.
-            val = pd.to_numeric(h[columns[0][0]], errors="coerce")
-            top = val[np.isfinite(val)].max() if np.isfinite(val).any() else np.nan
-            for _, last in h[h["status"] == "diverged"].groupby("run_id").tail(1).iterrows():
-                y = val[last.name] if np.isfinite(val[last.name]) else top
-                if np.isfinite(y):
-                    ax.plot(last["epoch"], scale * y, **DIVERGED)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        drawn = histories[histories["variant"].isin(picks.to_numpy())]
-        values = pd.to_numeric(drawn[[c for c, _ in columns]].stack(), errors="coerce")
-        values = values[np.isfinite(values)]
-        # Log scale only where losses span more than a decade (else its ticks say little).
-        positive = len(values) and (values > 0).all()
-        if label == "loss" and positive and values.max() > 10 * values.min():
-            _log_scale(ax, "y")
-    axes[0].plot([], [], color="black", linestyle="-", label="validation (band: IQR over seeds)")
-    axes[0].plot([], [], color="black", linestyle="--", label="training")
-    fig.legend(
-        *axes[0].get_legend_handles_labels(),
-        title=factor,
-        loc="upper center",
-        bbox_to_anchor=(0.5, 0.0),
-        ncol=2,
-    )
-    _note(fig, shown)
-    return fig
+def _curve_picks(view: ComparisonView) -> list[tuple[str, pd.Series]]:
+    """(factor, level -> variant) per row of the curves figure: per varying factor, the
+    validation-best variant of each level; without one, the comparison's single variant."""
+    if view.factors:
+        return [(f, view.best_per_level(f)) for f in view.factors]
+    variants = list(view.variants["variant"])
+    return [("variant", pd.Series(variants, index=variants))]
 
 
-def heatmap(runs, tables, dataset, **_):
-    """Mean test accuracy per optimizer x activation cell, one panel per initializer."""
-    inits = sorted(runs["initializer"].unique(), key=str)
-    opts = sorted(runs["optimizer"].unique(), key=str)
-    acts = sorted(runs["activation"].unique(), key=str)
+def learning_curves(view: ComparisonView, **_):
+    """Accuracy and loss per epoch, validation (solid) and training (dashed): one row per
+    varying factor, one line per level (its best variant by validation accuracy), median over
+    the variant's seeds with the interquartile band. The gap between the two lines is the
+    over-fitting."""
+    picks = _curve_picks(view)
     fig, axes = plt.subplots(
-        1,
-        len(inits),
-        figsize=(1.5 + max(2.4, 0.9 * len(acts)) * len(inits), 1.2 + 0.5 * len(opts)),
-        squeeze=False,
+        len(picks), 2, figsize=(8.5, 3.0 * len(picks)), squeeze=False, gridspec_kw={"wspace": 0.3}
     )
-    good = runs[runs["status"] != "failed"]
-    cells = good.groupby(["initializer", "optimizer", "activation"])[METRIC].mean()
-    diverged = (
-        runs[runs["status"] == "diverged"]
-        .groupby(["initializer", "optimizer", "activation"])
-        .size()
-    )
-    image = None
-    for ax, init in zip(axes[0], inits, strict=True):
-        grid = np.full((len(opts), len(acts)), np.nan)
-        for i, o in enumerate(opts):
-            for j, a in enumerate(acts):
-                grid[i, j] = cells.get((init, o, a), np.nan)
-                text = "n/a" if np.isnan(grid[i, j]) else f"{100 * grid[i, j]:.1f}"
-                if diverged.get((init, o, a), 0):
-                    text += f"\n{diverged[(init, o, a)]}x div."
-                # viridis is light at its top end only: dark text there, white elsewhere.
-                span = max(np.nanmax(cells) - np.nanmin(cells), 1e-12)
-                dark = np.isnan(grid[i, j]) or (grid[i, j] - np.nanmin(cells)) / span < 0.6
-                ax.text(
-                    j,
-                    i,
-                    text,
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="white" if dark else "black",
-                )
-        image = ax.imshow(
-            100 * grid, vmin=100 * np.nanmin(cells), vmax=100 * np.nanmax(cells), aspect="auto"
+    histories = view.histories
+    for row, (factor, pick) in zip(axes, picks, strict=True):
+        levels = _style(pick.index)
+        for ax, (label, columns, scale) in zip(row, CURVE_PANELS, strict=True):
+            for level, sty in levels.items():
+                variant = pick[level]
+                h = histories[histories["variant"] == variant]
+                n_seeds = h["run_id"].nunique()
+                for column, kind in columns:
+                    band = quantile_band(h, column)
+                    if band.empty:
+                        continue
+                    solid = kind == "validation"
+                    ax.plot(
+                        band["epoch"],
+                        scale * band["median"],
+                        color=sty["color"],
+                        linestyle="-" if solid else "--",
+                        marker=sty["marker"] if solid else None,
+                        markevery=max(1, len(band) // 8),
+                        ms=4,
+                        label=f"{level}: {variant} ({n_seeds} seeds)" if solid else None,
+                    )
+                    ax.fill_between(
+                        band["epoch"],
+                        scale * band["q25"],
+                        scale * band["q75"],
+                        color=sty["color"],
+                        alpha=0.2 if solid else 0.1,
+                        lw=0,
+                    )
+                _mark_diverged(ax, h, columns[0][0], scale)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(label)
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+            drawn = histories[histories["variant"].isin(pick.to_numpy())]
+            values = pd.to_numeric(drawn[[c for c, _ in columns]].stack(), errors="coerce")
+            values = values[np.isfinite(values)]
+            # Log scale only where losses span more than a decade (else its ticks say little).
+            positive = len(values) and (values > 0).all()
+            if label == "loss" and positive and values.max() > 10 * values.min():
+                _log_scale(ax, "y")
+        row[0].plot([], [], color="black", linestyle="-", label="validation (band: IQR)")
+        row[0].plot([], [], color="black", linestyle="--", label="training")
+        row[1].legend(
+            *row[0].get_legend_handles_labels(),
+            title=factor,
+            loc="center left",
+            bbox_to_anchor=(1.02, 0.5),
         )
-        ax.set_xticks(range(len(acts)), acts, rotation=30, ha="right")
-        # Optimizer names only on the first panel: they would run into the panel to the left.
-        ax.set_yticks(range(len(opts)), opts if ax is axes[0][0] else [])
-        ax.set_title(f"initializer: {init}", fontsize=9)
-        ax.grid(False)
-    fig.colorbar(image, ax=axes[0].tolist(), label="test accuracy (%)")
-    _note(fig, runs)
+    _note(fig, view.runs)
     return fig
 
 
-def main_effects(runs, tables, dataset, **_):
-    """Marginal mean test accuracy per level of each factor, with 95 % CIs over seeds."""
-    effects = tables["main_effects"]
-    effects = effects[effects["dataset"] == dataset]
-    factors = list(dict.fromkeys(effects["factor"]))
+def _mark_diverged(ax, h: pd.DataFrame, column: str, scale: float) -> None:
+    """A cross where each diverged run stopped: its last value, else the variant's highest."""
+    val = pd.to_numeric(h[column], errors="coerce")
+    top = val[np.isfinite(val)].max() if np.isfinite(val).any() else np.nan
+    for _, last in h[h["status"] == "diverged"].groupby("run_id").tail(1).iterrows():
+        y = val[last.name] if np.isfinite(val[last.name]) else top
+        if np.isfinite(y):
+            ax.plot(last["epoch"], scale * y, **DIVERGED)
+
+
+def ranking(view: ComparisonView, **_):
+    """Each variant's test accuracy with its 95 % interval (over seeds and test examples),
+    in validation order (how the study selects: top = highest validation accuracy); the
+    reference is filled, and each row says its probability of ranking first on test."""
+    v = view.variants
+    fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.32 * len(v)))
+    y = np.arange(len(v))[::-1]
+    mean, low, high = (100 * v[c].to_numpy(float) for c in ("test_mean", "low", "high"))
+    has = np.isfinite(low) & np.isfinite(high)
+    ref = v["verdict"].eq("reference").to_numpy()
+    ax.errorbar(
+        mean[has],
+        y[has],
+        xerr=[mean[has] - low[has], high[has] - mean[has]],
+        fmt="none",
+        ecolor=OKABE_ITO[3],
+        capsize=2,
+    )
+    for filled in (True, False):
+        sel = ref == filled
+        ax.plot(
+            mean[sel],
+            y[sel],
+            "o",
+            color=OKABE_ITO[3],
+            mfc=OKABE_ITO[3] if filled else "white",
+            label="reference (best on validation)" if filled else "other variants",
+        )
+    for yi, p in zip(y, v["p_first"], strict=True):
+        text = "P(first) n/a" if pd.isna(p) else f"P(first) {p:.2f}"
+        ax.annotate(
+            text,
+            (1.0, yi),
+            xycoords=("axes fraction", "data"),
+            fontsize=7,
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+        )
+    ax.set_yticks(y, [str(x) for x in v["variant"]])
+    ax.set_xlabel("test accuracy (%), 95 % interval over seeds and test examples")
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2)
+    _note(fig, view.runs)
+    return fig
+
+
+def main_effects(view: ComparisonView, **_):
+    """Marginal mean test accuracy per level of each varying factor, with its 95 % interval
+    (over seeds and test examples)."""
+    effects, factors = view.effects, view.factors
     fig, axes = plt.subplots(
-        1, len(factors), figsize=(2.6 * len(factors), 2.8), sharey=True, squeeze=False
+        1, len(factors), figsize=(2.8 * len(factors), 2.9), sharey=True, squeeze=False
     )
     for ax, factor in zip(axes[0], factors, strict=True):
         eff = effects[effects["factor"] == factor]
         x = np.arange(len(eff))
-        mean = 100 * eff["mean"].to_numpy(float)
-        low, high = 100 * eff["ci_low"].to_numpy(float), 100 * eff["ci_high"].to_numpy(float)
-        has_ci = np.isfinite(low)
+        mean = 100 * eff["test_mean"].to_numpy(float)
+        low, high = 100 * eff["low"].to_numpy(float), 100 * eff["high"].to_numpy(float)
+        has = np.isfinite(low)
         ax.errorbar(
-            x[has_ci],
-            mean[has_ci],
-            yerr=[mean[has_ci] - low[has_ci], high[has_ci] - mean[has_ci]],
-            fmt="o-",
+            x[has],
+            mean[has],
+            yerr=[mean[has] - low[has], high[has] - mean[has]],
+            fmt="o",
             capsize=3,
             color=OKABE_ITO[3],
         )
-        ax.plot(x[~has_ci], mean[~has_ci], "o", color=OKABE_ITO[3], mfc="white")
+        ax.plot(x[~has], mean[~has], "o", color=OKABE_ITO[3], mfc="white")
+        lead = eff["lead"].astype(str).str.lower().eq("true").to_numpy()
+        ax.plot(x[lead], mean[lead], "*", ms=11, color=OKABE_ITO[0], label="best on validation")
         ax.set_xticks(x, [str(v) for v in eff["level"]], rotation=30, ha="right")
         ax.set_title(factor)
-    # CIs from few seeds can reach past the possible range; the (shared) axis shows [0, 100].
-    values = 100 * effects[["mean", "ci_low", "ci_high"]].to_numpy(float)
-    axes[0][0].set_ylim(max(0.0, np.nanmin(values) - 2), min(100.0, np.nanmax(values) + 2))
     axes[0][0].set_ylabel("test accuracy (%)")
+    axes[0][0].legend(loc="lower left", bbox_to_anchor=(0, 1.08))
     fig.text(
         0.99,
         1.0,
-        "error bars: 95 % CI over seeds, clipped to [0, 100] (open marker: n/a, one seed)",
+        "error bars: 95 % interval over seeds and test examples",
         fontsize=7,
         ha="right",
         va="bottom",
     )
-    _note(fig, runs)
+    _note(fig, view.runs)
     return fig
 
 
-def accuracy_vs_time(runs, **_):
-    """Each run's test accuracy against its training time; colour = optimizer."""
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    styles = _style(runs["optimizer"].unique())
-    for opt, sty in styles.items():
-        r = runs[(runs["optimizer"] == opt) & (runs["status"] != "diverged")]
-        ax.scatter(
-            r["train_seconds"],
-            100 * r[METRIC],
-            color=sty["color"],
-            marker=sty["marker"],
-            s=18,
-            label=str(opt),
-        )
-    div = runs[runs["status"] == "diverged"]
-    if len(div):
-        ax.plot(div["train_seconds"], 100 * div[METRIC].fillna(0.0), label="diverged", **DIVERGED)
-    ax.set_xlabel("training time (s)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.legend()
-    _note(fig, runs)
+def interaction(view: ComparisonView, **_):
+    """Mean test accuracy (%) of each cell of the comparison's first two varying factors."""
+    inter = view.interaction
+    rf, cf = inter["row_factor"].iloc[0], inter["col_factor"].iloc[0]
+    rows = list(dict.fromkeys(inter["row_level"]))
+    cols = list(dict.fromkeys(inter["col_level"]))
+    grid = np.full((len(rows), len(cols)), np.nan)
+    text = np.full(grid.shape, "n/a", dtype=object)
+    for _, c in inter.iterrows():
+        i, j = rows.index(c["row_level"]), cols.index(c["col_level"])
+        grid[i, j] = 100 * float(c["test_mean"])
+        if np.isfinite(grid[i, j]):
+            text[i, j] = f"{grid[i, j]:.1f}"
+            if pd.notna(c["low"]):
+                text[i, j] += f"\n[{100 * c['low']:.1f}, {100 * c['high']:.1f}]"
+    fig, ax = plt.subplots(figsize=(1.5 + 1.3 * len(cols), 1.0 + 0.6 * len(rows)))
+    image = ax.imshow(grid, aspect="auto")
+    lo, hi = np.nanmin(grid), np.nanmax(grid)
+    span = max(hi - lo, 1e-12)
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            # viridis is light at its top end only: dark text there, white elsewhere.
+            dark = not np.isfinite(grid[i, j]) or (grid[i, j] - lo) / span < 0.6
+            ax.text(
+                j,
+                i,
+                text[i, j],
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if dark else "black",
+            )
+    ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel(cf)
+    ax.set_ylabel(rf)
+    ax.grid(False)
+    fig.colorbar(image, ax=ax, label="test accuracy (%)")
+    _note(fig, view.runs)
     return fig
 
 
-def _best_runs(runs, tables, dataset):
-    ranking = tables["ranking"]
-    ranking = ranking[ranking["dataset"] == dataset]
-    if ranking.empty:
-        return None, runs.iloc[0:0]
-    best = ranking.sort_values("rank")["variant"].iloc[0]
-    return best, runs[(runs["variant"] == best) & (runs["status"] != "failed")].sort_values("seed")
+def _reference_runs(view: ComparisonView) -> pd.DataFrame:
+    ref = view.reference
+    runs = view.runs
+    return runs[(runs["variant"] == ref) & (runs["status"] != "failed")].sort_values("seed")
 
 
-def confusion(runs, tables, dataset, runs_root, **_):
-    """Row-normalised confusion matrix of the best variant, summed over its seeds."""
-    best, best_runs = _best_runs(runs, tables, dataset)
+def confusion(view: ComparisonView, runs_root, **_):
+    """Row-normalised confusion matrix of the reference variant, summed over its seeds."""
+    best_runs = _reference_runs(view)
     fig, ax = plt.subplots(figsize=(4.2, 3.6))
     total, names = None, None
     for run_id in best_runs["run_id"]:
-        metrics = read_json(file(Path(runs_root) / dataset / run_id, "metrics"))
+        metrics = read_json(file(Path(runs_root) / view.dataset / run_id, "metrics"))
         cm = np.asarray(metrics.get("confusion_matrix") or [], dtype=float)
         if cm.ndim == 2 and cm.size:
             total = cm if total is None else total + cm
@@ -339,29 +375,27 @@ def confusion(runs, tables, dataset, runs_root, **_):
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.grid(False)
-    ax.set_title(f"{best} ({len(best_runs)} seeds)", fontsize=8)
+    ax.set_title(f"{view.reference} ({len(best_runs)} seeds)", fontsize=8)
     fig.colorbar(image, ax=ax, label="fraction of true class")
     return fig
 
 
-def _best_snapshots(runs, tables, dataset, runs_root):
-    best, best_runs = _best_runs(runs, tables, dataset)
-    for run_id in best_runs["run_id"]:
-        path = file(Path(runs_root) / dataset / run_id, "snapshots")
+def _reference_snapshots(view: ComparisonView, runs_root):
+    for run_id in _reference_runs(view)["run_id"]:
+        path = file(Path(runs_root) / view.dataset / run_id, "snapshots")
         snap = read_snapshots(path) if path.exists() else None
         # A run that failed before its first snapshot has S = 0.
         if snap is not None and len(snap["epoch"]):
-            return best, run_id, snap
-    return best, None, None
+            return run_id, snap
+    return None, None
 
 
-def weights(runs, tables, dataset, runs_root, **_):
-    """Per-layer weight histograms of the best variant's first seed: first vs last snapshot."""
-    best, run_id, snap = _best_snapshots(runs, tables, dataset, runs_root)
+def weights(view: ComparisonView, runs_root, **_):
+    """Per-layer weight histograms of the reference variant's first seed: first vs last
+    snapshot."""
+    run_id, snap = _reference_snapshots(view, runs_root)
     if snap is None:
-        fig, ax = plt.subplots(figsize=(4, 2))
-        _empty(ax, "no weight snapshots available")
-        return fig
+        return statement("no weight snapshots available")
     layers = [str(x) for x in snap["layer"]]
     fig, axes = plt.subplots(1, len(layers), figsize=(2.6 * len(layers), 2.6), squeeze=False)
     picks = sorted({0, len(snap["epoch"]) - 1})
@@ -380,15 +414,15 @@ def weights(runs, tables, dataset, runs_root, **_):
         ax.set_xlabel("weight")
     axes[0][0].set_ylabel("count")
     axes[0][0].legend()
-    fig.suptitle(f"{best} (run {run_id})", fontsize=8, y=1.04)
+    fig.suptitle(f"{view.reference} (run {run_id})", fontsize=8, y=1.04)
     return fig
 
 
-def gradients(runs, histories, tables, dataset, runs_root, **_):
-    """Left: per-layer gradient norm over epochs (best variant). Right: histogram of the
-    global gradient norm per epoch over all runs, by optimizer."""
+def gradients(view: ComparisonView, runs_root, **_):
+    """Left: per-layer gradient norm over epochs (reference variant). Right: histogram of the
+    global gradient norm per epoch over the comparison's runs, by the first varying factor."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3))
-    best, run_id, snap = _best_snapshots(runs, tables, dataset, runs_root)
+    run_id, snap = _reference_snapshots(view, runs_root)
     if snap is None:
         _empty(left, "no gradient snapshots available")
     else:
@@ -403,28 +437,32 @@ def gradients(runs, histories, tables, dataset, runs_root, **_):
         _log_scale(left, "y")
         left.set_xlabel("epoch")
         left.set_ylabel("layer gradient norm")
-        left.set_title(f"{best} (run {run_id})", fontsize=8)
+        left.set_title(f"{view.reference} (run {run_id})", fontsize=8)
         left.legend()
+    histories = view.histories
+    factor = view.factors[0] if view.factors else None
+    group = histories["variant"].map(lambda v: view.levels(v)[factor]) if factor else "all runs"
+    histories = histories.assign(_group=group)
     # Diverged runs' exploding norms would squash the scale; the legend counts them.
     finished = histories[histories["status"] != "diverged"]
     n_div = histories.loc[histories["status"] == "diverged", "run_id"].nunique()
-    norms = finished[["optimizer", "grad_norm"]].replace([np.inf, -np.inf], np.nan).dropna()
+    norms = finished[["_group", "grad_norm"]].replace([np.inf, -np.inf], np.nan).dropna()
     norms = norms[norms["grad_norm"] > 0]
     if norms.empty:
         _empty(right, "no gradient norms recorded")
     else:
         bins = np.linspace(*np.log10(norms["grad_norm"].agg(["min", "max"])) + [-0.01, 0.01], 30)
-        for opt, sty in _style(norms["optimizer"].unique()).items():
-            values = np.log10(norms.loc[norms["optimizer"] == opt, "grad_norm"])
+        for level, sty in _style(norms["_group"]).items():
+            values = np.log10(norms.loc[norms["_group"] == level, "grad_norm"])
             right.hist(
-                values, bins=bins, histtype="step", color=sty["color"], label=str(opt), lw=1.5
+                values, bins=bins, histtype="step", color=sty["color"], label=str(level), lw=1.5
             )
         right.set_xlabel("log10 gradient norm (per epoch, all runs)")
         right.set_ylabel("epochs")
         if n_div:
             right.plot([], [], **DIVERGED, label=f"{n_div} diverged runs not shown")
-        right.legend()
-    _note(fig, runs)
+        right.legend(title=factor)
+    _note(fig, view.runs)
     return fig
 
 
@@ -444,13 +482,13 @@ def _budget_title(trials) -> str:
     return text
 
 
-def lr_sensitivity(tables, dataset, **_):
+def lr_sensitivity(view: ComparisonView, **_):
     """Validation accuracy against the learning rate (log x) at the first rung: per optimizer
     its best variant in bold, its other variants thin, the chosen lr as a star."""
-    trials = tuning_stats.dataset_trials(tables.get("trials"), dataset)
+    trials = view.trials
     fig, ax = plt.subplots(figsize=(5.6, 3.4))
-    if trials.empty or "lr" not in trials.columns:
-        _empty(ax, "no learning-rate trials for this dataset")
+    if trials.empty or "lr" not in tuning_stats.tuned_names(trials):
+        _empty(ax, "no learning-rate trials in this comparison")
         return fig
     sens = tuning_stats.sensitivity(trials, "lr")
     lead = _lead(trials)
@@ -493,14 +531,14 @@ def lr_sensitivity(tables, dataset, **_):
     return fig
 
 
-def expected_max(tables, dataset, **_):
+def expected_max(view: ComparisonView, **_):
     """Expected best validation accuracy of n trials (Dodge et al. 2019) for each optimizer's
     best variant: mean ± 1 sd over the draws, the band clipped to the observed range."""
-    trials = tuning_stats.dataset_trials(tables.get("trials"), dataset)
+    trials = view.trials
     fig, ax = plt.subplots(figsize=(5.6, 3.4))
     curves = tuning_stats.expected_max_curves(trials) if len(trials) else None
     if curves is None or curves.empty:
-        _empty(ax, "no tuning trials for this dataset")
+        _empty(ax, "no tuning trials in this comparison")
         return fig
     lead = _lead(trials)
     for opt, sty in _style(curves["optimizer"].unique()).items():
@@ -531,11 +569,11 @@ def expected_max(tables, dataset, **_):
 MAX_ARCHITECTURES = 6
 
 
-def architecture(runs, dataset, runs_root, **_):
+def architecture(view: ComparisonView, runs_root, **_):
     """Each distinct network the runs trained, read from their saved models: one panel per
     architecture, a box per layer (its height grows with the log of its width) labelled with
     its size and activation, and each dense connection's parameter count."""
-    paths = [file(Path(runs_root) / dataset / run_id, "model") for run_id in runs["run_id"]]
+    paths = [file(Path(runs_root) / view.dataset / r, "model") for r in view.runs["run_id"]]
     found = distinct_architectures(paths)
     if not found:
         fig, ax = plt.subplots(figsize=(4, 2))
@@ -547,7 +585,7 @@ def architecture(runs, dataset, runs_root, **_):
         len(shown), 1, figsize=(1.6 * width + 1.2, 1.9 * len(shown)), squeeze=False
     )
     tallest = np.log2(max(max(arch.sizes) for arch, _ in shown) + 1)
-    colours = _style({a for arch, _ in shown for a in arch.activations})
+    colours = _style(sorted({a for arch, _ in shown for a in arch.activations}))
     for ax, (arch, n_runs) in zip(axes[:, 0], shown, strict=True):
         _draw_architecture(ax, arch, tallest, colours)
         runs_text = f"{n_runs} run" + "s" * (n_runs != 1)
@@ -588,48 +626,62 @@ def _draw_architecture(ax, arch, tallest: float, colours: dict) -> None:
     ax.axis("off")
 
 
-BUILDERS: dict[str, Callable] = {
-    "architecture": architecture,
-    **{f"curves_{f}": functools.partial(learning_curves, factor=f) for f in MAIN_FACTORS},
-    "heatmap": heatmap,
-    "main_effects": main_effects,
-    "time": accuracy_vs_time,
-    "confusion": confusion,
-    "weights": weights,
-    "gradients": gradients,
-    "lr_sensitivity": lr_sensitivity,
-    "expected_max": expected_max,
-}
+def critical_difference(across: pd.DataFrame, **_):
+    """Average ranks of an experiment's variants over its datasets with Nemenyi's critical
+    difference (Demsar 2006): variants joined by a bar are not distinguishable."""
+    from nnstudy.analysis.ranks import cliques
+    from nnstudy.report.cd_diagram import cd_diagram
+
+    ranks = pd.Series(across["mean_rank"].astype(float).to_numpy(), index=across["variant"])
+    first = across.iloc[0]
+    cd = float(first["cd"])
+    title = f"{int(first['datasets'])} datasets, Friedman p = {float(first['friedman_p']):.3g}"
+    if str(first["never"]).lower() == "true":
+        title += ": this design cannot reach significance"
+    return cd_diagram(ranks.to_dict(), cd, cliques(ranks, cd), title=title)
 
 
-def _placeholder(runs):
-    fig, ax = plt.subplots(figsize=(4, 2))
-    _empty(ax, "no run of this dataset produced a test accuracy")
-    _note(fig, runs)
-    return fig
+def applies(spec: Figure, view: ComparisonView) -> str | None:
+    """None when ``spec`` has something to draw for ``view``, else the sentence saying why
+    not (the report states it instead of the figure)."""
+    if spec.tuning and not view.tuned:
+        return f"{spec.title}: this experiment was not tuned."
+    if len(view.factors) < spec.min_factors:
+        varied = ", ".join(view.factors) or "no factor"
+        need = "one factor" if spec.min_factors == 1 else f"{spec.min_factors} factors"
+        return f"{spec.title}: the comparison varies {varied}; this figure needs {need} or more."
+    if view.reference is None:
+        return f"{spec.title}: no run of this comparison produced a test accuracy."
+    return None
 
 
-def make_figures(tables: dict[str, pd.DataFrame], dataset: str, runs_root, outdir) -> dict:
-    """Write every figure type of one dataset as PNG and PDF; returns ``figure_paths``."""
-    runs = tables["runs"][tables["runs"]["dataset"] == dataset]
-    if runs.empty:
-        raise ValueError(f"no runs for dataset {dataset!r} in the runs table")
-    histories = tables["histories"][tables["histories"]["dataset"] == dataset]
-    paths = figure_paths(outdir, dataset)
-    kwargs = dict(
-        runs=runs, histories=histories, tables=tables, dataset=dataset, runs_root=runs_root
-    )
-    # Without a single test accuracy (every run failed) each figure says so instead.
-    no_metrics = stats.usable(runs, METRIC).empty
+def _save(fig, paths: dict[str, Path]) -> None:
+    paths["png"].parent.mkdir(parents=True, exist_ok=True)
+    # The tight box once for both files: bbox_inches="tight" lays the figure out again for
+    # each file, a third of the figures job's time.
+    box = fig.get_tightbbox().padded(plt.rcParams["savefig.pad_inches"])
+    fig.savefig(paths["png"], dpi=110, bbox_inches=box)
+    # No timestamp in the PDF, so reruns give identical files.
+    fig.savefig(paths["pdf"], bbox_inches=box, metadata={"CreationDate": None})
+    plt.close(fig)
+
+
+def make_figures(view: ComparisonView, runs_root, outdir) -> dict:
+    """Write every comparison figure of one comparison as PNG and PDF; returns the paths."""
+    paths = figure_paths(outdir, view.slug, view.dataset)
     with plt.rc_context(STYLE):
-        for kind, builder in BUILDERS.items():
-            fig = _placeholder(runs) if no_metrics else builder(**kwargs)
-            paths[kind]["png"].parent.mkdir(parents=True, exist_ok=True)
-            # The tight box once for both files: bbox_inches="tight" lays the figure out
-            # again for each file, a third of the figures job's time.
-            box = fig.get_tightbbox().padded(plt.rcParams["savefig.pad_inches"])
-            fig.savefig(paths[kind]["png"], dpi=110, bbox_inches=box)
-            # No timestamp in the PDF, so reruns give identical files.
-            fig.savefig(paths[kind]["pdf"], bbox_inches=box, metadata={"CreationDate": None})
-            plt.close(fig)
+        for spec in comparison_figures():
+            why = applies(spec, view)
+            builder = globals()[spec.builder]
+            fig = statement(why) if why else builder(view=view, runs_root=runs_root)
+            _save(fig, paths[spec.kind])
+    return paths
+
+
+def make_experiment_figures(across: pd.DataFrame, slug: str, outdir) -> dict:
+    """Write the across-dataset figures of one experiment (``across``: its rows of across.csv)."""
+    paths = figure_paths(outdir, slug)
+    with plt.rc_context(STYLE):
+        for spec in experiment_figures():
+            _save(globals()[spec.builder](across=across), paths[spec.kind])
     return paths

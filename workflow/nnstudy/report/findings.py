@@ -1,151 +1,218 @@
-"""The report's findings, generated from the statistics: a difference is called clear only
-when its 95 % CI excludes 0, and nothing is claimed when a CI is not available (one seed)."""
+"""The report's findings, generated from the statistics tables, one comparison (an experiment
+on a dataset) at a time.
+
+Every claim names the test behind it: a variant is called worse (or better) than the
+reference only when its Holm-corrected test rejects at the study's alpha; otherwise it is "not
+distinguishable at this sample size", with the smallest difference the study could have
+detected, never "equal". The reference is the validation choice; nothing is chosen on test.
+"""
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pandas as pd
 
-from nnstudy.analysis import stats
-from nnstudy.analysis.aggregate import METRIC
-from nnstudy.report.templating import (
-    pct,
-    pct_ci,
-    points,
-)
-from nnstudy.tuning import stats as tuning_stats
+from nnstudy.report.templating import interval, p_is, pct, plural, points, pvalue
+from nnstudy.report.view import ComparisonView
 
 
-def _verdict(c: dict) -> str:
-    if not np.isfinite(c["diff_low"]):
-        return "no CI: fewer than two seeds"
-    if c["diff_low"] > 0 or c["diff_high"] < 0:
-        return "95 % CI excludes 0"
-    return "95 % CI includes 0: not a clear difference"
+def _name(view: ComparisonView) -> str:
+    return f"{view.experiment} / {view.dataset}"
 
 
-def best_variants(variants: pd.DataFrame, ranking: pd.DataFrame):
-    """(dataset, its ranking rows, the best variant's row in ``variants``) per dataset."""
-    for dataset, rank in ranking.groupby("dataset", sort=True):
-        best = rank.sort_values("rank").iloc[0]
-        row = variants[(variants["dataset"] == dataset) & (variants["variant"] == best["variant"])]
-        yield dataset, rank, row.iloc[0]
+def _detectable(mde, mde_holm=None) -> str:
+    """ "detectable: >= X points" (and at Holm's first step), or why no bound is known."""
+    if pd.isna(mde):
+        return "no detectable difference can be computed (too few runs)"
+    text = f"detectable: >= {points(mde, sign=False)} points with 80 % power"
+    if mde_holm is not None and pd.notna(mde_holm) and mde_holm != mde:
+        text += f", >= {points(mde_holm, sign=False)} at Holm's first step"
+    return text
 
 
-def best_variant_findings(variants: pd.DataFrame, ranking: pd.DataFrame) -> list[str]:
+def reference_finding(view: ComparisonView) -> str:
+    row = view.row
+    if view.reference is None:
+        return f"{_name(view)}: no run produced a test accuracy, so nothing is ranked."
+    n = len(view.variants)
+    text = (
+        f"{_name(view)}: chosen on the validation split, {view.reference} (validation "
+        f"{pct(row['reference_val'])} %) reaches {pct(row['reference_mean'])} % test accuracy "
+        f"(95 % interval {interval(row['reference_low'], row['reference_high'])} over seeds "
+        f"and test examples)"
+    )
+    ref = view.variants[view.variants["variant"] == view.reference].iloc[0]
+    if n > 1:
+        text += (
+            f"; its probability of ranking first on test is {_prob(ref['p_first'])} and its "
+            f"95 % rank interval is {_rank(ref)} of {n}"
+        )
+    text += "."
+    if len(view.tied) > 1:
+        text += (
+            f" {' and '.join(view.tied)} tie on validation accuracy; the tests use "
+            f"{view.reference}, the first of them in the experiment's order."
+        )
+    return text
+
+
+def _prob(p) -> str:
+    return "n/a" if pd.isna(p) else f"{float(p):.2f}"
+
+
+def _rank(v) -> str:
+    if pd.isna(v["rank_low"]):
+        return "n/a"
+    low, high = int(v["rank_low"]), int(v["rank_high"])
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def _named(rows: pd.DataFrame) -> str:
+    return "; ".join(
+        f"{r['variant']} ({points(r['diff'])} points, 95 % interval "
+        f"{interval(r['diff_low'], r['diff_high'], scale=100, sign=True)}, "
+        f"p (Holm) {pvalue(r['p_holm'])})"
+        for _, r in rows.iterrows()
+    )
+
+
+def distinguishability_finding(view: ComparisonView) -> str | None:
+    others = view.variants[~view.variants["verdict"].eq("reference")]
+    if view.reference is None or others.empty:
+        return None
+    row = view.row
+    alpha = float(row["alpha"])
+    verdict = others["verdict"]
+    parts = []
+    for word, label in (("worse", "worse than it"), ("better", "better than it on test")):
+        rows = others[verdict == word]
+        if len(rows):
+            parts.append(
+                f"{plural(len(rows), 'variant')} {'is' if len(rows) == 1 else 'are'} "
+                f"{label}: {_named(rows)}"
+            )
+    same = int((verdict == "not distinguishable").sum())
+    if same:
+        parts.append(
+            f"{plural(same, 'variant')} {'is' if same == 1 else 'are'} not distinguishable "
+            f"from it at this sample size ({_detectable(row['mde'], row['mde_holm'])})"
+        )
+    observed = int((verdict == "no difference observed").sum())
+    if observed:
+        parts.append(
+            f"{plural(observed, 'variant')} made the same test predictions as it for every "
+            "seed (no difference observed)"
+        )
+    untested = int((verdict == "not testable").sum())
+    if untested:
+        parts.append(f"{plural(untested, 'variant')} could not be tested (no usable run)")
+    return (
+        f"{_name(view)}, against {view.reference} ({view.method}, Holm-corrected "
+        f"over the {plural(int(row['family']), 'test')} of this comparison, alpha = {alpha:g}): "
+        + "; ".join(parts)
+        + "."
+    )
+
+
+def power_finding(view: ComparisonView) -> str | None:
+    row = view.row
+    if pd.isna(row["effect"]) or len(view.variants) < 2:
+        return None
+    effect = points(row["effect"], sign=False)
+    if pd.isna(row["seeds_needed"]):
+        return (
+            f"{_name(view)}: no number of seeds detects a {effect}-point difference here: the "
+            f"test set's own noise ({int(row['n_test'])} examples) is larger; it needs a "
+            "larger test set."
+        )
+    return (
+        f"{_name(view)}: detecting a {effect}-point difference with 80 % power at alpha = "
+        f"{float(row['alpha']):g} would take about {int(row['seeds_needed'])} seeds per "
+        f"variant (this study has {len(str(row['seeds']).split(';'))})."
+    )
+
+
+def factor_findings(view: ComparisonView) -> list[str]:
+    """Per varying factor: which level leads on validation, and what test says of its lead
+    over the runner-up."""
     out = []
-    for dataset, rank, v in best_variants(variants, ranking):
+    for factor in view.factors:
+        eff = view.effects[view.effects["factor"] == factor]
+        lead = eff[eff["lead"].astype(str).str.lower() == "true"]
+        runner = eff[eff["verdict"].notna()]
+        if lead.empty or runner.empty:
+            continue
+        lead, runner = lead.iloc[0], runner.iloc[0]
         text = (
-            f"{dataset}: the best variant is {v['variant']} with {pct(v['mean'])} % test "
-            f"accuracy (95 % CI {pct_ci(v['ci_low'], v['ci_high'])}, {int(v['n'])} seed"
-            f"{'s' if v['n'] != 1 else ''})."
+            f"{_name(view)}, {factor}: {lead['level']} has the highest marginal validation "
+            f"accuracy (mean over its {plural(int(lead['variants']), 'variant')}); on test it "
+            f"is {points(runner['diff'])} points against the runner-up {runner['level']} (95 % "
+            f"interval {interval(runner['diff_low'], runner['diff_high'], scale=100, sign=True)}"
+            f"): "
         )
-        others = rank[rank["variant"] != v["variant"]]
-        tested = others["indistinguishable"].notna()
-        if others.empty:
-            text += " It is the only variant."
-        elif not tested.any():
-            text += " No variant could be tested against it (fewer than two seeds), so the ranking is not statistically supported."
-        else:
-            same = int(others["indistinguishable"].fillna(False).sum())
+        verdict = runner["verdict"]
+        if verdict in ("worse", "better"):
+            side = "ahead of" if verdict == "better" else "behind"
+            text += f"{side} it (p (Holm) {pvalue(runner['p_holm'])})."
+        elif verdict == "not distinguishable":
             text += (
-                f" {same} of {int(tested.sum())} tested other variants are statistically "
-                f"indistinguishable from it (Holm-corrected t tests against the best, α = {stats.ALPHA})."
+                f"not distinguishable at this sample size ({p_is(runner['p_holm'])} after Holm; "
+                f"{_detectable(runner['mde'])})."
             )
-            if (~tested).any():
-                text += f" {int((~tested).sum())} could not be tested (fewer than two seeds)."
-        out.append(text)
-    return out
-
-
-def factor_findings(runs: pd.DataFrame, effects: pd.DataFrame) -> list[str]:
-    """One sentence per factor: which level has the highest marginal mean, and by how much."""
-    out = []
-    for factor in dict.fromkeys(effects["factor"]):
-        eff = effects[effects["factor"] == factor]
-        per_dataset = []
-        for dataset, e in eff.groupby("dataset", sort=True):
-            if e["level"].nunique() < 2:
-                continue
-            top = e.sort_values(["mean", "level"], ascending=[False, True])
-            best, runner = top["level"].iloc[0], top["level"].iloc[1]
-            c = stats.level_contrast(runs, dataset, factor, best, runner, METRIC)
-            per_dataset.append((dataset, best, runner, c))
-        if not per_dataset:
-            continue
-        bests = {b for _, b, _, _ in per_dataset}
-        details = "; ".join(
-            f"{d}: {b} {points(c['diff'], c['diff_low'], c['diff_high'])} points over {r} ({_verdict(c)})"
-            for d, b, r, c in per_dataset
-        )
-        n = len(per_dataset)
-        if len(bests) == 1:
-            (level,) = bests
-            n_clear = sum(bool(c["diff_low"] > 0) for *_, c in per_dataset)
-            where = f"on all {n} datasets" if n > 1 else f"on {per_dataset[0][0]}"
-            if n_clear == n:
-                lead = "ahead of the runner-up by a margin whose 95 % CI excludes 0"
-            elif n_clear == 0:
-                lead = "but its lead over the runner-up is not clear (no CI that excludes 0)"
-            else:
-                lead = f"with a lead whose 95 % CI excludes 0 on {n_clear} of {n} datasets"
-            text = (
-                f"{factor}: {level} has the highest mean test accuracy {where}, {lead} ({details})."
-            )
-            if n > 1:
-                diffs = [c["diff"] for *_, c in per_dataset]
-                text += f" Mean lead over the runner-up: {points(np.mean(diffs))} points."
+        elif verdict == "no difference observed":
+            text += "no difference observed (the same test outcomes, not a proof of equality)."
         else:
-            text = f"{factor}: the best level depends on the dataset ({details})."
+            text += "no test was possible."
         out.append(text)
     return out
 
 
-def tuning_findings(table: pd.DataFrame) -> list[str]:
-    """Per dataset: whether tuning changed the ranking at the default settings (from
-    ``tuning_stats.default_vs_tuned``)."""
-    out = []
-    for dataset, t in table.groupby("dataset", sort=True):
-        change = tuning_stats.ranking_change(t)
-        labels = dict(zip(t["variant"], t["label"], strict=True))
-        if change["n"] < 2:
-            out.append(
-                f"{dataset}: fewer than two variants have a trial at the default settings, so "
-                "the ranking at the defaults cannot be compared with the tuned one."
-            )
-            continue
-        tau = "n/a" if math.isnan(change["tau"]) else f"{change['tau']:.2f}"
-        text = f"{dataset}: ranked by validation accuracy, tuning " + (
-            f"reversed the order of {change['reversed']} of the {change['pairs']} pairs of "
-            f"variants ({change['moved']} of {change['n']} changed rank; Kendall's tau-b = "
-            f"{tau})."
-            if change["changed"]
-            else f"reversed no pair of the {change['n']} variants ({change['moved']} changed "
-            f"rank through ties; Kendall's tau-b = {tau})."
-        )
-        tops = {
-            side: " = ".join(labels[v] for v in top)
-            if len(top) <= 2
-            else f"{len(top)} variants tied"
-            for side, top in (("default", change["top_default"]), ("tuned", change["top_tuned"]))
-        }
-        if tops["default"] != tops["tuned"]:
-            text += f" Best at the default settings: {tops['default']}; tuned: {tops['tuned']}."
-        else:
-            text += f" Best either way: {tops['tuned']}."
-        out.append(text)
-    return out
+def fixed_finding(view: ComparisonView) -> str | None:
+    if not view.fixed:
+        return None
+    held = ", ".join(f"{f} = {level}" for f, level in view.fixed)
+    return f"{_name(view)}: fixed in this comparison, so not compared: {held}."
+
+
+def across_finding(experiment: str, across: pd.DataFrame) -> str | None:
+    rows = across[across["experiment"] == experiment]
+    if rows.empty:
+        return None
+    first = rows.iloc[0]
+    top = rows.sort_values("mean_rank").iloc[0]
+    text = (
+        f"{experiment}, across its {int(first['datasets'])} datasets: {top['variant']} has the "
+        f"best average rank ({float(top['mean_rank']):.2f} of {int(first['variants'])}); "
+        f"Friedman test {p_is(first['friedman_p'])}, Nemenyi critical difference "
+        f"{float(first['cd']):.2f} ranks"
+    )
+    behind = rows[rows["mean_rank"] - float(top["mean_rank"]) > float(first["cd"])]
+    if float(first["friedman_p"]) <= float(first["alpha"]) and len(behind):
+        text += f"; ranked significantly below it: {', '.join(map(str, behind['variant']))}."
+    else:
+        text += "; no variant ranks significantly below it at this number of datasets."
+    if str(first["never"]).lower() == "true":
+        text += f" {first['note']}"
+    return text
 
 
 def status_findings(runs: pd.DataFrame) -> list[str]:
     n_div = int(runs["status"].eq("diverged").sum())
     n_fail = int(runs["status"].eq("failed").sum())
     if not n_div and not n_fail:
-        return [f"All {len(runs)} runs finished without diverging or failing."]
+        return [f"All {plural(len(runs), 'run')} finished without diverging or failing."]
     return [
-        f"{n_div} of {len(runs)} runs diverged and {n_fail} failed; they are listed under "
-        "'Diverged and failed runs'. Diverged runs that produced a test accuracy count in the "
-        "statistics; failed runs do not."
+        f"{n_div} of {plural(len(runs), 'run')} diverged and {n_fail} failed; they are listed "
+        "under 'Diverged and failed runs'. Diverged runs that produced a test accuracy count in "
+        "the statistics (an optimizer that diverges is worse); failed runs do not."
     ]
+
+
+def comparison_findings(view: ComparisonView) -> list[str]:
+    found = [
+        reference_finding(view),
+        distinguishability_finding(view),
+        power_finding(view),
+        *factor_findings(view),
+        fixed_finding(view),
+    ]
+    return [f for f in found if f]

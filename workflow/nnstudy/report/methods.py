@@ -8,7 +8,6 @@ import math
 
 import pandas as pd
 
-from nnstudy.analysis.aggregate import setting_columns
 from nnstudy.report.templating import (
     NA,
 )
@@ -20,6 +19,14 @@ def distinct(values) -> str:
         dict.fromkeys(str(v) for v in values if not (isinstance(v, float) and math.isnan(v)))
     )
     return ", ".join(seen) if seen else NA
+
+
+# Run-table columns that are not settings of a run.
+NOT_SETTINGS = {
+    "dataset", "run_id", "seed", "status", "error", "experiments", "val_accuracy", "val_loss",
+    "steps_per_epoch", "git_commit", "git_dirty", "host", "test_accuracy", "test_loss",
+    "precision_macro", "recall_macro", "f1_macro", "train_seconds", "epochs_run",
+}  # fmt: skip
 
 
 def methods(config: dict, runs: pd.DataFrame, cards: dict[str, dict], selected: list[str]) -> dict:
@@ -37,7 +44,7 @@ def methods(config: dict, runs: pd.DataFrame, cards: dict[str, dict], selected: 
                 "n_runs": len(members),
             }
         )
-    settings = [(c, distinct(runs[c].unique())) for c in setting_columns(runs)]
+    settings = [(c, distinct(runs[c].unique())) for c in runs.columns if c not in NOT_SETTINGS]
     data = config.get("data") or {}
     datasets = [
         _card_summary(name, cards.get(name) or {}) for name in sorted(runs["dataset"].unique())
@@ -48,13 +55,76 @@ def methods(config: dict, runs: pd.DataFrame, cards: dict[str, dict], selected: 
         "datasets": datasets,
         "split": (
             f"configured validation fraction {data.get('val_fraction', NA)}, split seed "
-            f"{data.get('split_seed', NA)} (per dataset below, from its card); the validation "
-            "split drives early stopping and the learning curves, the test split is used only "
-            "for the final metrics"
+            f"{data.get('split_seed', NA)} (per dataset below, from its card)"
         ),
+        "splits_used": SPLITS_USED,
         "n_runs": len(runs),
-        "n_variants": int(runs.groupby(["dataset", "variant"]).ngroups),
     }
+
+
+# What each split is used for (the report's Methods says it in these words).
+SPLITS_USED = (
+    ("training", "fitting the weights, and the normalization statistics of every split"),
+    (
+        "validation",
+        "everything the study chooses: early stopping, the tuning trials' scores, the "
+        "reference variant of each comparison (the highest mean validation accuracy over its "
+        "seeds), the leading level of each factor, the variant drawn per level in the learning "
+        "curves, and the time-to-target bar",
+    ),
+    (
+        "test",
+        "only the final numbers, once per final model: test accuracies, their intervals, the "
+        "tests against the reference, rank probabilities and average ranks; nothing is "
+        "chosen on it",
+    ),
+)
+
+
+def statistics(comparisons: pd.DataFrame) -> list[str]:
+    """The Statistics paragraphs, with the settings the comparisons were computed with."""
+    first = comparisons.iloc[0] if len(comparisons) else None
+    n_boot = NA if first is None else f"{int(first['n_boot']):,}"
+    alpha = NA if first is None else f"{float(first['alpha']):g}"
+    effect = NA if first is None or pd.isna(first["effect"]) else f"{100 * first['effect']:g}"
+    return [
+        "A comparison is one experiment on one dataset: its variants were trained under one "
+        "protocol and budget, and nothing ranks runs of different experiments together (a run "
+        "that two experiments share counts in both). A variant is one point of the experiment's "
+        "grid or search without its seed; tuned settings follow from the variant. A factor "
+        "with a single level is stated as fixed, not drawn or tested.",
+        "Two sources of noise move a test accuracy: the seed (initialization, data order) and "
+        "the finite test set. Every interval, rank probability and probability of improvement "
+        f"comes from a paired two-level bootstrap ({n_boot} replicates): each replicate "
+        "resamples the seeds and, independently, the test examples with replacement, the same "
+        "seeds and examples for every variant of the comparison, from each final's per-example "
+        "test predictions. Intervals are the replicates' 2.5 and 97.5 percentiles; P(first) is "
+        "the share of replicates in which a variant has the highest accuracy (ties shared) and "
+        "the rank interval the 95 % range of its rank. The probability of improvement is that "
+        "a seed of the variant beats a seed of the reference (the Mann-Whitney statistic over "
+        "their per-seed accuracies, Agarwal et al. 2021; Bouthillier et al. 2021).",
+        "Each variant is tested against the reference on the paired per-example differences "
+        "d[s, i] (seed s, test example i), a crossed seeds x examples design: the variance of "
+        "the mean difference is (MS_seed + MS_example - MS_error) / (S N) from the two-way "
+        "ANOVA's mean squares (each variance component clipped at zero), and the t statistic "
+        "is referred to Satterthwaite's degrees of freedom. It counts the test set's noise "
+        "and the seeds' alike (chosen by simulation: it alone held its 5 % size on both small and "
+        "large test sets; tests/analysis/uncertainty_sim.py). "
+        "With one seed only the test set's noise is known: the exact McNemar test on the "
+        "discordant examples, and the report says the seed noise is missing. Each factor's "
+        "leading level is tested against its runner-up in the same way (the mean over the "
+        "level's variants); Holm's correction runs over every test of a comparison that a "
+        f"sentence of the report states, at alpha = {alpha}. A test that does not reject is "
+        'reported as "not distinguishable at this sample size" with the smallest difference '
+        "the comparison detects with 80 % power (at alpha per test and at Holm's first step), "
+        'never as equal; identical predictions are reported as "no difference observed". '
+        f"The number of seeds a {effect}-point difference would need comes from the same "
+        "variance components (the test set's part does not shrink with more seeds).",
+        "Across datasets, an experiment's variants are ranked per dataset by mean test "
+        "accuracy and the average ranks compared by the Friedman test (chi-square reference) and "
+        "Nemenyi's critical difference (Demsar 2006); when the number of datasets is too small "
+        "for any difference to reach significance, the report says so.",
+    ]
 
 
 def _values(series) -> str:

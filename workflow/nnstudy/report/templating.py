@@ -156,26 +156,42 @@ def pct(x, digits: int = 1) -> str:
 
 
 def pct_ci(low, high, digits: int = 1) -> str:
-    """A CI of a fraction as 'low–high' in percent, or n/a."""
+    """An interval of a fraction as 'low–high' in percent, or n/a."""
+    return interval(low, high, digits=digits)
+
+
+def interval(low, high, scale: float = 100.0, sign: bool = False, digits: int = 1) -> str:
+    """An interval in percent (``scale`` 100) or percentage points: '95.2–98.6', or with
+    ``sign`` (a difference) '-4.2 to +0.3'; n/a when either end is missing."""
     if _missing(low) or _missing(high):
         return NA
-    return f"{100 * float(low):.{digits}f}–{100 * float(high):.{digits}f}"
+    fmt = f"{{:{'+' if sign else ''}.{digits}f}}"
+    a, b = fmt.format(scale * float(low)), fmt.format(scale * float(high))
+    return f"{a} to {b}" if sign else f"{a}–{b}"
 
 
-def points(diff, low=math.nan, high=math.nan, digits: int = 1) -> str:
-    """A difference of fractions in percentage points, '+3.1 ± 0.4' when a CI exists."""
+def points(diff, sign: bool = True, digits: int = 1) -> str:
+    """A difference of fractions in percentage points ('+3.1'), or n/a."""
     if _missing(diff):
         return NA
-    text = f"{100 * float(diff):+.{digits}f}"
-    if not (_missing(low) or _missing(high)):
-        text += f" ± {100 * (float(high) - float(low)) / 2:.{digits}f}"
-    return text
+    return f"{100 * float(diff):{'+' if sign else ''}.{digits}f}"
+
+
+def plural(n: int, word: str) -> str:
+    """'1 run', '2 runs', '1 variant', '0 variants'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def pvalue(p) -> str:
     if _missing(p):
         return NA
     return "<0.001" if float(p) < 0.001 else f"{float(p):.3f}"
+
+
+def p_is(p) -> str:
+    """A p-value in a sentence: "p = 0.012", "p < 0.001"."""
+    text = pvalue(p)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
 
 
 def number(x, digits: int = 3) -> str:

@@ -1,5 +1,7 @@
 """Evaluate one trained run on its test split -> ``metrics.json`` (the ``train`` job does it
-after training, ``python -m nnstudy.training.job --evaluate``; tuning trials never do).
+after training, ``python -m nnstudy.training.job --evaluate``; tuning trials never do), and its
+per-example test predictions -> ``predictions.npz`` (rule ``predict``,
+``python -m nnstudy.training.evaluation``; format in :mod:`nnstudy.training.runfolder`).
 
 ``metrics.json``::
 
@@ -29,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from nnstudy.config.runs import LOSS
-from nnstudy.training.runfolder import file, read_json
+from nnstudy.training.runfolder import file, read_json, write_predictions
 
 BATCH = 4096
 # What an evaluation reads from the prepared dataset's folder, besides the run's files.
@@ -38,6 +40,21 @@ EVAL_INPUTS = ("test.npz", "card.json")
 
 def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
+
+
+def _classes(logits: np.ndarray) -> np.ndarray:
+    """The predicted class of each row; a NaN output never wins (a diverged model's)."""
+    return np.nan_to_num(logits, nan=-np.inf).argmax(axis=1)
+
+
+def predict_classes(model, x) -> np.ndarray:
+    """The class ``model`` predicts for each row of ``x``, in batches."""
+    with np.errstate(all="ignore"):  # a diverged model may produce inf/NaN logits
+        parts = [
+            _classes(model.forward(np.asarray(x[i : i + BATCH]), training=False))
+            for i in range(0, len(x), BATCH)
+        ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
 
 
 def test_metrics(model, x, y, n_classes: int, loss: str = LOSS) -> dict[str, Any]:
@@ -50,9 +67,9 @@ def test_metrics(model, x, y, n_classes: int, loss: str = LOSS) -> dict[str, Any
     with np.errstate(all="ignore"):  # a diverged model may produce inf/NaN logits
         for i in range(0, len(x), BATCH):
             xb, yb = np.asarray(x[i : i + BATCH]), np.asarray(y[i : i + BATCH])
-            logits = model.forward(xb, training=False)
+            logits = model.forward(model.check_input(xb), training=False)
             total += loss.forward(logits, yb) * len(xb)
-            preds.append(np.nan_to_num(logits, nan=-np.inf).argmax(axis=1))
+            preds.append(_classes(logits))
     pred = np.concatenate(preds)
     y = np.asarray(y)
     prf = metrics.precision_recall_f1(y, pred, n_classes)
@@ -103,3 +120,46 @@ def evaluate_run(
     result["eval_seconds"] = time.perf_counter() - started
     Path(out_path).write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
     return result
+
+
+def write_run_predictions(
+    run_dir: str | os.PathLike, data_dir: str | os.PathLike, out_path
+) -> None:
+    """``predictions.npz`` of one run: its saved model's class for every test example (none
+    for a failed run), bound to the test split by the card's checksum of it."""
+    from nnlib import load_model
+    from nnstudy.datasets import load_split
+
+    info = read_json(file(run_dir, "train"))
+    card = read_json(Path(data_dir) / "card.json")
+    pred = np.zeros(0, dtype=np.int16)
+    if info["status"] != "failed":
+        x, _ = load_split(data_dir, "test")
+        pred = predict_classes(load_model(file(run_dir, "model")), x)
+    write_predictions(out_path, pred, card["files"]["test.npz"])
+
+
+PREDICT_INPUTS = ("test.npz", "card.json")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of rule ``predict``: ``python -m nnstudy.training.evaluation --run DIR
+    --data DIR --out FILE --log FILE``."""
+    import argparse
+
+    from nnstudy.jobs.frame import job_frame
+
+    parser = argparse.ArgumentParser(prog="python -m nnstudy.training.evaluation")
+    parser.add_argument("--run", required=True, help="the run's folder")
+    parser.add_argument("--data", required=True, help="prepared dataset folder")
+    parser.add_argument("--out", required=True, help="predictions.npz to write")
+    parser.add_argument("--log", required=True)
+    args = parser.parse_args(argv)
+    inputs = [os.path.join(args.data, n) for n in PREDICT_INPUTS]
+    inputs += [str(file(args.run, k)) for k in ("config", "model", "train")]
+    with job_frame(inputs, [args.out], args.log):
+        write_run_predictions(args.run, args.data, args.out)
+
+
+if __name__ == "__main__":
+    main()

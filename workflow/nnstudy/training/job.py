@@ -29,6 +29,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from nnlib.checkpoint import CheckpointError, content_digest
 from nnstudy.config.runs import LOSS, RESIDUAL, neuron_activations
 from nnstudy.jobs.frame import job_frame
 from nnstudy.jobs.provenance import provenance
@@ -112,7 +113,7 @@ def layer_grad_norms(model, x, y) -> np.ndarray:
             d.p = 0.0  # p == 0 draws no random numbers
         loss = get_loss("cross_entropy")
         with np.errstate(all="ignore"):  # a diverged model may overflow
-            loss.forward(model.forward(x, training=True), y)
+            loss.forward(model.forward(model.check_input(x), training=True), y)
             model.backward(loss.backward(), input_grad=False)
         return np.array(
             [
@@ -164,10 +165,10 @@ class Snapshots:
         self.every, self.last_epoch, self.path = every, last_epoch, path
         self.taken: dict[int, dict[str, np.ndarray]] = {}
         if path is not None and path.exists():
-            saved = np.load(path, allow_pickle=False)
+            saved = _read_snapshot_checkpoint(path)
             for i, epoch in enumerate(saved["epoch"]):
                 self.taken[int(epoch)] = {
-                    k: saved[k][i] for k in saved.files if k not in ("epoch", "layer")
+                    k: saved[k][i] for k in saved if k not in ("epoch", "layer")
                 }
 
     def take(self, epoch: int) -> None:
@@ -178,7 +179,8 @@ class Snapshots:
 
     def on_checkpoint(self, epoch) -> None:
         if self.path is not None:
-            write_snapshots(self.path, self.arrays())
+            arrays = self.arrays()
+            write_snapshots(self.path, {**arrays, "digest": np.array(content_digest(arrays))})
 
     def on_epoch_end(self, epoch, row, model, optimizer) -> None:
         epoch = int(row["epoch"])
@@ -208,6 +210,20 @@ class Snapshots:
         return out
 
 
+def _read_snapshot_checkpoint(path: Path) -> dict[str, np.ndarray]:
+    """The snapshots saved beside a checkpoint, checked against their digest; CheckpointError
+    when they cannot be trusted (the run then restarts from scratch)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        digest = arrays.pop("digest", None)
+        if digest is None or digest.item() != content_digest(arrays):
+            raise ValueError("its content does not match its SHA-256 digest")
+        return arrays
+    except Exception as e:  # any damage: a bad zip, a bad CRC, a missing key, a changed array
+        raise CheckpointError(path, e) from None
+
+
 class Progress:
     """Per-epoch lines on the terminal and in the job's log; keeps the rows it saw."""
 
@@ -229,6 +245,44 @@ class Progress:
         )
 
 
+def _fit(run: dict, data_dir, progress, ckpt: Path | None, snap_path: Path | None):
+    """Build the run's model and train it, resuming from ``ckpt`` when it exists; (model,
+    snapshots, fit result). CheckpointError when the checkpoint or its snapshots are damaged."""
+    from nnlib import fit
+    from nnstudy.datasets import load_split
+
+    card = json.loads((Path(data_dir) / "card.json").read_text())
+    x_train, y_train = load_split(data_dir, "train")
+    x_val, y_val = load_split(data_dir, "val")
+    model, loss, optimizer, schedule = build(run, x_train.shape[1], int(card["n_classes"]))
+    probe = np.asarray(x_train[:PROBE]), np.asarray(y_train[:PROBE])
+    snapshots = Snapshots(model, *probe, run["snapshot_every"], run["epochs"], snap_path)
+    if 0 not in snapshots.taken:
+        snapshots.take(0)
+    if ckpt is not None:
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+    result = fit(
+        model,
+        loss,
+        optimizer,
+        x_train,
+        y_train,
+        epochs=run["epochs"],
+        batch_size=run["batch_size"],
+        validation_data=(x_val, y_val),
+        schedule=schedule,
+        early_stopping=run["early_stopping"],
+        clip_norm=run["clip_norm"],
+        callbacks=[progress, snapshots],
+        seed=run["seed"],
+        checkpoint=str(ckpt) if ckpt is not None else None,
+        checkpoint_interval=CHECKPOINT_SECONDS,
+        verbose=False,
+        batch_transform=batch_transform(run, card),
+    )
+    return model, snapshots, result
+
+
 def train_run(
     run: dict[str, Any],
     data_dir: str | os.PathLike,
@@ -240,8 +294,8 @@ def train_run(
     """Train ``run`` on ``data_dir`` (train/val npz + card.json); write every file of
     ``outputs`` (keys config, model, history, snapshots, train). Returns train.json's content.
     Epoch lines go to ``log``; also to stdout with ``echo`` or without a log."""
-    from nnlib import fit, save_model
-    from nnstudy.datasets import CorruptFileError, load_split
+    from nnlib import save_model
+    from nnstudy.datasets import CorruptFileError
 
     out = {k: Path(v) for k, v in outputs.items()}
     for path in out.values():
@@ -256,35 +310,16 @@ def train_run(
     status, error = "failed", None
     started = time.time()
     try:
-        card = json.loads((Path(data_dir) / "card.json").read_text())
-        x_train, y_train = load_split(data_dir, "train")
-        x_val, y_val = load_split(data_dir, "val")
-        model, loss, optimizer, schedule = build(run, x_train.shape[1], int(card["n_classes"]))
-        probe = np.asarray(x_train[:PROBE]), np.asarray(y_train[:PROBE])
-        snapshots = Snapshots(model, *probe, run["snapshot_every"], run["epochs"], snap_path)
-        if 0 not in snapshots.taken:
-            snapshots.take(0)
-        if ckpt is not None:
-            ckpt.parent.mkdir(parents=True, exist_ok=True)
-        result = fit(
-            model,
-            loss,
-            optimizer,
-            x_train,
-            y_train,
-            epochs=run["epochs"],
-            batch_size=run["batch_size"],
-            validation_data=(x_val, y_val),
-            schedule=schedule,
-            early_stopping=run["early_stopping"],
-            clip_norm=run["clip_norm"],
-            callbacks=[progress, snapshots],
-            seed=run["seed"],
-            checkpoint=str(ckpt) if ckpt is not None else None,
-            checkpoint_interval=CHECKPOINT_SECONDS,
-            verbose=False,
-            batch_transform=batch_transform(run, card),
-        )
+        try:
+            model, snapshots, result = _fit(run, data_dir, progress, ckpt, snap_path)
+        except CheckpointError as exc:
+            # Never resume from what cannot be trusted, never record it as the run's failure.
+            cause = str(exc).split("; delete it")[0]
+            progress.say(f"[{progress.tag}] {cause}: discarded, the run restarts from scratch")
+            for path in (ckpt, snap_path):
+                path.unlink(missing_ok=True)
+            progress.rows.clear()
+            model, snapshots, result = _fit(run, data_dir, progress, ckpt, snap_path)
         status = result.status
     except CorruptFileError:
         raise  # damaged input data is not a result of the run: the job fails, naming the file
@@ -313,7 +348,8 @@ def train_run(
         "provenance": provenance(data_dir),
     }
     write_json(out["train"], info)
-    progress.say(f"[{progress.tag}] {status} after {info['epochs_run']} epochs")
+    n = info["epochs_run"]
+    progress.say(f"[{progress.tag}] {status} after {n} epoch{'' if n == 1 else 's'}")
     if status != "failed":
         for path in (ckpt, snap_path):
             if path is not None:

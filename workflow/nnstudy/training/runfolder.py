@@ -29,6 +29,13 @@ with ``--evaluate`` (rule ``train``; see :mod:`nnstudy.training.evaluation`):
                        bias, on a fixed probe batch: the first PROBE training examples.
                        Computing it changes neither the weights nor any random state.
     A failed run has the snapshots taken before the error (S may be 0).
+``predictions.npz`` (rule ``predict``, for every run of the report; no pickle)
+    ``pred``         (N,) int16, the class the final model predicts for each of the N test
+                     examples, in the test split's order (empty for a ``failed`` run).
+    ``test_sha256``  () str, the prepared test split's checksum (its card's), binding the
+                     predictions to the examples they are about.
+    Written from the saved model, so runs trained before the file existed get it without
+    being retrained.
 ``train.json``
     ``{run_id, status, error, epochs_run, best_epoch, train_seconds, wall_seconds, provenance}`` -- status is ``ok``,
     ``early_stopped``, ``diverged`` or ``failed``; ``error`` is the exception's one-line
@@ -65,6 +72,8 @@ TRAIN_OUTPUTS = {
 }
 # What ``--evaluate`` adds (rule train's sixth output).
 METRICS = "metrics.json"
+# Per-example test predictions (rule predict's output).
+PREDICTIONS = "predictions.npz"
 # The arrays of snapshots.npz that readers need.
 SNAPSHOT_ARRAYS = ("epoch", "layer", "weight_counts", "weight_edges", "grad_norm")
 
@@ -76,7 +85,8 @@ def train_outputs(run_dir: str | Path) -> dict[str, str]:
 
 def file(run_dir: str | Path, key: str) -> Path:
     """One file of a run folder by its output name (config, model, ..., metrics)."""
-    return Path(run_dir) / (METRICS if key == "metrics" else TRAIN_OUTPUTS[key])
+    extra = {"metrics": METRICS, "predictions": PREDICTIONS}
+    return Path(run_dir) / (extra[key] if key in extra else TRAIN_OUTPUTS[key])
 
 
 # --- writers -----------------------------------------------------------------------------
@@ -104,6 +114,13 @@ def _num(value) -> str:
 
 def write_snapshots(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
     atomic_savez(path, arrays)
+
+
+def write_predictions(path: str | Path, pred: np.ndarray, test_sha256: str) -> None:
+    pred = np.asarray(pred)
+    if pred.ndim != 1 or (pred.size and (pred.min() < 0 or pred.max() > np.iinfo(np.int16).max)):
+        raise ValueError(f"{path}: predictions must be 1-D class ids, got shape {pred.shape}")
+    atomic_savez(path, {"pred": pred.astype(np.int16), "test_sha256": np.array(test_sha256)})
 
 
 # --- readers -----------------------------------------------------------------------------
@@ -176,6 +193,20 @@ def read_snapshots(path: str | Path) -> dict[str, np.ndarray]:
             f"grad_norm {snap['grad_norm'].shape}"
         )
     return snap
+
+
+def read_predictions(path: str | Path) -> tuple[np.ndarray, str]:
+    """``(pred, test_sha256)`` of ``predictions.npz``; ValueError naming the file otherwise."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            pred, digest = npz["pred"], str(npz["test_sha256"])
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(
+            f"{path}: cannot read ({exc}); rebuild it: rm {path} && snakemake"
+        ) from None
+    if pred.ndim != 1 or pred.dtype.kind not in "iu":
+        raise ValueError(f"{path}: 'pred' must be 1-D class ids, got {pred.dtype} {pred.shape}")
+    return pred, digest
 
 
 @dataclass(frozen=True)

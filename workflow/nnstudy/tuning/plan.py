@@ -71,6 +71,7 @@ import numpy as np
 from nnlib.atomic import atomic_write_text
 from nnstudy.config.runs import (
     canonical_json,
+    experiment_factors,
     experiment_optimizers,
     experiment_points,
     resolve_run,
@@ -138,6 +139,7 @@ class Tuning:
     rungs: tuple[tuple[int, int], ...]  # (epochs, candidates) per rung
     trial_seeds: tuple[int, ...]
     seeds: tuple[int, ...]  # the finals'
+    factors: tuple[str, ...]  # the experiment's (nnstudy.config.runs.experiment_factors)
     # Out of the repr (which Snakemake stores for a rule's params): the fields above determine
     # them, through the variant id and the candidates.
     trial_runs: tuple[tuple[tuple[dict, ...], ...], ...] = field(repr=False)  # [rung][cand][seed]
@@ -219,6 +221,7 @@ def plan_experiment(config: dict[str, Any], name: str) -> list[Tuning]:
                 rungs=rungs,
                 trial_seeds=tuple(tune["seeds"]),
                 seeds=tuple(exp["seeds"]),
+                factors=experiment_factors(exp),
                 trial_runs=trial_runs,
                 final_runs=final_runs,
             )
@@ -354,8 +357,8 @@ class TunedRuns:
 
 
 def finals_membership(tunings: list[Tuning], records: dict[str, dict]) -> list[dict[str, Any]]:
-    """``experiment, dataset, run_id, seed`` of every final (``records``: rung-record path
-    -> record, the top rungs at least)."""
+    """``experiment, dataset, run_id, seed, factors`` of every final, as experiments.csv has
+    them for untuned runs (``records``: rung-record path -> record, the top rungs at least)."""
     rows = []
     for t in tunings:
         for run in t.finals(records[t.rung_path(t.top)]):
@@ -365,6 +368,7 @@ def finals_membership(tunings: list[Tuning], records: dict[str, dict]) -> list[d
                     "dataset": t.dataset,
                     "run_id": run["run_id"],
                     "seed": run["seed"],
+                    "factors": ";".join(t.factors),
                 }
             )
     return rows

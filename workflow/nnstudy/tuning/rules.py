@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nnstudy.training.runfolder import METRICS, TRAIN_OUTPUTS
+from nnstudy.training.runfolder import METRICS, PREDICTIONS, TRAIN_OUTPUTS
 from nnstudy.tuning.plan import TunedRuns, Tuning, read_record, write_rung
 
 TRIAL_FILES = (TRAIN_OUTPUTS["history"], TRAIN_OUTPUTS["train"])  # what selection reads
-FINAL_FILES = (METRICS, TRAIN_OUTPUTS["history"])  # what aggregate reads of a final
+# What aggregate reads of a final.
+FINAL_FILES = (METRICS, TRAIN_OUTPUTS["history"], PREDICTIONS)
 
 
 def files_of(runs, names, run_dir: str) -> list[str]:

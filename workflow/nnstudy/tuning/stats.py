@@ -6,8 +6,8 @@ factors, one column per tuned setting, ``tuned`` = the ";"-joined tuned setting 
 and ``histories`` (one row per run and epoch). Conventions:
 
 - A *candidate* (one value of the tuned settings for one variant, at one rung) scores the
-  mean validation metric over its trial seeds (``candidates``). A trial that diverged without
-  a finite value counts as 0 (it yields no usable model); failed trials are left out (and
+  mean validation metric over its trial seeds (``candidates``). A trial that diverged counts
+  as 0 (it yields no usable model); failed trials are left out (and
   counted in the budget). A variant listed by several experiments counts once.
 - Candidates are compared at one budget: the sensitivity and the expected-best curves use the
   first rung, which every candidate ran (the full budget when there is no successive halving).
@@ -25,7 +25,6 @@ import pandas as pd
 from nnstudy.report.contents import MAIN_FACTORS
 
 TRIAL_METRIC = "val_accuracy"
-TARGET_FRACTIONS = (0.95, 0.99)
 
 
 def read_trials(path) -> pd.DataFrame | None:
@@ -67,10 +66,10 @@ def expected_max(values, n_max: int | None = None) -> pd.DataFrame:
 
 
 def trial_scores(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.Series:
-    """The metric of each trial; a diverged trial without a finite value counts as 0."""
+    """The metric of each trial; a diverged trial counts as 0 whatever its last value (the
+    selection ranks it last too: its setting must never look good)."""
     values = pd.to_numeric(trials[metric], errors="coerce")
-    diverged = trials["status"].eq("diverged") & ~np.isfinite(values)
-    return values.mask(diverged, 0.0)
+    return values.mask(trials["status"].eq("diverged"), 0.0)
 
 
 def tuned_names(trials: pd.DataFrame) -> list[str]:
@@ -200,67 +199,43 @@ def _rank(values: pd.Series) -> pd.Series:
 
 def default_vs_tuned(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.DataFrame:
     """Per dataset, each variant ranked by its validation metric at the optimizer's default
-    settings and with the selected (tuned) settings.
-
-    Each ranking compares one budget: the tuned side the selected candidates (the last rung,
-    the same for every variant), the default side the default candidates at the highest rung
-    that every variant's default candidate reached. A variant without a default candidate
-    (the defaults are not in its search space) has no default rank."""
+    settings and with the selected (tuned) settings, **at equal epochs**: both sides at the
+    highest rung that every variant's default candidate reached (the selected candidate ran
+    every rung, so it has a trial there). A variant without a default candidate (the defaults
+    are not in its search space) has no default rank. ``budget`` is that rung's epochs."""
     cands = candidates(trials, metric)
     labels = variant_labels(cands)
+    names = tuned_names(trials)
     out = []
     for dataset, data in cands.groupby("dataset", sort=True):
         variants = sorted(data["variant"].unique(), key=str)
-        selected = data[data["selected"]].set_index("variant")
         defaults = data[data["is_default"]]
+        if defaults.empty:
+            continue
         rung = defaults.groupby("variant")["rung"].max().min()
-        at_rung = defaults[defaults["rung"] == rung].set_index("variant")
+        at_rung = data[data["rung"] == rung]
+        # The selected setting (marked on every rung its candidate ran).
+        chosen = data[data["selected"]].drop_duplicates("variant").set_index("variant")[names]
+        tuned = at_rung.merge(chosen.reset_index(), on=["variant", *names]).set_index("variant")
+        default = defaults[defaults["rung"] == rung].set_index("variant")
         frame = pd.DataFrame(index=pd.Index(variants, name="variant"))
         frame["dataset"] = dataset
         frame["label"] = [labels[(dataset, v)] for v in variants]
         frame["optimizer"] = data.drop_duplicates("variant").set_index("variant")["optimizer"]
-        for side, table in (("default", at_rung), ("tuned", selected)):
+        frame["budget"] = at_rung.groupby("variant")["budget_epochs"].first().reindex(variants)
+        for side, table in (("default", default), ("tuned", tuned)):
             frame[f"{side}_setting"] = [
                 _setting_text(table.loc[v]) if v in table.index else math.nan for v in variants
             ]
             frame[f"{side}_value"] = table["value"].reindex(variants)
-            frame[f"{side}_budget"] = table["budget_epochs"].reindex(variants)
             frame[f"{side}_rank"] = _rank(frame[f"{side}_value"])
         frame = frame.reset_index().sort_values(["tuned_rank", "label"], na_position="last")
         out.append(frame)
-    cols = ["dataset", "variant", "label", "optimizer", "default_setting", "default_value"]
-    cols += ["default_budget", "default_rank", "tuned_setting", "tuned_value", "tuned_budget"]
-    cols += ["tuned_rank"]
+    cols = ["dataset", "variant", "label", "optimizer", "budget", "default_setting"]
+    cols += ["default_value", "default_rank", "tuned_setting", "tuned_value", "tuned_rank"]
     if not out:
         return pd.DataFrame(columns=cols)
     return pd.concat(out, ignore_index=True)[cols]
-
-
-def ranking_change(table: pd.DataFrame) -> dict:
-    """How the tuned ranking differs from the default one, over the variants ranked both
-    ways: ``reversed`` = pairs of variants in strictly opposite order (the order changed when
-    there is one; a tie that one side breaks is no reversal), ``moved`` = variants whose rank
-    differs, Kendall's tau-b (NaN with fewer than two variants or when one side is all tied),
-    and the variants ranked first on each side."""
-    both = table.dropna(subset=["default_rank", "tuned_rank"])
-    d, t = both["default_rank"].to_numpy(float), both["tuned_rank"].to_numpy(float)
-    pairs = np.sign(d[:, None] - d[None, :]) * np.sign(t[:, None] - t[None, :])
-    reversed_pairs = int((np.triu(pairs, 1) < 0).sum())
-    tau = math.nan
-    if len(both) >= 2 and len(set(d)) > 1 and len(set(t)) > 1:
-        from scipy import stats as sps  # here: a second of import the figures job does not need
-
-        tau = float(sps.kendalltau(d, t).statistic)
-    return {
-        "n": len(both),
-        "changed": reversed_pairs > 0,
-        "reversed": reversed_pairs,
-        "pairs": len(both) * (len(both) - 1) // 2,
-        "moved": int((d != t).sum()),
-        "tau": tau,
-        "top_default": sorted(both.loc[both["default_rank"] == 1, "variant"]),
-        "top_tuned": sorted(both.loc[both["tuned_rank"] == 1, "variant"]),
-    }
 
 
 def tuning_budget(trials: pd.DataFrame) -> pd.DataFrame:
@@ -286,49 +261,3 @@ def tuning_budget(trials: pd.DataFrame) -> pd.DataFrame:
         )
     cols = ["dataset", "optimizer", "variants", "settings", "trials", "epochs", "seconds"]
     return pd.DataFrame(rows, columns=[*cols, "failed"])
-
-
-def time_to_target(
-    histories: pd.DataFrame, picks: pd.Series, fractions=TARGET_FRACTIONS
-) -> pd.DataFrame:
-    """Epochs and training seconds until the validation accuracy first reaches a fraction of
-    the best one: the highest point of any picked variant's median curve over its seeds (a
-    single seed's spike does not set the bar, and the leader's median reaches it).
-
-    ``picks`` maps a level (e.g. each optimizer) to the variant shown for it; ``histories``
-    are one dataset's. Per level and fraction: how many of the variant's runs reached the
-    target, and the median over its runs of the epoch and of the cumulative seconds at which
-    each first did -- a run that never did counts as infinitely late, so the median is "not
-    reached" (inf) when half of them did not.
-    """
-    shown = histories[histories["variant"].isin(picks.to_numpy())].assign(
-        _acc=pd.to_numeric(histories["val_accuracy"], errors="coerce")
-    )
-    medians = shown[np.isfinite(shown["_acc"])].groupby(["variant", "epoch"])["_acc"].median()
-    best = float(medians.max()) if len(medians) else math.nan
-    rows = []
-    for level, variant in picks.items():
-        h = shown[shown["variant"] == variant].sort_values(["run_id", "epoch"])
-        for fraction in fractions:
-            target = fraction * best
-            epochs, secs = [], []
-            for _, run in h.groupby("run_id", sort=True):
-                elapsed = pd.to_numeric(run["seconds"], errors="coerce").fillna(0.0).cumsum()
-                hit = np.flatnonzero(run["_acc"].to_numpy() >= target)
-                epochs.append(float(run["epoch"].iloc[hit[0]]) if hit.size else math.inf)
-                secs.append(float(elapsed.iloc[hit[0]]) if hit.size else math.inf)
-            rows.append(
-                {
-                    "level": level,
-                    "variant": variant,
-                    "fraction": fraction,
-                    "best": best,
-                    "target": target,
-                    "runs": len(epochs),
-                    "reached": int(np.isfinite(epochs).sum()),
-                    "epochs": float(np.median(epochs)) if epochs else math.nan,
-                    "seconds": float(np.median(secs)) if secs else math.nan,
-                }
-            )
-    cols = ["level", "variant", "fraction", "best", "target", "runs", "reached", "epochs"]
-    return pd.DataFrame(rows, columns=[*cols, "seconds"])

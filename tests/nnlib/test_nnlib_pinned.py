@@ -1,0 +1,124 @@
+"""Pins of fit's results and checkpoints as they were before ``fit`` was split into small
+pieces, so that any later change to the training loop is proven neutral: a short fit's history
+and weights (SHA-256 digests of their exact bits), the checkpoint fingerprint of existing
+settings, and a checkpoint file written by that code, which must still resume.
+
+The digests hold this machine's floating-point results (NumPy's OpenBLAS on CI's kind of
+machine); a different BLAS build may round matrix products differently and change them, which
+is what the fingerprint test and the resume-from-an-old-checkpoint test do not depend on.
+"""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnlib import MLP, fit, get_loss, get_optimizer, get_schedule
+from nnlib.checkpoint import fingerprint
+
+DATA = Path(__file__).parent / "data"
+
+
+def blobs(n, seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centers = np.array([[2.0, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]])
+    return (centers[y] + rng.standard_normal((n, 4))).astype(np.float32), y
+
+
+def digest(result, model) -> str:
+    """SHA-256 of the history (every value but the seconds, as exact float hex) and weights."""
+    h = hashlib.sha256()
+    for row in result.history:
+        for k, v in row.items():
+            if k != "seconds":
+                h.update(f"{k}={float(v).hex()};".encode())
+    h.update(f"{result.status}|{result.best_epoch}|{result.epochs_run}".encode())
+    for p in model.parameters():
+        h.update(p.data.tobytes())
+    return h.hexdigest()
+
+
+def setup(dtype, optimizer, lr):
+    model = MLP([4, 16, 16, 3], activation="relu", dropout=0.2, dtype=dtype, rng=1)
+    return model, get_optimizer(optimizer, model.parameters(), lr=lr)
+
+
+# What each case trains: every branch of the epoch loop (clipping that triggers, l2, dropout,
+# a schedule, validation, early stopping that ends the fit and restores the best weights).
+CASES = {
+    "clip_cosine_float32": dict(
+        dtype=np.float32,
+        optimizer="adamw",
+        lr=1e-2,
+        fit=dict(epochs=5, batch_size=32, clip_norm=0.5, seed=3),
+        schedule=dict(name="cosine", epochs=5, warmup_epochs=2),
+        l2=1e-3,
+    ),
+    "early_stop_float64": dict(
+        dtype=np.float64,
+        optimizer="sgd",
+        lr=0.3,
+        fit=dict(epochs=40, batch_size=16, early_stopping=2, seed=0),
+        schedule=None,
+        l2=0.0,
+    ),
+}
+DIGESTS = {
+    "clip_cosine_float32": "0fbe918865e85ccc540bc942a49bd2950c3f7d9d2bc26aed18ce27a00951009f",
+    "early_stop_float64": "cd69310c506e7d500485cb963d32b503803cf2b3b3b2192e0c803801845c59ca",
+}
+
+
+def run_case(case, **extra):
+    spec = CASES[case]
+    model, opt = setup(spec["dtype"], spec["optimizer"], spec["lr"])
+    schedule = None
+    if spec["schedule"] is not None:
+        kw = dict(spec["schedule"])
+        schedule = get_schedule(kw.pop("name"), lr=spec["lr"], **kw)
+    x, y = blobs(200, 0)
+    result = fit(
+        model,
+        get_loss("cross_entropy", l2=spec["l2"]),
+        opt,
+        x,
+        y,
+        validation_data=blobs(80, 1),
+        schedule=schedule,
+        **spec["fit"],
+        **extra,
+    )
+    return model, opt, result
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fit_results_are_pinned(case):
+    model, _, result = run_case(case)
+    assert digest(result, model) == DIGESTS[case]
+
+
+FINGERPRINT_SHA256 = "82c1b8d623721f701a956f1af488d1afe216185851fed33e09b2e940aded3726"
+
+
+def test_fingerprint_of_existing_settings_is_pinned():
+    """A checkpoint names its fit's settings; new options must leave that text unchanged for
+    the settings that existed before them, or every interrupted run would restart."""
+    model, opt = setup(np.float32, "adam", 1e-3)
+    sched = get_schedule("cosine", lr=1e-3, epochs=6, warmup_epochs=1)
+    text = fingerprint(model, get_loss("cross_entropy"), opt, sched, 200, 6, 32, True, 3, 1.0)
+    assert hashlib.sha256(text.encode()).hexdigest() == FINGERPRINT_SHA256
+
+
+def test_a_checkpoint_written_before_the_refactor_still_resumes(tmp_path):
+    """data/old_checkpoint.npz was written by the fit of before (case clip_cosine_float32 with
+    a checkpoint, interrupted after epoch 2); resuming from it ends as the uninterrupted fit."""
+    ckpt = tmp_path / "ckpt.npz"
+    shutil.copy(DATA / "old_checkpoint.npz", ckpt)
+    with np.load(ckpt, allow_pickle=False) as f:
+        assert json.loads(f["state"].item())["epoch"] == 2
+    model, _, resumed = run_case("clip_cosine_float32", checkpoint=ckpt)
+    assert digest(resumed, model) == DIGESTS["clip_cosine_float32"]
