@@ -39,10 +39,19 @@ def test_prepared_file_corrupted_with_its_mtime_kept_stops_the_job_naming_it(
     # Snakemake sees nothing changed; a forced retrain must still not train on damaged data.
     done = snakemake(folder, "--cores", "1", "--forcerun", "train")
     assert done.returncode != 0
-    log = done.stdout + done.stderr
     rel = "data/processed/spirals/train.npz"
-    assert f"CorruptFileError: {rel}: corrupt (member x.npy: Bad CRC-32" in log
-    assert f"rebuild it: snakemake --cores 1 --forcerun {rel}" in log
+    cause = (
+        f"{rel}: corrupt (member x.npy: Bad CRC-32 for file 'x.npy'); "
+        f"rebuild it: snakemake --cores 1 --forcerun {rel}"
+    )
+    # One line per failed job on the console, and the same line in the job's log: no
+    # traceback of the job, of its worker or of Snakemake's run block.
+    console = (done.stdout + done.stderr).splitlines()
+    assert "Traceback" not in done.stderr and not any(ln.startswith("  File ") for ln in console)
+    about = [line for line in console if "train.npz" in line]
+    assert about == [cause] * len(reference.runs), about
+    for log in (folder / "results" / "logs" / "train").rglob("*.log"):
+        assert log.read_text() == cause + "\n"
     # The command the message names repairs the study: same results as the undisturbed one.
     repaired = snakemake(folder, "--cores", "1", "--forcerun", rel)
     assert repaired.returncode == 0, repaired.stderr[-3000:]

@@ -153,6 +153,7 @@ def test_latex_escape_every_special_character():
         r"a\#b\$c\textasciicircum{}d\textasciitilde{}e\{f\}g\textbar{}h{[}i{]}"
     )
     assert latex_escape("tab\tnull\x00ok") == "tab null ok"
+    assert latex_escape("±≈ é 中") == "±≈ é 中"  # UTF-8 as it is: the preamble and engine cope
 
 
 def test_one_comparison_per_experiment_and_dataset(tables):

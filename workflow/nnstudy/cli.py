@@ -1,13 +1,16 @@
 """``nnstudy train``: one run from the command line, the run the DAG would make.
 
-The flags become a one-run experiment over the study's config (``config.yaml`` in the current
-folder when there is one: its ``data`` and ``defaults``), validated like config.yaml (the same
-one-line errors) and resolved by the same code (:mod:`nnstudy.config.runs`), so the run gets the id and
-the folder ``results/runs/<dataset>/<run_id>/`` the DAG gives it. Its data is prepared by the
-workflow's own ``prepare`` rule (a short Snakemake call) when it is missing; then the run trains
-and is evaluated here, by the train job's code (:func:`nnstudy.training.job.main`), which records
-the files' checksums as a job does. A later ``snakemake`` that contains the run reuses it. A run
-that is already there is reported, not trained again (``--force`` retrains it).
+The flags become a one-run experiment over the study's config (``--config``, else
+``config.yaml`` in the current folder when there is one, else the built-in defaults: its
+``data`` and ``defaults``), validated like config.yaml (the same one-line errors; a flag that
+does not parse is one line too) and resolved by the same code (:mod:`nnstudy.config.runs`), so
+the run gets the id and the folder ``results/runs/<dataset>/<run_id>/`` the DAG gives it. Its
+data is prepared by the workflow's own ``prepare`` rule (a short Snakemake call) when it is
+missing; then the run trains and is evaluated here, by the train job's code
+(:func:`nnstudy.training.job.main`), which records the files' checksums as a job does. A later
+``snakemake`` that contains the run reuses it. A run that is already there (its files recorded
+complete) is reported, not trained again (``--force`` retrains it). Ctrl-C stops it with one
+line and exit status 130; the same command then resumes the run from its last checkpoint.
 
     nnstudy train --dataset digits --optimizer momentum --momentum 0.9 --lr 0.05 --epochs 20
     python -m nnstudy train --help
@@ -18,15 +21,19 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from nnstudy.config.runs import canonical_json, study_rows
-from nnstudy.config.validation import ConfigError, schema, validate_config
+from nnstudy.config.validation import ConfigError, check_yaml, schema, validate_config
 from nnstudy.datasets.store import CARD, SPLITS
 from nnstudy.invoke import run_snakemake
+from nnstudy.jobs.frame import INTERRUPTED, Interrupted, interrupted_message
+from nnstudy.jobs.integrity import intact
 from nnstudy.training.job import job_argv
 from nnstudy.training.job import main as train_job
 from nnstudy.training.runfolder import (
@@ -39,6 +46,8 @@ from nnstudy.training.runfolder import (
 )
 
 EXPERIMENT = "train"
+# The study config read when --config is not given, if the current folder has one.
+DEFAULT_CONFIG = "config.yaml"
 
 
 def _names(key: str) -> str:
@@ -47,12 +56,36 @@ def _names(key: str) -> str:
     return ", ".join(map(str, node.get("enum") or node["properties"]["name"]["enum"]))
 
 
+def _int_list(text: str) -> list[int]:
+    """``64,64`` -> [64, 64]; ``''`` -> [] (for --hidden: no hidden layer)."""
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of integers, e.g. 64,64"
+        ) from None
+
+
 def _float_list(text: str) -> list[float]:
-    return [float(v) for v in text.split(",")]
+    """``0.9,0.999`` -> [0.9, 0.999]."""
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of numbers, e.g. 0.9,0.999"
+        ) from None
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the cause and where the help is, without the usage block
+    (a screenful for ``train``)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="nnstudy", description="The study, one run at a time.")
+    top = Parser(prog="nnstudy", description="The study, one run at a time.")
     commands = top.add_subparsers(dest="command", required=True)
     p = commands.add_parser(
         "train",
@@ -60,10 +93,16 @@ def parser() -> argparse.ArgumentParser:
         description="Train and evaluate one run: the run, id and folder the DAG makes for "
         "the same settings over the config's defaults (a later snakemake reuses it).",
     )
-    p.add_argument("--config", default="config.yaml", help="study config for data and defaults")
+    p.add_argument(
+        "--config",
+        help=f"study config for data and defaults (default: {DEFAULT_CONFIG} if there is one here, "
+        "else the built-in defaults)",
+    )
     p.add_argument("--dataset", required=True, help=f"one of: {_names('dataset')}")
     run = p.add_argument_group("run settings (default: the config's defaults)")
-    run.add_argument("--hidden", help="hidden layer sizes, e.g. 64,64 ('' for none)")
+    run.add_argument(
+        "--hidden", type=_int_list, help="hidden layer sizes, e.g. 64,64 ('' for none)"
+    )
     run.add_argument(
         "--activation",
         help=f"one of: {_names('activation')}; per hidden layer: relu,tanh; a mixed layer "
@@ -125,16 +164,45 @@ def _layers(text: str):
     return [part.split("+") if "+" in part else part for part in text.split(",")]
 
 
+def config_file(args: argparse.Namespace) -> Path | None:
+    """The study config file to read: ``--config`` (a missing one is an error), else
+    :data:`DEFAULT_CONFIG` when the current folder has one, else None (built-in defaults)."""
+    if args.config is None:
+        return Path(DEFAULT_CONFIG) if Path(DEFAULT_CONFIG).is_file() else None
+    path = Path(args.config)
+    if not path.is_file():
+        raise ConfigError(
+            f"config: --config {path}: no such file (leave --config out to use "
+            f"{DEFAULT_CONFIG} of this folder, or the built-in defaults without one)"
+        )
+    return path
+
+
+def read_config(path: Path | None) -> dict[str, Any]:
+    """The study config in ``path`` ({} for None), checked as the Snakefile checks its config
+    files (:func:`nnstudy.config.validation.check_yaml`: no duplicate keys, no alias bombs)."""
+    if path is None:
+        return {}
+    check_yaml(path)
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise ConfigError(
+            f"config: {path}: must be a mapping of settings, not a {type(config).__name__}"
+        )
+    return config
+
+
 def study_config(args: argparse.Namespace) -> dict[str, Any]:
     """The study config with the run as its only selected experiment (not yet validated)."""
-    path = Path(args.config)
-    config = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    config = read_config(config_file(args))
     fixed = {k: getattr(args, k) for k in SETTINGS if getattr(args, k) is not None}
     for key in ("activation", "initializer"):
         if getattr(args, key) is not None:
             fixed[key] = _layers(getattr(args, key))
     if args.hidden is not None:
-        fixed["hidden"] = [int(h) for h in args.hidden.split(",") if h.strip()]
+        fixed["hidden"] = args.hidden
     schedule = {k: getattr(args, k) for k in SCHEDULE if getattr(args, k) is not None}
     if args.schedule is not None or schedule:
         base = config.get("defaults", {}).get("schedule", {"name": "constant"})
@@ -163,7 +231,7 @@ def resolve(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     return config, {**row.run, "run_id": row.run_id}
 
 
-def prepare_data(config: dict[str, Any], dataset: str, config_path: str) -> Path:
+def prepare_data(config: dict[str, Any], dataset: str, config_path: Path | None) -> Path:
     """The prepared dataset's folder, made by the workflow's ``prepare`` rule if missing."""
     folder = Path(config["data"]["processed_dir"]) / dataset
     targets = [str(folder / name) for name in (*(f"{s}.npz" for s in SPLITS), CARD)]
@@ -171,22 +239,27 @@ def prepare_data(config: dict[str, Any], dataset: str, config_path: str) -> Path
         return folder
     print(f"preparing {dataset} (snakemake's prepare rule) ...", flush=True)
     experiments = json.dumps({EXPERIMENT: {"datasets": [dataset]}})
-    options = ["--configfile", config_path] if Path(config_path).is_file() else []
-    done = run_snakemake(
-        *targets,
-        "--quiet",
-        "all",
-        *options,
-        "--config",
-        f"select=[{EXPERIMENT}]",
-        f"experiments={experiments}",
-        profile=None,
-        cores=1,
-        timeout=None,
-    )
+    # Without a config file, an empty one: the Snakefile's own (config.yaml) is then not needed.
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as empty:
+        empty.write("{}")
+        empty.flush()
+        done = run_snakemake(
+            *targets,
+            "--quiet",
+            "all",
+            "--configfile",
+            str(config_path or empty.name),
+            "--config",
+            f"select=[{EXPERIMENT}]",
+            f"experiments={experiments}",
+            profile=None,
+            cores=1,
+            timeout=None,
+        )
     if done.returncode != 0:
         tail = [line for line in done.stderr.splitlines() if line.strip()][-1:]
-        raise SystemExit(f"nnstudy train: preparing {dataset} failed: {' '.join(tail)}")
+        cause = " ".join(tail) or "see the newest log in .snakemake/log/"
+        raise SystemExit(f"nnstudy train: preparing {dataset} failed: {cause}")
     return folder
 
 
@@ -205,10 +278,11 @@ def train(args: argparse.Namespace) -> int:
         raise SystemExit(f"nnstudy train: {flag_names(str(error))}") from None
     where = {"dataset": run["dataset"], "run_id": run["run_id"]}
     folder = Path(RUN_DIR.format(**where))
-    if file(folder, "metrics").is_file() and not args.force:
+    # A run cut short (Ctrl-C, a kill) left files, but no record that they are complete.
+    if intact(file(folder, "metrics")) and not args.force:
         print(f"{summary(folder)} (already trained; --force trains it again)")
         return 0
-    data = prepare_data(config, run["dataset"], args.config)
+    data = prepare_data(config, run["dataset"], config_file(args))
     log = Path(RUN_LOG.format(**where))
     log.parent.mkdir(parents=True, exist_ok=True)  # as Snakemake makes a job's log folder
     # The train rule's job, with its params.
@@ -238,6 +312,11 @@ def summary(folder: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command == "train":
+    if args.command != "train":
+        raise AssertionError(args.command)
+    try:
         return train(args)
-    raise AssertionError(args.command)
+    except (KeyboardInterrupt, Interrupted):  # Ctrl-C, in the job's frame or around it
+        command = "the same nnstudy train command"
+        print(f"nnstudy train: {interrupted_message(command)}", file=sys.stderr, flush=True)
+        return INTERRUPTED

@@ -5,10 +5,13 @@ Snakemake's own console log is a block of lines per job (20,000 lines for the de
 profile; the plugin module is ``snakemake_logger_plugin_nnstudy``) that shows instead:
 
 - the plan (Snakemake's job-stats table), warnings and errors, each failed job in one line
-  with its log file;
+  with its log file (a failed ``run:`` job's exception as its message, without Snakemake's
+  traceback of the run block);
 - a progress line: runs done / failed / diverged of the total, all jobs, elapsed and
   remaining time -- rewritten in place on a terminal, printed at every tenth otherwise;
-- Snakemake's closing lines (nothing to be done, where the complete log is).
+- Snakemake's closing lines (nothing to be done, where the complete log is);
+- after Ctrl-C, one line (:func:`nnstudy.jobs.frame.say_interrupted`) instead of Snakemake's and
+  of the jobs it cut short.
 
 Snakemake's full log still goes to ``.snakemake/log/`` (it has its own file handler); the
 study's closing summary is printed by the Snakefile's ``onsuccess`` (:func:`closing_summary`).
@@ -27,6 +30,7 @@ from typing import TextIO
 from snakemake_interface_logger_plugins.base import LogHandlerBase
 from snakemake_interface_logger_plugins.common import LogEvent
 
+from nnstudy.jobs.frame import interrupted, say_interrupted
 from nnstudy.training.runfolder import read_status
 
 # Rules whose jobs are training runs (study runs and tuning trials).
@@ -55,6 +59,10 @@ _CHATTER = (
     "Retrieving from storage",
     "Reason:",
 )
+# What Snakemake says when Ctrl-C stopped its scheduler.
+_TERMINATING = "Terminating processes on user request"
+# Snakemake's own exception kinds whose message is ours: the run: block's traceback adds nothing.
+_FAILED_RUN_BLOCK = "RuleException"
 
 
 def clock(seconds: float) -> str:
@@ -191,6 +199,8 @@ class LogHandler(LogHandlerBase):
     def _emit(self, record: logging.LogRecord) -> None:
         event = getattr(record, "event", None)
         progress = self.view.progress
+        if interrupted() and not self.common_settings.verbose and self._interrupted(record, event):
+            return
         if event == LogEvent.RUN_INFO:
             self.view.say(self.format(record).rstrip())
             progress.planned(getattr(record, "stats", {}))
@@ -214,7 +224,10 @@ class LogHandler(LogHandlerBase):
             if self.common_settings.verbose:
                 self.view.say(self.format(record))
         elif event in (LogEvent.GROUP_ERROR, LogEvent.ERROR) or record.levelno >= logging.WARNING:
-            self.view.say(self.format(record))
+            text = self.format(record)
+            if getattr(record, "exception", None) == _FAILED_RUN_BLOCK:
+                text = text if self.common_settings.verbose else run_block_cause(text)
+            self.view.say(text)
         elif event is None:
             # --verbose shows everything Snakemake says, as its own console log would.
             text = self.format(record)
@@ -223,6 +236,14 @@ class LogHandler(LogHandlerBase):
                 self.common_settings.verbose or (shown and record.levelno >= logging.INFO)
             ):
                 self.view.say(text)
+
+    def _interrupted(self, record: logging.LogRecord, event) -> bool:
+        """After Ctrl-C: say so once, where Snakemake says it is stopping; the jobs it cut short
+        are no failures. True when the record is not to be shown."""
+        if event is None and self.format(record).startswith(_TERMINATING):
+            say_interrupted(self.view.say)
+            return True
+        return event in (LogEvent.JOB_ERROR, LogEvent.GROUP_ERROR, LogEvent.ERROR)
 
     def close(self) -> None:
         self.view.close()
@@ -247,6 +268,21 @@ class LogHandler(LogHandlerBase):
     @property
     def needs_rulegraph(self) -> bool:
         return False
+
+
+def run_block_cause(text: str) -> str:
+    """Snakemake's text for an exception raised by a ``run:`` block ("RuleException:", then
+    "<Type> in file <snakefile>, line N:", the message, and the frames of its traceback): the
+    message alone. Any other text is returned as it is."""
+    lines = text.splitlines()
+    if len(lines) < 3 or lines[0] != f"{_FAILED_RUN_BLOCK}:" or " in file " not in lines[1]:
+        return text
+    cause = []
+    for line in lines[2:]:
+        if line.startswith("  File "):
+            break
+        cause.append(line)
+    return "\n".join(cause) or text
 
 
 def failed_job_line(record: logging.LogRecord) -> str:

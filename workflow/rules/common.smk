@@ -11,14 +11,19 @@ from nnstudy.config.validation import (
     typed_overrides,
     validate_config,
 )
+from nnstudy.jobs.frame import watch_interrupts
 from nnstudy.jobs.integrity import check_study, refresh_touched
 from nnstudy.jobs.env import interpreter_first_on_path
-from nnstudy.jobs.provenance import export_code_state
+from nnstudy.jobs.provenance import export_code_state, export_study_command
 from nnstudy.config.runs import canonical_json, study_rows, unique_runs
 from nnstudy.jobs.scheduling import drop_local_rate_limit, relax_full_collections
 from nnstudy.jobs.lock import LOCAL, claim, record_executor
 from nnstudy.training.runfolder import RUN_DIR, TRIAL_DIR
 from nnstudy.tuning.plan import TunedRuns, study_tunings
+
+# Ctrl-C from here on: one line and exit status 130, not a traceback (nnstudy.jobs.frame).
+if workflow.is_main_process:
+    watch_interrupts()
 
 # Before the run table and the DAG, which are millions of objects for a large grid.
 relax_full_collections()
@@ -42,6 +47,13 @@ try:
     TUNED = TunedRuns(study_tunings(config))
 except ConfigError as error:
     sys.exit(str(error))
+# The command that rebuilds this study, for the report's reproducibility section.
+if workflow.is_main_process:
+    export_study_command(
+        workflow.main_snakefile,
+        workflow.overwrite_configfiles,
+        workflow.config_settings.config_args,
+    )
 
 RUNS = unique_runs(ROWS)
 # A recorded file whose content changed since a job wrote it stops the study (a dry run too)

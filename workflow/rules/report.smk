@@ -7,6 +7,7 @@ from pathlib import Path
 
 from nnstudy.config.validation import selected
 from nnstudy.console import closing_summary
+from nnstudy.jobs.frame import exit_if_interrupted
 from nnstudy.config.runs import config_hash, table_csv
 from nnstudy.report.rules import (
     HTML,
@@ -41,6 +42,7 @@ onsuccess:
 
 
 onerror:
+    exit_if_interrupted(logger.error)  # Ctrl-C: one line, exit status 130
     print(
         closing_summary(TABLES_DIR, report_targets(), since=STUDY_STARTED),
         end="",
@@ -85,8 +87,10 @@ rule experiments:
     localrule: True
     conda:
         "../envs/study.yaml"
+    # Params that hold experiment names are functions: Snakemake reads a plain string (or a
+    # list of strings) param as a wildcard pattern, and a name may hold braces.
     params:
-        table=table_csv(ROWS),
+        table=lambda wildcards: table_csv(ROWS),
     script:
         "../scripts/experiments.py"
 
@@ -183,7 +187,7 @@ rule report:
             "data": config.get("data", {}),
             "experiments": {n: config["experiments"][n] for n in selected(config)},
         },
-        selected=selected(config),
+        selected=lambda wildcards: selected(config),
         config_hash=config_hash(config),
     script:
         "../scripts/report.py"

@@ -12,7 +12,13 @@ with a duplicate key (YAML keeps the last one silently) or one whose aliases exp
 than :data:`MAX_VALUES` values (an "alias bomb": a few hundred bytes that expand to millions of
 values and hang validation); :func:`validate_config` applies the same bound to the loaded
 config. :func:`typed_overrides` reads ``--config key=value`` values as YAML, because Snakemake
-reads a nested value (``defaults={dropout: 5.0e-1}``) as text.
+reads a nested value (``defaults={dropout: 5.0e-1}``) as text; a YAML syntax error in a file or
+in a ``--config`` value is one line with its line and column (:func:`yaml_error`).
+
+Snakemake itself refuses a ``--config`` entry that has no ``=`` (often a value the shell split
+at a space: quote the whole ``key=value``) or whose key is not a name, before it reads the
+Snakefile: that error is Snakemake's, ending in
+``ValueError: Invalid config definition: ...``.
 """
 
 from __future__ import annotations
@@ -89,6 +95,18 @@ def _too_large(size: int, where: str) -> ConfigError | None:
     )
 
 
+def yaml_error(exc) -> str:
+    """One line for a YAML syntax error (a ``yaml.MarkedYAMLError``): where and what, e.g.
+    ``line 1, column 14: expected ',' or '}', but got '<stream end>' (while parsing a flow
+    mapping)``."""
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    if mark is None or problem is None:
+        return one_line(str(exc))
+    context = getattr(exc, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}"
+    return one_line(f"{where}: {problem}" + (f" ({context})" if context else ""))
+
+
 def _node_children(node) -> list:
     import yaml
 
@@ -130,7 +148,9 @@ def check_yaml(path: str | Path) -> None:
 
     try:
         root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config: {path}: not valid YAML: {yaml_error(exc)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config: {path}: {one_line(str(exc))}") from None
     if root is None:
         return
@@ -162,7 +182,9 @@ def typed_overrides(args) -> dict[str, Any]:
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config: --config {key}: {one_line(str(exc))}") from None
+            raise ConfigError(
+                f"config: --config {key}: {one_line(text)!r} is not valid YAML: {yaml_error(exc)}"
+            ) from None
         if root is not None:
             duplicate = _duplicate_key(root, set())
             if duplicate:

@@ -11,6 +11,10 @@ package records) is the same for every job of a study: the Snakefile computes it
 variable, read it instead of paying for it each (``importlib.metadata``, ``subprocess`` and the
 two ``git`` processes cost a job about as much as a digits epoch). Without the variable
 (a job run by hand) :func:`provenance` computes it.
+
+The report's "reproduce" command is the study's own command line: the Snakefile computes it
+from what Snakemake was given (:func:`export_study_command`: the config files and the
+``--config`` overrides, in ``$NNSTUDY_STUDY_COMMAND``) and the report job reads it.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 PACKAGES = ("nnlib-study", "numpy", "scipy", "threadpoolctl", "snakemake")
 REPORT_PACKAGES = ("numpy", "scipy", "pandas", "matplotlib", "jinja2", "snakemake", "nnlib-study")
 ENV = "NNSTUDY_PROVENANCE"
+COMMAND_ENV = "NNSTUDY_STUDY_COMMAND"
 
 
 @cache
@@ -99,6 +104,37 @@ def export_code_state(environ=os.environ) -> None:
         environ[ENV] = json.dumps(code_state())
 
 
+def study_command(
+    snakefile: str | os.PathLike,
+    configfiles=(),
+    config_args=(),
+    workdir: str | os.PathLike = ".",
+) -> str:
+    """The shell command that runs the study again in ``workdir`` (its folder): ``snakemake``
+    with the config files (relative to ``workdir`` when inside it) and the ``--config``
+    arguments as they were given, and the Snakefile when it is not ``workdir``'s own."""
+    workdir = Path(workdir).resolve()
+    words = ["snakemake", "--cores", "all"]
+    if Path(snakefile).resolve() != workdir / "Snakefile":
+        words += ["--snakefile", _as_seen_from(snakefile, workdir)]
+    if configfiles:
+        words += ["--configfile", *(_as_seen_from(path, workdir) for path in configfiles)]
+    if config_args:
+        words += ["--config", *map(str, config_args)]
+    return shlex.join(words)
+
+
+def _as_seen_from(path: str | os.PathLike, workdir: Path) -> str:
+    absolute = Path(path).resolve()
+    return str(absolute.relative_to(workdir)) if absolute.is_relative_to(workdir) else str(absolute)
+
+
+def export_study_command(snakefile, configfiles, config_args, environ=os.environ) -> None:
+    """Put :func:`study_command` (for the current folder) into ``environ[COMMAND_ENV]`` for the
+    report job; Snakemake's main process calls it with what it was given."""
+    environ[COMMAND_ENV] = study_command(snakefile, configfiles, config_args)
+
+
 def provenance(data_dir: str | Path) -> dict:
     code = json.loads(os.environ[ENV]) if ENV in os.environ else code_state()
     return {
@@ -143,11 +179,10 @@ def study_provenance(cfg_hash: str, runs, selected: list[str], repo=".") -> dict
             versions.append((pkg, metadata.version(pkg)))
         except metadata.PackageNotFoundError:
             versions.append((pkg, NA))
-    select = json.dumps(selected, separators=(",", ":"))
-    command = (
-        f"git checkout {commit or '<commit>'} && "
-        f"snakemake --cores all --config {shlex.quote(f'select={select}')}"
-    )
+    # Outside a Snakemake run (a report built by hand), the command that selects its experiments.
+    select = json.dumps(selected, separators=(",", ":"), ensure_ascii=False)
+    rerun = os.environ.get(COMMAND_ENV) or study_command("Snakefile", (), [f"select={select}"])
+    command = f"git checkout {commit or '<commit>'} && {rerun}"
     return {
         "commit": commit or "unknown (not a git checkout)",
         "dirty": NA

@@ -3,6 +3,11 @@
 Every value printed by the LaTeX templates goes through ``latex_escape`` (the environment's
 ``finalize``), the way HTML autoescaping works: a template cannot forget to escape. Only values
 wrapped in ``LatexSafe`` (built here from validated input) pass through unchanged.
+
+Text stays as it is written (UTF-8): an experiment named in Chinese is Chinese in report.tex.
+The preamble serves both engines :mod:`nnstudy.report.pdf` chooses from: pdflatex for text it
+can typeset (Latin-1, typographic punctuation, :data:`PDFTEX_SYMBOLS`), LuaLaTeX with
+:data:`FALLBACK_FONTS` for any other (:func:`pdftex_unsupported` tells them apart).
 """
 
 from __future__ import annotations
@@ -35,15 +40,23 @@ _LATEX_CHARS = {
     # Brackets after \\ or \item would be read as optional arguments.
     "[": "{[}",
     "]": "{]}",
-    # Math symbols pdflatex's utf8 input does not map in text mode.
+}
+# Symbols the report's own text uses that pdflatex's utf8 input does not map in text mode:
+# the preamble declares them for pdflatex (LuaLaTeX's fonts have them).
+PDFTEX_SYMBOLS = {
     "≈": r"\ensuremath{\approx}",
     "±": r"\ensuremath{\pm}",
     "×": r"\ensuremath{\times}",
     "α": r"\ensuremath{\alpha}",
     "−": "-",
 }
-# Non-ASCII characters pdflatex (utf8 + T1) can typeset; anything else would stop the build.
-_LATEX_UNICODE_OK = {chr(c) for c in range(0xA1, 0x100)} | set("–—‘’“”…")
+# Non-ASCII characters pdflatex (utf8 + T1 + PDFTEX_SYMBOLS) can typeset.
+PDFTEX_CHARS = {chr(c) for c in range(0xA1, 0x100)} | set("–—‘’“”…") | set(PDFTEX_SYMBOLS)
+# LuaLaTeX takes a character Latin Modern lacks from the first of these that has it: Greek,
+# Cyrillic and symbols (DejaVu Serif), CJK (Noto Serif CJK SC), Arabic, Hebrew (DejaVu Sans).
+FALLBACK_FONTS = ("DejaVu Serif", "Noto Serif CJK SC", "DejaVu Sans")
+# Where they come from, for the message when a build needs them.
+FALLBACK_PACKAGES = "Debian: texlive-luatex fonts-dejavu-core fonts-noto-cjk"
 
 
 class LatexSafe(str):
@@ -51,18 +64,27 @@ class LatexSafe(str):
 
 
 def latex_escape(value) -> str:
-    """Escape any value for LaTeX text; unknown Unicode becomes ``?``, control chars a space."""
+    """Escape any value for LaTeX text: its special characters as commands, any other printable
+    character (of any script) as it is, control characters as a space."""
     if isinstance(value, LatexSafe):
         return value
-    out = []
-    for ch in str(value):
-        if ch in _LATEX_CHARS:
-            out.append(_LATEX_CHARS[ch])
-        elif ch.isascii():
-            out.append(ch if ch.isprintable() else " ")
-        else:
-            out.append(ch if ch in _LATEX_UNICODE_OK else "?")
-    return "".join(out)
+    return "".join(_LATEX_CHARS.get(ch, ch) if ch.isprintable() else " " for ch in str(value))
+
+
+def pdftex_unsupported(text: str) -> list[str]:
+    """The distinct characters of ``text`` pdflatex cannot typeset, in order of appearance
+    (empty: pdflatex builds it)."""
+    return list(dict.fromkeys(ch for ch in text if not ch.isascii() and ch not in PDFTEX_CHARS))
+
+
+def _preamble_globals() -> dict[str, LatexSafe]:
+    """What report.tex.j2's preamble fills in: the \\DeclareUnicodeCharacter lines for pdflatex
+    and the fallback fonts (a Lua list) for LuaLaTeX."""
+    declarations = "\n".join(
+        rf"\DeclareUnicodeCharacter{{{ord(ch):04X}}}{{{tex}}}" for ch, tex in PDFTEX_SYMBOLS.items()
+    )
+    fonts = ", ".join(f'"{name}:mode=node;"' for name in FALLBACK_FONTS)
+    return {"pdftex_symbols": LatexSafe(declarations), "fallback_fonts": LatexSafe(fonts)}
 
 
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./-]+$")
@@ -117,6 +139,7 @@ def latex_env(template_dir: Path = TEMPLATE_DIR) -> jinja2.Environment:
     env.filters["path"] = latex_path
     env.filters["key"] = latex_key
     env.filters["colspec"] = latex_colspec
+    env.globals.update(_preamble_globals())
     return env
 
 

@@ -22,12 +22,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import select
+import signal
 import threading
 import time
 import traceback
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+
+from nnstudy.jobs.frame import Interrupted
 
 
 class JobFailed(Exception):
@@ -69,6 +72,9 @@ def _watch_owner(owner: int) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, daemon=True, name="owner-watch").start()
+    # Ctrl-C reaches every process of the terminal's group: an idle worker leaves it to
+    # Snakemake (and then exits with it, above); a job's frame takes it while the job runs.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _pool_for(workers: int) -> ProcessPoolExecutor:
@@ -107,6 +113,8 @@ def _job_main(job: str, argv: list[str], cwd: str) -> None:
     _busy.set()
     try:
         main(argv)
+    except Interrupted:  # Ctrl-C: Snakemake cancels the study and says so, not each job
+        raise KeyboardInterrupt from None
     except SystemExit as stop:  # its one-line message, not the worker's exit
         if stop.code not in (None, 0):
             raise JobFailed(str(stop.code)) from None
