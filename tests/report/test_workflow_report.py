@@ -7,6 +7,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from nnstudy.invoke import run_snakemake
@@ -82,6 +83,19 @@ def test_report_rules_end_to_end(tmp_path):
     names = zipfile.ZipFile(tmp_path / "smk.zip").namelist()
     assert any(n.endswith("/ranking.png") for n in names)
     assert any(n.endswith("/report.html") for n in names)
+
+    # A run trained before predictions.npz existed (here: the file deleted) gets it from its
+    # saved model, without being trained again.
+    [predictions] = list((tmp_path / "results/runs/spirals").glob("*/predictions.npz"))[:1]
+    with np.load(predictions, allow_pickle=False) as npz:
+        before = dict(npz)
+    predictions.unlink()
+    plan = _snakemake(tmp_path, config, "report_all", "-n")
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.split("Job stats:")[1], re.M))
+    assert counts.get("predict") == "1" and "train" not in counts
+    _snakemake(tmp_path, config, "report_all")
+    with np.load(predictions, allow_pickle=False) as npz:
+        assert {k: v.tolist() for k, v in npz.items()} == {k: v.tolist() for k, v in before.items()}
 
     # A new experiment: only its runs train and predict; the membership table (rule
     # experiments) is rewritten, then aggregate, every comparison's figures (the tables they
