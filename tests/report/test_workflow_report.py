@@ -85,15 +85,15 @@ def test_report_rules_end_to_end(tmp_path):
     assert any(n.endswith("/report.html") for n in names)
 
     # A run trained before predictions.npz existed (here: the file deleted) gets it from its
-    # saved model, without being trained again.
+    # saved model, without being trained again (`rule all` lists every run's predictions).
     [predictions] = list((tmp_path / "results/runs/spirals").glob("*/predictions.npz"))[:1]
     with np.load(predictions, allow_pickle=False) as npz:
         before = dict(npz)
     predictions.unlink()
-    plan = _snakemake(tmp_path, config, "report_all", "-n")
+    plan = _snakemake(tmp_path, config, "all", "-n")
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.split("Job stats:")[1], re.M))
     assert counts.get("predict") == "1" and "train" not in counts
-    _snakemake(tmp_path, config, "report_all")
+    _snakemake(tmp_path, config, "all")
     with np.load(predictions, allow_pickle=False) as npz:
         assert {k: v.tolist() for k, v in npz.items()} == {k: v.tolist() for k, v in before.items()}
 
