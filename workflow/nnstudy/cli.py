@@ -23,11 +23,13 @@ import json
 import re
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from nnstudy.config.nnlib_schema import schedule_params
 from nnstudy.config.runs import canonical_json, study_rows
 from nnstudy.config.validation import ConfigError, check_yaml, schema, validate_config
 from nnstudy.datasets.store import CARD, SPLITS
@@ -123,10 +125,6 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--dropout", type=float)
     run.add_argument("--l2", type=float, help="L2 penalty on the weights")
     run.add_argument("--schedule", help=f"lr schedule, one of: {_names('schedule')}")
-    run.add_argument("--warmup-epochs", type=int, help="cosine schedule: warmup epochs")
-    run.add_argument("--min-lr", type=float, help="cosine schedule: final lr")
-    run.add_argument("--step-size", type=int, help="step schedule: epochs between decays")
-    run.add_argument("--gamma", type=float, help="step/exponential schedule: decay factor")
     run.add_argument("--clip-norm", type=float, help="clip the global gradient norm")
     run.add_argument("--early-stopping", type=int, help="patience in epochs (val loss)")
     run.add_argument("--augment", action="store_true", help="random shift and flip (images)")
@@ -135,17 +133,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--dtype", help="float32 or float64")
     run.add_argument("--snapshot-every", type=int, help="epochs between weight snapshots")
     run.add_argument("--seed", type=int, default=0)
-    opt = p.add_argument_group("optimizer hyper-parameters (default: config's defaults.optimizers)")
-    opt.add_argument("--momentum", type=float, help="momentum: its coefficient")
-    opt.add_argument("--nesterov", action="store_true", default=None, help="momentum: Nesterov")
-    opt.add_argument("--alpha", type=float, help="rmsprop: smoothing constant")
-    opt.add_argument("--centered", action="store_true", default=None, help="rmsprop: centered")
-    opt.add_argument("--eps", type=float, help="rmsprop, adam, adamw: epsilon")
-    opt.add_argument("--betas", type=_float_list, help="adam, adamw: beta1,beta2")
-    opt.add_argument(
-        "--weight-decay",
-        type=float,
-        help="sgd, momentum, rmsprop: L2 in the update; adamw: decoupled",
+    _add_keyword_flags(
+        p.add_argument_group("optimizer hyper-parameters (default: config's defaults.optimizers)"),
+        optimizer_flags(),
+    )
+    _add_keyword_flags(
+        p.add_argument_group("schedule parameters (default: nnlib's, torch's)"), schedule_flags()
     )
     p.add_argument("--force", action="store_true", help="train again if the run exists")
     return top
@@ -153,8 +146,73 @@ def parser() -> argparse.ArgumentParser:
 
 SETTINGS = ("optimizer", "lr", "batch_size", "epochs", "dropout", "l2", "clip_norm")
 SETTINGS += ("early_stopping", "dtype", "snapshot_every", "loss", "residual")
-SCHEDULE = ("warmup_epochs", "min_lr", "step_size", "gamma")
-OPTIMIZER = ("momentum", "nesterov", "alpha", "centered", "eps", "betas", "weight_decay")
+
+
+@dataclass(frozen=True)
+class KeywordFlag:
+    """A command-line flag for one keyword argument of nnlib's optimizers or schedules."""
+
+    key: str  # the keyword (the config's key)
+    dest: str  # argparse's attribute
+    defaults: tuple  # nnlib's default for each user; the first one's type is the flag's
+    users: tuple[str, ...]  # the optimizers or schedules that take it
+
+
+def _keyword_flags(signatures: dict[str, dict[str, Any]], taken=(), prefix="") -> list:
+    """One flag per keyword of ``signatures`` (name -> {keyword: default}); a keyword whose
+    name is ``taken`` by another flag gets ``prefix``."""
+    users: dict[str, dict[str, Any]] = {}
+    for name, keywords in signatures.items():
+        for key, default in keywords.items():
+            users.setdefault(key, {})[name] = default
+    return [
+        KeywordFlag(key, f"{prefix}{key}" if key in taken else key, tuple(by.values()), tuple(by))
+        for key, by in users.items()
+    ]
+
+
+def optimizer_flags() -> list[KeywordFlag]:
+    """A flag per hyper-parameter (but lr) of nnlib's optimizers: ``--weight-decay``."""
+    from nnlib.registry import optimizer_defaults, optimizer_names
+
+    signatures = {
+        name: {k: v for k, v in optimizer_defaults(name).items() if k != "lr"}
+        for name in optimizer_names()
+    }
+    return _keyword_flags(signatures)
+
+
+def schedule_flags() -> list[KeywordFlag]:
+    """A flag per keyword of nnlib's schedules (``--warmup-epochs``); one whose name another
+    flag has is ``--schedule-<name>`` (``--schedule-eps``, plateau's eps)."""
+    taken = {f.key for f in optimizer_flags()} | set(RUN_FLAGS)
+    return _keyword_flags(schedule_params(), taken, "schedule_")
+
+
+# The run settings' flags that a schedule's keyword may not take (besides the optimizers').
+RUN_FLAGS = ("monitor", "min_delta", "norm")
+
+
+def _add_keyword_flags(group, flags: list[KeywordFlag]) -> None:
+    for flag in flags:
+        default = flag.defaults[0]
+        option = "--" + flag.dest.replace("_", "-")
+        shown = f"[{', '.join(map(str, default))}]" if isinstance(default, tuple) else default
+        text = ", ".join(flag.users)
+        if len(set(flag.defaults)) == 1:  # else it depends on the optimizer (an alias's)
+            text += f" (nnlib's default: {shown})"
+        if isinstance(default, bool):
+            kind = {"action": argparse.BooleanOptionalAction}
+        elif isinstance(default, tuple):
+            kind = {"type": _float_list, "metavar": ",".join(["X"] * len(default))}
+        else:
+            kind = {"type": type(default)} if isinstance(default, int | float | str) else {}
+        group.add_argument(option, dest=flag.dest, default=None, help=text, **kind)
+
+
+def _given(args: argparse.Namespace, flags: list[KeywordFlag]) -> dict[str, Any]:
+    """{keyword: value} of the flags given on the command line."""
+    return {f.key: getattr(args, f.dest) for f in flags if getattr(args, f.dest) is not None}
 
 
 def _layers(text: str):
@@ -203,7 +261,7 @@ def study_config(args: argparse.Namespace) -> dict[str, Any]:
             fixed[key] = _layers(getattr(args, key))
     if args.hidden is not None:
         fixed["hidden"] = args.hidden
-    schedule = {k: getattr(args, k) for k in SCHEDULE if getattr(args, k) is not None}
+    schedule = _given(args, schedule_flags())
     if args.schedule is not None or schedule:
         base = config.get("defaults", {}).get("schedule", {"name": "constant"})
         name = args.schedule or base["name"]
@@ -211,7 +269,7 @@ def study_config(args: argparse.Namespace) -> dict[str, Any]:
         fixed["schedule"] = {"name": name, **kept, **schedule}
     if args.augment or args.pad is not None or args.no_flip:
         fixed["augment"] = {"pad": 4 if args.pad is None else args.pad, "flip": not args.no_flip}
-    params = {k: getattr(args, k) for k in OPTIMIZER if getattr(args, k) is not None}
+    params = _given(args, optimizer_flags())
     optimizer = fixed.get("optimizer") or config.get("defaults", {}).get("optimizer", "adam")
     experiment = {"datasets": [args.dataset], "fixed": fixed, "seeds": [args.seed]}
     if params:

@@ -28,8 +28,8 @@ written as ``64-64`` (``linear`` for no hidden layer), ``schedule`` as its name,
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
-import inspect
 import io
 import itertools
 import json
@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from nnstudy.config.nnlib_schema import schedule_params
 from nnstudy.config.validation import ConfigError, schema, selected
 
 ID_LENGTH = 10
@@ -69,22 +70,9 @@ TABLE_SETTINGS = (
 )
 
 
-def _schedule_params() -> dict[str, dict[str, Any]]:
-    """The keys each of nnlib's learning-rate schedules takes, with nnlib's defaults (besides
-    ``lr`` and ``epochs``, which the run sets): one place for them, nnlib's signatures."""
-    from nnlib.schedules import SCHEDULES
-
-    return {
-        name: {
-            p.name: p.default
-            for p in inspect.signature(cls.__init__).parameters.values()
-            if p.default is not p.empty
-        }
-        for name, cls in SCHEDULES.items()
-    }
-
-
-SCHEDULE_PARAMS = _schedule_params()
+# The keys each of nnlib's learning-rate schedules takes, with nnlib's defaults (besides
+# ``lr`` and ``epochs``, which the run sets).
+SCHEDULE_PARAMS = schedule_params()
 
 
 @dataclass(frozen=True)
@@ -152,7 +140,10 @@ RECORDED_SCHEDULE_KEYS = {
 
 
 def _as_type_of(default: Any, value: Any) -> Any:
-    """``value`` in the type of nnlib's default (bool before int: a bool is an int)."""
+    """``value`` in the type of nnlib's default (bool before int: a bool is an int; a tuple's
+    items each in the type of the default's, as a list)."""
+    if isinstance(default, tuple | list) and isinstance(value, list | tuple):
+        return [_as_type_of(d, v) for d, v in zip(default, value, strict=False)]
     for kind in (bool, int, float, str):
         if isinstance(default, kind):
             return kind(value)
@@ -180,20 +171,15 @@ def resolve_run(
     settings: dict[str, Any], optimizers: dict[str, dict], dataset: str, seed: int, where: str
 ) -> dict[str, Any]:
     """The run config for one point; ``settings`` = defaults updated by fixed/grid/sample."""
+    from nnlib.registry import optimizer_defaults
+
     opt = settings["optimizer"]
     params = dict(optimizers[opt])
     lr = settings["lr"] if settings["lr"] is not None else params["lr"]
     params.pop("lr")
-    opt_params = {
-        k: (
-            bool(v)
-            if isinstance(v, bool)
-            else [float(b) for b in v]
-            if isinstance(v, list)
-            else float(v)
-        )
-        for k, v in params.items()
-    }
+    # In the type of nnlib's default (a hyper-parameter with a float default is a float).
+    hyper = optimizer_defaults(opt)
+    opt_params = {k: _as_type_of(hyper[k], v) for k, v in params.items()}
     run = {
         "dataset": dataset,
         "optimizer": opt,
@@ -231,7 +217,42 @@ def resolve_run(
         raise ConfigError(
             f"config: {where}.schedule.min_lr: {sched['min_lr']} must be <= lr ({run['lr']})"
         )
+    _check_with_nnlib(run, where)
     return run
+
+
+def _check_with_nnlib(run: dict[str, Any], where: str) -> None:
+    """The run's optimizer and schedule values, checked by nnlib's own constructors (the one
+    place their valid ranges are written): a bad one is a ConfigError, not a failed run."""
+    optimizer = canonical_json([run["optimizer"], run["lr"], run["optimizer_params"]])
+    schedule = canonical_json([run["schedule"], run["lr"], run["epochs"]])
+    message = _nnlib_refuses(optimizer, schedule)
+    if message:
+        raise ConfigError(f"config: {where}: {message}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _nnlib_refuses(optimizer: str, schedule: str) -> str | None:
+    """nnlib's one-line refusal of an optimizer and a schedule (canonical JSON of ``[name, lr,
+    params]`` and ``[schedule, lr, epochs]``), or None; cached, as a grid repeats them."""
+    from nnlib import Parameter, get_optimizer, get_schedule
+
+    name, lr, params = json.loads(optimizer)
+    sched, _, epochs = json.loads(schedule)
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    try:
+        opt = get_optimizer(name, [Parameter(np.zeros(1))], lr=lr, **kwargs)
+    except ValueError as error:
+        return f"optimizer {name}: {error}"
+    spec = {k: v for k, v in sched.items() if k != "name"}
+    try:
+        built = get_schedule(sched["name"], lr=lr, epochs=epochs, **spec)
+        if built.per_step:
+            # Any number of steps per epoch would do; a real fit's is known only with its data.
+            built.bind(1000, opt)
+    except ValueError as error:
+        return f"schedule {sched['name']}: {error}"
+    return None
 
 
 def _check_layers(run: dict[str, Any], where: str) -> None:
