@@ -122,3 +122,49 @@ def test_nnlibs_newer_optimizers_train_from_the_command_line(study, optimizer):
     assert done.returncode == 0, done.stderr
     run = json.loads((run_folder(study, done.stdout) / "config.json").read_text())
     assert run["optimizer"] == optimizer and run["optimizer_params"] == {}
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--hidden", "8,8", "--norm", "batch,none"], {"norm": ["batch", "none"]}),
+        (
+            ["--optimizer", "momentum", "--schedule", "one_cycle", "--pct-start", "0.4"],
+            {"schedule": {"name": "one_cycle", "pct_start": 0.4}},
+        ),
+        (
+            ["--schedule", "plateau", "--patience", "0", "--mode", "max"]
+            + ["--schedule-monitor", "val_accuracy", "--schedule-eps", "0"],
+            {
+                "schedule": {
+                    "name": "plateau",
+                    "patience": 0,
+                    "mode": "max",
+                    "monitor": "val_accuracy",
+                    "eps": 0.0,
+                }
+            },
+        ),
+        (
+            ["--schedule", "cosine", "--per-step", "--warmup-steps", "3"],
+            {"schedule": {"name": "cosine", "per_step": True, "warmup_steps": 3}},
+        ),
+        (
+            ["--early-stopping", "1", "--monitor", "val_accuracy", "--min-delta", "0.001"],
+            {"early_stopping": 1, "monitor": "val_accuracy", "min_delta": 0.001},
+        ),
+    ],
+)
+def test_norms_schedules_and_early_stopping_from_the_command_line(study, flags, expected):
+    done = nnstudy(study, "train", "--dataset", "spirals", *flags)
+    assert done.returncode == 0, done.stderr
+    run = json.loads((run_folder(study, done.stdout) / "config.json").read_text())
+    for key, value in expected.items():
+        got = run[key]
+        assert (value.items() <= got.items()) if isinstance(value, dict) else got == value
+
+
+def test_a_bad_schedule_flag_is_one_line_naming_it(study):
+    done = nnstudy(study, "train", "--dataset", "spirals", "--schedule", "plateau", "--factor", "2")
+    assert done.returncode != 0 and done.stderr.count("\n") == 1
+    assert "schedule plateau: factor must be < 1, got 2.0" in done.stderr

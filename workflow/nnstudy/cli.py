@@ -116,6 +116,11 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--loss", help=f"one of: {_names('loss')} (mse on one-hot targets)")
     run.add_argument(
+        "--norm",
+        help=f"normalization before each hidden activation, one of: {_names('norm')}; per "
+        "hidden layer: batch,none",
+    )
+    run.add_argument(
         "--residual", action="store_true", default=None, help="skip connections (x + block(x))"
     )
     run.add_argument("--optimizer", help=f"one of: {_names('optimizer')}")
@@ -126,7 +131,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--l2", type=float, help="L2 penalty on the weights")
     run.add_argument("--schedule", help=f"lr schedule, one of: {_names('schedule')}")
     run.add_argument("--clip-norm", type=float, help="clip the global gradient norm")
-    run.add_argument("--early-stopping", type=int, help="patience in epochs (val loss)")
+    run.add_argument(
+        "--early-stopping", type=int, help="patience in epochs (on --monitor, default val_loss)"
+    )
+    run.add_argument("--monitor", help="early stopping: val_loss or val_accuracy")
+    run.add_argument(
+        "--min-delta", type=float, help="early stopping: the least change that is an improvement"
+    )
     run.add_argument("--augment", action="store_true", help="random shift and flip (images)")
     run.add_argument("--pad", type=int, help="augment: shift by up to this many pixels")
     run.add_argument("--no-flip", action="store_true", help="augment: no horizontal flip")
@@ -145,7 +156,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 SETTINGS = ("optimizer", "lr", "batch_size", "epochs", "dropout", "l2", "clip_norm")
-SETTINGS += ("early_stopping", "dtype", "snapshot_every", "loss", "residual")
+SETTINGS += ("dtype", "snapshot_every", "loss", "residual")
 
 
 @dataclass(frozen=True)
@@ -222,6 +233,17 @@ def _layers(text: str):
     return [part.split("+") if "+" in part else part for part in text.split(",")]
 
 
+def _early_stopping(args: argparse.Namespace, base):
+    """--early-stopping, with --monitor and --min-delta a rule over the config's (``base``: a
+    patience, a rule or None); None when none of them is given."""
+    rule = {k: getattr(args, k) for k in ("monitor", "min_delta") if getattr(args, k) is not None}
+    if not rule:
+        return args.early_stopping
+    base = base if isinstance(base, dict) else {"patience": base}
+    patience = args.early_stopping if args.early_stopping is not None else base["patience"]
+    return {**base, "patience": patience, **rule}
+
+
 def config_file(args: argparse.Namespace) -> Path | None:
     """The study config file to read: ``--config`` (a missing one is an error), else
     :data:`DEFAULT_CONFIG` when the current folder has one, else None (built-in defaults)."""
@@ -256,11 +278,14 @@ def study_config(args: argparse.Namespace) -> dict[str, Any]:
     """The study config with the run as its only selected experiment (not yet validated)."""
     config = read_config(config_file(args))
     fixed = {k: getattr(args, k) for k in SETTINGS if getattr(args, k) is not None}
-    for key in ("activation", "initializer"):
+    for key in ("activation", "initializer", "norm"):
         if getattr(args, key) is not None:
             fixed[key] = _layers(getattr(args, key))
     if args.hidden is not None:
         fixed["hidden"] = args.hidden
+    early_stopping = _early_stopping(args, config.get("defaults", {}).get("early_stopping"))
+    if early_stopping is not None:
+        fixed["early_stopping"] = early_stopping
     schedule = _given(args, schedule_flags())
     if args.schedule is not None or schedule:
         base = config.get("defaults", {}).get("schedule", {"name": "constant"})

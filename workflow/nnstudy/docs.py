@@ -30,6 +30,7 @@ SECTIONS = (
     "activations",
     "initializers",
     "norms",
+    "early_stopping_rule",
     "settings",
     "grid",
     "search",

@@ -14,7 +14,8 @@ holds only what the study adds: descriptions and bounds, and the study's own def
 - ``$defs.schedule``: the names of ``nnlib.schedules.SCHEDULES`` and every keyword of their
   signatures but ``lr`` and ``epochs`` (the run sets them), typed by their defaults, over the
   file's annotation of the same key;
-- ``$defs.norm.enum``: ``none`` and the names of ``nnlib.norm.NORMS``.
+- ``$defs.norm.enum``: ``none`` and the names of ``nnlib.norm.NORMS``;
+- ``$defs.early_stopping_rule``'s ``monitor`` enum: what ``nnlib.fit`` can monitor.
 
 So an optimizer or schedule added to nnlib's registry (even at run time) is a valid choice of
 config.yaml and ``nnstudy train`` without an edit here. The values are checked by nnlib's own
@@ -137,9 +138,16 @@ def _fill_norms(schema: dict) -> None:
     schema["$defs"]["norm"]["enum"] = [NO_NORM, *NORMS]
 
 
+def _fill_monitors(schema: dict) -> None:
+    from nnlib.training import MONITORS
+
+    schema["$defs"]["early_stopping_rule"]["properties"]["monitor"]["enum"] = list(MONITORS)
+
+
 def fill(schema: dict) -> dict:
     """``schema`` (the file's, a copy) with nnlib's parts filled in (see the module docstring)."""
     _fill_optimizers(schema)
     _fill_schedules(schema)
     _fill_norms(schema)
+    _fill_monitors(schema)
     return schema

@@ -4,7 +4,8 @@ An experiment (a block under ``experiments:`` in config.yaml) expands to the Car
 datasets x grid x search samples x seeds. Each point is resolved against ``defaults`` (then
 the experiment's ``fixed``, ``per_dataset`` and ``optimizers`` overrides) into a
 *run config*: a flat dict of everything that affects training (dataset, optimizer and its
-hyper-parameters, activation, initializer, hidden sizes, epochs, batch size, learning rate,
+hyper-parameters, activation, initializer, normalization (``norm``, present only when some
+layer has one), hidden sizes, epochs, batch size, learning rate,
 schedule, dropout, L2, early stopping, gradient clipping, dtype, snapshot interval, seed, and
 ``augment`` -- present only when augmentation is on, so it leaves other run ids unchanged).
 The experiment's name is not part of it, so two experiments that contain the same run share
@@ -22,7 +23,8 @@ experiment: one row per (experiment, run) with the columns ``experiment, dataset
 seed`` + every setting in :data:`TABLE_SETTINGS` + ``factors`` (the settings the experiment
 varies, ``;``-separated, in grid order, then searched settings, then ``seed``). ``hidden`` is
 written as ``64-64`` (``linear`` for no hidden layer), ``schedule`` as its name, ``augment`` as
-:func:`augment_label` (``off``, ``pad4+flip``, ``pad2``, ``flip``), null as empty.
+:func:`augment_label` (``off``, ``pad4+flip``, ``pad2``, ``flip``), ``norm`` as ``none``,
+``batch`` or per layer ``batch-none``, null as empty.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
+import inspect
 import io
 import itertools
 import json
@@ -40,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from nnstudy.config.nnlib_schema import schedule_params
+from nnstudy.config.nnlib_schema import NO_NORM, schedule_params
 from nnstudy.config.validation import ConfigError, schema, selected
 
 ID_LENGTH = 10
@@ -56,6 +59,7 @@ TABLE_SETTINGS = (
     "optimizer",
     "activation",
     "initializer",
+    "norm",
     "hidden",
     "lr",
     "epochs",
@@ -194,6 +198,7 @@ def resolve_run(
             if settings.get("residual", RESIDUAL) != RESIDUAL
             else {}
         ),
+        **({"norm": settings["norm"]} if _uses_norm(settings.get("norm", NO_NORM)) else {}),
         "schedule": _schedule(settings["schedule"], where),
         "dtype": settings["dtype"],
         "seed": int(seed),
@@ -202,7 +207,9 @@ def resolve_run(
         run[key] = _float(settings[key])
     run["lr"] = float(lr)
     for key in INT_SETTINGS:
-        run[key] = _int(settings[key])
+        if key != "early_stopping":  # a patience or a rule: _early_stopping
+            run[key] = _int(settings[key])
+    run.update(_early_stopping(settings["early_stopping"]))
     augment = _augment(settings.get("augment"))
     if augment is not None:  # absent when off, so runs without it keep their ids
         run["augment"] = augment
@@ -255,10 +262,54 @@ def _nnlib_refuses(optimizer: str, schedule: str) -> str | None:
     return None
 
 
+def _uses_norm(norm) -> bool:
+    """Whether a ``norm`` setting normalizes any layer: a run config has ``norm`` only then, so
+    the runs without normalization keep their ids."""
+    return any(n != NO_NORM for n in ([norm] if isinstance(norm, str) else norm))
+
+
+def model_norm(norm):
+    """A run's ``norm`` (absent: None) in nnlib's form: None for none, per layer too."""
+    if norm is None or isinstance(norm, str):
+        return None if norm in (None, NO_NORM) else norm
+    return [None if n == NO_NORM else n for n in norm]
+
+
+def _early_stopping(spec) -> dict[str, Any]:
+    """``early_stopping`` (a patience, null, or ``{patience, monitor, min_delta}``) as run
+    config keys: ``early_stopping`` (the patience), and ``monitor`` and ``min_delta`` only
+    away from nnlib.fit's defaults, so the runs without them keep their ids."""
+    if not isinstance(spec, dict):
+        return {"early_stopping": _int(spec)}
+    out: dict[str, Any] = {"early_stopping": int(spec["patience"])}
+    for key, default in FIT_DEFAULTS.items():
+        value = _as_type_of(default, spec.get(key, default))
+        if value != default:
+            out[key] = value
+    return out
+
+
+def _fit_defaults() -> dict[str, Any]:
+    """nnlib.fit's defaults of the early-stopping keywords a run config may set."""
+    from nnlib import fit
+
+    params = inspect.signature(fit).parameters
+    return {key: params[key].default for key in ("monitor", "min_delta")}
+
+
+FIT_DEFAULTS = _fit_defaults()
+
+
 def _check_layers(run: dict[str, Any], where: str) -> None:
-    """Per-layer activations and initializers fit the network's layers."""
+    """Per-layer activations, norms and initializers fit the network's layers."""
     hidden = run["hidden"]
     act, init = run["activation"], run["initializer"]
+    norm = run.get("norm")
+    if isinstance(norm, list) and len(norm) != len(hidden):
+        raise ConfigError(
+            f"config: {where}.norm: {len(norm)} entries for {len(hidden)} hidden layers "
+            f"{hidden}; give one per hidden layer"
+        )
     if isinstance(act, list):
         if len(act) != len(hidden):
             raise ConfigError(
@@ -406,6 +457,8 @@ def unique_runs(rows: list[Row]) -> dict[str, dict[str, Any]]:
 def _cell(key: str, value: Any) -> str:
     if key == "augment":
         return augment_label(value)
+    if key == "norm":  # absent: none; per layer: batch-none
+        return "-".join([value] if isinstance(value, str) else value) if value else NO_NORM
     if value is None:
         return ""
     if key == "hidden":

@@ -209,10 +209,16 @@ def _hint(bad, valid) -> str:
 
 
 def _leaf(error):
-    """The most specific error: inside anyOf/oneOf, the branch error deepest in the instance."""
+    """The most specific error: inside anyOf/oneOf, the branch error deepest in the instance,
+    then one of a branch of the value's type (a mapping's missing key, not "not an integer")."""
     while error.context:
         error = max(
-            error.context, key=lambda e: (len(e.absolute_path), -e.schema_path.count("$ref"))
+            error.context,
+            key=lambda e: (
+                len(e.absolute_path),
+                e.validator != "type",
+                -e.schema_path.count("$ref"),
+            ),
         )
     return error
 
@@ -348,7 +354,7 @@ def selected(config: dict) -> list[str]:
 
 # Settings a grid lists by value (repeats are an error) and a search draws from choices.
 CATEGORICAL = ("optimizer", "activation", "initializer", "hidden", "loss", "residual")
-CATEGORICAL += ("schedule", "augment")
+CATEGORICAL += ("schedule", "augment", "norm")
 
 
 def check_semantics(config: dict) -> None:
