@@ -168,3 +168,25 @@ def test_a_bad_schedule_flag_is_one_line_naming_it(study):
     done = nnstudy(study, "train", "--dataset", "spirals", "--schedule", "plateau", "--factor", "2")
     assert done.returncode != 0 and done.stderr.count("\n") == 1
     assert "schedule plateau: factor must be < 1, got 2.0" in done.stderr
+
+
+def test_lr_find_prints_a_suggestion_in_its_range_and_writes_the_plot(study):
+    flags = ["--dataset", "digits", "--optimizer", "adam", "--start-lr", "1e-6", "--end-lr", "1"]
+    done = nnstudy(study, "lr-find", *flags)
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip().splitlines()[-1]
+    assert line.startswith("suggested lr ") and done.stderr == ""
+    suggestion = float(line.split()[2])
+    assert np.isfinite(suggestion) and 1e-6 <= suggestion <= 1
+    plot = study / line.rsplit("plot ", 1)[1]
+    assert plot.suffix == ".png" and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot.stat().st_size > 1000
+    # No run was trained, and the same command gives the same numbers (seeded).
+    assert not (study / "results/runs/digits").exists()
+    assert nnstudy(study, "lr-find", *flags).stdout.strip().splitlines()[-1] == line
+
+
+def test_lr_find_refuses_a_bad_range_in_one_line(study):
+    done = nnstudy(study, "lr-find", "--dataset", "spirals", "--start-lr", "1", "--end-lr", "0.1")
+    assert done.returncode != 0 and done.stderr.count("\n") == 1
+    assert done.stderr.startswith("nnstudy lr-find: end_lr must be a number > start_lr")

@@ -19,6 +19,7 @@ line and exit status 130; the same command then resumes the run from its last ch
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import re
 import sys
@@ -95,6 +96,14 @@ def parser() -> argparse.ArgumentParser:
         description="Train and evaluate one run: the run, id and folder the DAG makes for "
         "the same settings over the config's defaults (a later snakemake reuses it).",
     )
+    add_run_flags(p)
+    p.add_argument("--force", action="store_true", help="train again if the run exists")
+    add_lr_find_parser(commands)
+    return top
+
+
+def add_run_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that make one run (``train``'s, and ``lr-find``'s)."""
     p.add_argument(
         "--config",
         help=f"study config for data and defaults (default: {DEFAULT_CONFIG} if there is one here, "
@@ -151,8 +160,6 @@ def parser() -> argparse.ArgumentParser:
     _add_keyword_flags(
         p.add_argument_group("schedule parameters (default: nnlib's, torch's)"), schedule_flags()
     )
-    p.add_argument("--force", action="store_true", help="train again if the run exists")
-    return top
 
 
 SETTINGS = ("optimizer", "lr", "batch_size", "epochs", "dropout", "l2", "clip_norm")
@@ -393,8 +400,88 @@ def summary(folder: Path) -> str:
     return f"{status}: {scores or 'no test metrics'}; run {folder}/"
 
 
+# Where ``nnstudy lr-find`` writes its plot by default (a run id names the variant).
+LR_FIND_PLOT = "results/lr_find/{dataset}/{run_id}.png"
+
+
+def add_lr_find_parser(commands) -> None:
+    from nnlib import lr_find
+
+    defaults = {
+        k: v.default
+        for k, v in inspect.signature(lr_find).parameters.items()
+        if k in ("start_lr", "end_lr", "num_steps")
+    }
+    p = commands.add_parser(
+        "lr-find",
+        help="the learning-rate range test of one run's model on its training split",
+        description="Smith's learning-rate range test (nnlib.lr_find) for the run these flags "
+        "make: the lr grows exponentially over mini-batches of the training split; prints the "
+        "suggested lr and writes the loss-vs-lr plot (the run itself is not trained).",
+    )
+    add_run_flags(p)
+    test = p.add_argument_group("range test (default: nnlib.lr_find's)")
+    for key, kind in (("start_lr", float), ("end_lr", float), ("num_steps", int)):
+        option = "--" + key.replace("_", "-")
+        test.add_argument(option, type=kind, default=defaults[key], help=f"{defaults[key]}")
+    test.add_argument("--plot", help=f"PNG to write (default: {LR_FIND_PLOT})")
+
+
+def lr_find_command(args: argparse.Namespace) -> int:
+    """``nnstudy lr-find``: one line with the suggestion and the plot's path."""
+    from nnlib import lr_find
+    from nnstudy.datasets import load_split
+    from nnstudy.training.job import build
+
+    try:
+        config, run = resolve(args)
+    except ConfigError as error:
+        raise SystemExit(f"nnstudy lr-find: {flag_names(str(error))}") from None
+    data = prepare_data(config, run["dataset"], config_file(args))
+    card = json.loads((data / CARD).read_text())
+    x, y = load_split(data, "train")
+    model, loss, optimizer, _ = build(run, x.shape[1], int(card["n_classes"]))
+    bounds = {k: getattr(args, k) for k in ("start_lr", "end_lr", "num_steps")}
+    try:
+        found = lr_find(
+            model, loss, optimizer, x, y, batch_size=run["batch_size"], seed=run["seed"], **bounds
+        )
+    except ValueError as error:
+        raise SystemExit(f"nnstudy lr-find: {error}") from None
+    plot = Path(args.plot or LR_FIND_PLOT.format(**run))
+    plot_lr_find(found, plot, f"{run['dataset']}, {run['optimizer']} (run {run['run_id']})")
+    shown = "none (too few steps)" if found.suggestion is None else f"{found.suggestion:.3g}"
+    steps = f"{len(found.lrs)} steps, lr {found.lrs[0]:.3g} to {found.lrs[-1]:.3g}"
+    print(f"suggested lr {shown} ({steps}); plot {plot}")
+    return 0
+
+
+def plot_lr_find(found, path: Path, title: str) -> None:
+    """The loss and smoothed loss against the lr (log scale), the suggestion marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(found.lrs, found.losses, color="0.75", lw=0.8, label="loss")
+    ax.plot(found.lrs, found.smoothed, color="C0", label="smoothed")
+    if found.suggestion is not None:
+        ax.axvline(found.suggestion, color="C3", ls="--", label=f"suggested {found.suggestion:.3g}")
+    ax.set(xscale="log", xlabel="learning rate", ylabel="training loss", title=title)
+    # The blow-up at the end would flatten the part that is read: up to 1.5 x the first loss.
+    low, first = min(found.smoothed), found.smoothed[0]
+    ax.set_ylim(low - 0.1 * (first - low), 1.5 * first)
+    ax.legend(fontsize=7)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "lr-find":
+        return lr_find_command(args)
     if args.command != "train":
         raise AssertionError(args.command)
     try:
