@@ -617,7 +617,8 @@ def _draw_architecture(ax, arch, tallest: float, colours: dict) -> None:
         colour = colours[name]["color"] if hidden else "0.75"
         ax.add_patch(plt.Rectangle((i - 0.18, -height / 2), 0.36, height, color=colour, alpha=0.85))
         ax.text(i, height / 2 + 0.05, f"{size:,}", ha="center", va="bottom", fontsize=8)
-        label = name + (f"\ndropout {arch.dropout:g}" if hidden and arch.dropout else "")
+        label = name + (f"\n{arch.norms[i - 1]} norm" if hidden and arch.norms[i - 1] else "")
+        label += f"\ndropout {arch.dropout:g}" if hidden and arch.dropout else ""
         ax.text(i, -height / 2 - 0.05, label, ha="center", va="top", fontsize=7)
         if hidden and arch.residual[i - 1]:
             ax.annotate(
