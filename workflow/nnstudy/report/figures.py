@@ -668,7 +668,7 @@ def applies(spec: Figure, view: ComparisonView) -> str | None:
 def _save(fig, paths: dict[str, Path]) -> None:
     paths["png"].parent.mkdir(parents=True, exist_ok=True)
     # The tight box once for both files: bbox_inches="tight" lays the figure out again for
-    # each file, a third of the figures job's time.
+    # each file, and layout is a large part of the figures job's time.
     box = fig.get_tightbbox().padded(plt.rcParams["savefig.pad_inches"])
     fig.savefig(paths["png"], dpi=110, bbox_inches=box)
     # No timestamp in the PDF, so reruns give identical files.
