@@ -4,9 +4,9 @@ Snakemake 9 limits job submissions per timespan (``--max-jobs-per-timespan``, de
 Every scheduling round that leaves ready jobs waiting starts a ``threading.Timer`` that
 triggers one more round a timespan later, and that round starts a new timer: each job start or
 end adds a chain that never stops. With hundreds of short jobs the main process runs hundreds
-of rounds a second and takes a good part of a core from the jobs. The limit protects a cluster's queue; a local run has nothing to protect, so it goes
-without. No command-line value turns the limiter off (any ``N/T`` creates one), hence
-:func:`drop_local_rate_limit`.
+of rounds a second and takes a good part of a core from the jobs. The limit protects a
+cluster's queue; a local run has nothing to protect, so it goes without. No command-line
+value turns the limiter off (any ``N/T`` creates one), hence :func:`drop_local_rate_limit`.
 """
 
 from __future__ import annotations
