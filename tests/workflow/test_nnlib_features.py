@@ -11,20 +11,15 @@ import math
 
 import numpy as np
 import pytest
-from nnstudy.analysis.aggregate import collect_runs, read_membership
-from nnstudy.config.runs import study_rows, table_csv
+from library_study import BASE_ID, config, methods_settings
+from nnstudy.config.runs import study_rows
 from nnstudy.config.validation import ConfigError, validate_config
-from nnstudy.datasets import load_split, prepare
+from nnstudy.datasets import load_split
 from nnstudy.report.architecture import read_architecture
-from nnstudy.report.methods import methods
 from nnstudy.training.job import Progress, _fit, layer_grad_norms, train_run
 from nnstudy.training.runfolder import read_history, train_outputs
 
 from nnlib import MLP, BatchNorm1d, LayerNorm, get_schedule, load_model
-
-BASE = {"hidden": [8, 8], "epochs": 3, "batch_size": 32}
-# The id of the base run before these features existed (tests/workflow/test_library_options).
-BASE_ID = "5b4d0406a8"
 
 # name -> (fixed settings, optimizers block)
 OPTIONS = {
@@ -46,23 +41,9 @@ OPTIONS = {
 }
 
 
-def config(fixed: dict, optimizers: dict | None = None, **experiment) -> dict:
-    exp = {"datasets": ["spirals"], "fixed": {**BASE, **fixed}, **experiment}
-    if optimizers:
-        exp["optimizers"] = optimizers
-    return validate_config({"experiments": {"t": exp}, "select": ["t"]})
-
-
 def one_run(fixed: dict, optimizers: dict | None = None) -> dict:
     (row,) = study_rows(config(fixed, optimizers))
     return {**row.run, "run_id": row.run_id}
-
-
-@pytest.fixture(scope="module")
-def spirals(tmp_path_factory):
-    out = tmp_path_factory.mktemp("spirals")
-    prepare("spirals", out, n_samples=600)
-    return out
 
 
 @pytest.mark.parametrize(
@@ -94,12 +75,7 @@ def test_a_feature_trains_and_reaches_the_run_id_and_the_methods(name, spirals, 
     folder = tmp_path / "runs" / "spirals" / row.run_id
     info = train_run(run, spirals, train_outputs(folder))
     assert info["status"] in ("ok", "early_stopped"), info["error"]
-    (tmp_path / "experiments.csv").write_text(table_csv(rows))
-    card = json.loads((spirals / "card.json").read_text())
-    runs, _ = collect_runs(
-        read_membership(tmp_path / "experiments.csv"), tmp_path / "runs", {"spirals": card}
-    )
-    settings = dict(methods(cfg, runs, {}, ["t"])["settings"])
+    settings = methods_settings(cfg, rows, tmp_path, spirals)
     for key, value in fixed.items():
         if key == "early_stopping":
             assert settings["monitor"] == value["monitor"]
