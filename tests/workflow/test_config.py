@@ -101,6 +101,14 @@ def test_defaults_are_filled_and_momentum_is_sgd_with_momentum():
     assert row.run["seed"] == 0
 
 
+def test_a_validated_config_holds_plain_types_and_writes_back_as_yaml():
+    # Tests and tools write a validated config back to config.yaml for Snakemake.
+    config = validate_config(shipped())
+    again = yaml.safe_load(yaml.safe_dump(config))
+    assert again == config
+    assert validate_config(again) == config
+
+
 def test_run_id_ignores_experiment_name_and_number_spelling():
     a = tiny(fixed={"lr": 1})
     b = tiny(fixed={"lr": 1.0})

@@ -27,11 +27,12 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
-import json
 import math
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 # More values than any real study config holds (the shipped one has a few hundred).
@@ -300,10 +301,12 @@ def _validate(config: dict) -> None:
     if bad is not None:
         raise ConfigError(f"config: {key_path(bad)}: must be a finite number")
     try:
-        # snakemake.utils.validate reads a schema from a file: the filled-in one, written here.
+        # snakemake.utils.validate reads a schema from a file: the filled-in one, written here
+        # as block YAML, since a JSON schema loads as OrderedDicts whose defaults then land in
+        # the config and make it unwritable with yaml.safe_dump.
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "config.schema.json"
-            path.write_text(json.dumps(schema()), encoding="utf-8")
+            path = Path(folder) / "config.schema.yaml"
+            path.write_text(yaml.safe_dump(schema(), sort_keys=False), encoding="utf-8")
             validate(config, str(path), set_default=True)
     except WorkflowError as exc:
         error = _schema_error(exc)
@@ -315,8 +318,6 @@ def _validate(config: dict) -> None:
 
 @functools.cache
 def _schema_file() -> dict:
-    import yaml
-
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
