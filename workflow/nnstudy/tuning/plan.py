@@ -19,9 +19,16 @@ The spaces (:mod:`nnstudy.tuning.spaces`)
 The candidates (:mod:`nnstudy.tuning.search`)
     ``tune.method``: ``grid`` (every point; the default when every space is a grid),
     ``random`` or ``sobol`` (``n_trials`` points, seeded by ``tune.seed``): all proposed at
-    once, a pure function of the config, so a rerun asks for the same trials. A candidate's
-    run-level values go into the trial's run config, its hyper-parameters into the run
-    config's ``optimizer_params`` (content-addressed like any setting).
+    once, a pure function of the config, so a rerun asks for the same trials. ``tpe``
+    (Optuna's TPE, seeded by ``tune.seed``): ``n_trials`` candidates in rounds of
+    ``tune.batch``, round k proposed from the scores of rounds 0..k-1 replayed from their
+    records (:meth:`Tuning.after_round`), so a rerun asks for the same trials and a killed
+    search resumes at the first round without a record. The rounds train at rung 0's epochs;
+    rung 0 then ranks the whole pool and the rungs above halve it, so TPE proposes at the
+    first rung's budget and halving selects at the full one (without ``halving``, TPE's
+    rounds run the full epochs and the best of them is selected). A candidate's run-level
+    values go into the trial's run config, its hyper-parameters into the run config's
+    ``optimizer_params`` (content-addressed like any setting).
 ``tune.seeds``
     The trials' seeds (default ``[1000]``), disjoint from the finals' ``seeds`` (refused
     otherwise: a final must not be a rerun of the trial that chose it); a candidate's score
@@ -39,15 +46,29 @@ The candidates (:mod:`nnstudy.tuning.search`)
     The *selected* candidate is the best at the top rung (:func:`search.select`); the
     candidates that tie with it are recorded as ``tied``, and the selected values that lie on
     their space's boundary as ``edges`` (:func:`spaces.edge_flags`).
+``tune.extend``
+    N > 0: when the selection has edges, a further *stage* searches the space widened at them
+    (:meth:`Tuning.next_stage`; :func:`spaces.extend`: each flagged parameter by its space's
+    own (log) width on the flagged side, a grid keeping its number of points, at most N times
+    per parameter, never past a parameter's domain) with the same method, trials, rungs and
+    seeds; the last stage's selection is final (an earlier stage's trials are the cost of
+    finding the space: counted in the budget, not in the selection). A shared trial (the same
+    point in two stages) is the same run, trained once.
 
 Trials are ordinary runs kept apart (``results/trials/<dataset>/<run_id>/``, rule ``trial``:
-the ``train`` job without ``--evaluate``, so no trial reads the test split). Rung r of a variant is a Snakemake
-checkpoint that reads its trials' ``history.csv`` and ``train.json`` and writes
-``results/tuning/<dataset>/<key>/rung<r>.json`` (:func:`rung_record`): the candidates of the
-rung with their trials' run ids and scores, and ``keep`` (the kept candidates' indices; at
-the top rung the selected one, with ``tied``, ``rule`` and ``edges``). The key hashes
-everything the selection depends on (the trial run ids of every rung and candidate, the
-metric, the rung sizes, the space), so experiments with the same variant and ``tune`` share
+the ``train`` job without ``--evaluate``, so no trial reads the test split). Each *step* of a
+search (:class:`Step`, in the order of :func:`walk`: a stage's ``tpe`` rounds, then its rungs,
+then the next stage) is a Snakemake checkpoint that reads its trials' ``history.csv`` and
+``train.json`` and writes ``results/tuning/<dataset>/<key>/<step>.json``: ``round<k>``
+(:func:`round_record`: every candidate of the stage so far with its round, trial run ids and
+score: the history of the next round) or ``rung<r>`` (:func:`rung_record`: the candidates of
+the rung with their trials' run ids and scores, and ``keep``, the kept candidates' indices; at
+the top rung the selected one, with ``tied``, ``rule`` and ``edges``, and with ``extend`` the
+``stage``, what widening did, ``widened``, and the ``next`` stage's key or None). Its input is
+the step before it (``after``: the record that decided its trials). A stage's key hashes
+everything its selection depends on (the trial run ids of every rung and candidate -- of
+``tpe``'s first round, with method, n_trials, batch and seed --, the metric, the rung sizes,
+the space, and ``extend`` when set), so experiments with the same variant and ``tune`` share
 the search, and a new seed of the finals leaves it untouched. The *finals* are the selected
 candidate trained for E epochs with every seed of the experiment's ``seeds`` and evaluated on
 test (rule ``train``, in ``results/runs/``).
@@ -57,14 +78,15 @@ per (experiment, trial run): ``experiment, dataset, variant`` (short id of the v
 hash of its run config without seed and tuned settings), ``optimizer, activation,
 initializer``, one column per parameter of any space (:func:`parameter_names`; empty where a
 variant's space lacks it), ``tuned`` (``;``-joined searched parameters of the variant),
-``method``, ``candidate`` (index), ``rung`` (0-based), ``budget_epochs`` (the rung's epochs),
+``method``, ``stage`` (0, or how often ``extend`` had widened the space), ``candidate``
+(index, the proposal order), ``rung`` (0-based), ``budget_epochs`` (the rung's epochs),
 ``epochs_run``, ``seed``, ``run_id``, ``status`` (train.json's), ``val_accuracy`` and
 ``val_loss`` (last epoch), ``best_val_accuracy``, ``train_seconds``, ``score`` (the
 candidate's signed score at that rung, empty when it cannot be computed), ``is_default`` (the
 candidate's run config is the variant's untuned one, e.g. the optimizer's configured lr),
-``selected`` (True on the selected candidate's trials at rung R), ``tied`` (True on the
-top-rung trials of every candidate that tied with the selected one, itself included, when
-there was a tie) and ``edge`` (on the selected candidate's rows: ``name:low`` or
+``selected`` (True on the selected candidate's trials at rung R of the last stage), ``tied``
+(True on the top-rung trials of every candidate that tied with the selected one, itself
+included, when there was a tie) and ``edge`` (on the selected candidate's rows: ``name:low`` or
 ``name:high`` per parameter on its space's boundary, ``;``-joined).
 ``results/tables/trial_histories.csv``: ``histories.csv``'s format for the trial runs, one row
 per trial run and epoch: ``dataset, run_id, variant`` (the short id), ``seed, status,

@@ -1,7 +1,9 @@
 """Input functions and the checkpoint body for workflow/rules/tune.smk (kept out of the .smk
 so it holds only rules). ``checkpoints`` is Snakemake's object of that name: ``get`` raises
-Snakemake's incomplete-checkpoint exception until the rung is decided, and the job whose
-input function called it waits for that rung (:mod:`nnstudy.tuning.plan` has the searches)."""
+Snakemake's incomplete-checkpoint exception until the step (a round or a rung) is decided, and
+the job whose input function called it waits for that step; every function here follows a
+search with :func:`nnstudy.tuning.plan.walk`, which reaches a step only through the records
+before it (:mod:`nnstudy.tuning.plan` has the searches)."""
 
 from __future__ import annotations
 
