@@ -254,3 +254,40 @@ def test_an_optimum_outside_is_flagged_and_extend_widens_the_space_to_it(
 
 def stage0_path(tuning) -> str:
     return tuning.rung_path(tuning.top)
+
+
+@pytest.mark.parametrize("method", ["grid", "tpe"])
+def test_the_cost_estimate_counts_the_epochs_the_searches_train(method, tmp_path, monkeypatch):
+    from nnstudy.tuning.cost import experiment_epochs
+
+    monkeypatch.chdir(tmp_path)
+    config = copy.deepcopy(STUDY)
+    config["experiments"]["t"]["tune"].update(copy.deepcopy(SEARCHES[method]))
+    validate_config(config)
+    searches = study_tunings(config)
+    for t in searches:
+        drive(t, tmp_path / "trials")
+    rows = trials_table(searches, search_records(searches), tmp_path / "trials")
+    ran = {r["run_id"]: r["budget_epochs"] for r in rows}
+    finals = [
+        run
+        for t in searches
+        for run in selection(t, on_disk)[0].tuning.finals(selection(t, on_disk)[1])
+    ]
+    assert experiment_epochs(config, "t") == {
+        "spirals": {
+            "variants": 2,
+            "finals": len(finals),
+            "final_epochs": sum(r["epochs"] for r in finals),
+            "trials": len(ran),
+            "trial_epochs": sum(ran.values()),
+        }
+    }
+    assert experiment_epochs(config, "t", stages=2)["spirals"]["trial_epochs"] == 2 * sum(
+        ran.values()
+    )
+    # Untuned: the experiment's runs, once each.
+    del config["experiments"]["t"]["tune"]
+    assert experiment_epochs(config, "t") == {
+        "spirals": {"variants": 2, "finals": 4, "final_epochs": 32, "trials": 0, "trial_epochs": 0}
+    }
