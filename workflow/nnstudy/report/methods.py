@@ -145,12 +145,16 @@ METHOD_TEXT = {
     "grid": "every point of the grid",
     "random": "seeded random draws",
     "sobol": "a scrambled Sobol' sequence (scipy.stats.qmc), seeded",
+    "tpe": "TPE (Bergstra et al. 2011; Optuna's sampler, seeded) in rounds, each proposed "
+    "from the trials of the rounds before at the first rung's epochs",
 }
 ESTIMATOR_TEXT = {
     "grid": "without replacement (a grid's trials are the whole pool; at n = N the curve is "
     "the observed best)",
     "random": "with replacement (the trials sample the search distribution)",
     "sobol": "with replacement (the trials sample the search distribution)",
+    "tpe": "as the best of the first n trials in proposal order (each TPE trial depends on "
+    "the ones before, so no subset is a smaller search; one realisation, no band)",
 }
 
 

@@ -1,14 +1,25 @@
 """Input functions and the checkpoint body for workflow/rules/tune.smk (kept out of the .smk
 so it holds only rules). ``checkpoints`` is Snakemake's object of that name: ``get`` raises
-Snakemake's incomplete-checkpoint exception until the rung is decided, and the job whose
-input function called it waits for that rung (:mod:`nnstudy.tuning.plan` has the searches)."""
+Snakemake's incomplete-checkpoint exception until the step (a round or a rung) is decided, and
+the job whose input function called it waits for that step; every function here follows a
+search with :func:`nnstudy.tuning.plan.walk`, which reaches a step only through the records
+before it (:mod:`nnstudy.tuning.plan` has the searches)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from nnstudy.training.runfolder import METRICS, PREDICTIONS, TRAIN_OUTPUTS
-from nnstudy.tuning.plan import TunedRuns, Tuning, read_record, write_rung
+from nnstudy.tuning.plan import (
+    Step,
+    TunedRuns,
+    Tuning,
+    on_disk,
+    read_record,
+    search_records,
+    walk,
+    write_step,
+)
 
 TRIAL_FILES = (TRAIN_OUTPUTS["history"], TRAIN_OUTPUTS["train"])  # what selection reads
 # What aggregate reads of a final.
@@ -20,42 +31,45 @@ def files_of(runs, names, run_dir: str) -> list[str]:
     return [f"{run_dir}/{name}".format(**run) for run in runs for name in names]
 
 
+def decided(checkpoints):
+    """``record_of`` for :func:`plan.walk` through Snakemake: a step's record once its
+    checkpoint ran (``get`` raises the incomplete-checkpoint exception before)."""
+
+    def record_of(step: Step) -> dict:
+        t = step.tuning
+        return read_record(
+            checkpoints.tune.get(dataset=t.dataset, key=t.key, step=step.name).output[0]
+        )
+
+    return record_of
+
+
 def finals(tuned: TunedRuns, checkpoints, tuning: Tuning) -> list[dict]:
-    """The final runs of ``tuning`` once its top rung is decided."""
-    top = checkpoints.tune.get(dataset=tuning.dataset, key=tuning.key, rung=tuning.top)
-    return tuned.add(tuning, tuning.top, read_record(top.output[0]))
+    """The final runs of the search whose first stage is ``tuning``, once it is finished."""
+    step, record = tuned.follow(tuning, decided(checkpoints))
+    return list(step.tuning.finals(record))
 
 
-def rung_inputs(tuned: TunedRuns, checkpoints, trial_dir: str):
-    """Input function of the ``tune`` checkpoint: a rung's trials (``trials``, in
-    ``trial_dir``) and the record of the rung before it (``previous``, from rung 1 on)."""
+def step_inputs(tuned: TunedRuns, checkpoints, trial_dir: str):
+    """Input function of the ``tune`` checkpoint: the trials a step scores (``trials``, in
+    ``trial_dir``) and the record of the step before it in the search (``after``)."""
 
     def inputs(wildcards):
-        tuning, rung = tuned.by_key[wildcards.key], int(wildcards.rung)
-        if rung == 0:
-            return {
-                "trials": files_of(
-                    tuning.trials(0, range(len(tuning.candidates))), TRIAL_FILES, trial_dir
-                )
-            }
-        previous = checkpoints.tune.get(
-            dataset=wildcards.dataset, key=wildcards.key, rung=rung - 1
-        ).output[0]
-        trials = tuned.add(tuning, rung - 1, read_record(previous))
-        return {"previous": previous, "trials": files_of(trials, TRIAL_FILES, trial_dir)}
+        step = tuned.locate(wildcards.key, wildcards.step, decided(checkpoints))
+        out = {"trials": files_of(step.trials(), TRIAL_FILES, trial_dir)}
+        return out if step.after is None else {**out, "after": step.after}
 
     return inputs
 
 
 def aggregate_inputs(tuned: TunedRuns, checkpoints, run_dir: str) -> list:
-    """One input function per search for ``aggregate`` (its rung records and its finals'
+    """One input function per search for ``aggregate`` (its step records and its finals'
     files), so each search waits for its own checkpoints only."""
 
     def inputs_of(tuning: Tuning):
         def inputs(wildcards):
-            done = finals(tuned, checkpoints, tuning)
-            records = [tuning.rung_path(r) for r in range(tuning.top + 1)]
-            return records + files_of(done, FINAL_FILES, run_dir)
+            records = search_records([tuning], decided(checkpoints))
+            return [*records, *files_of(finals(tuned, checkpoints, tuning), FINAL_FILES, run_dir)]
 
         return inputs
 
@@ -64,22 +78,16 @@ def aggregate_inputs(tuned: TunedRuns, checkpoints, run_dir: str) -> list:
 
 def kept_files(tuned: TunedRuns, checkpoints, trials, finals_) -> list:
     """One input function per search for ``rule all``: every file the search keeps (each
-    rung's record; ``trials`` = (folder pattern, file names) of its trials, ``finals_`` the same
-    of its finals), so that Snakemake rebuilds any of them that is deleted, as it does for the
-    runs of untuned experiments."""
+    step's record; ``trials`` = (folder pattern, file names) of its trials, ``finals_`` the
+    same of its finals), so that Snakemake rebuilds any of them that is deleted, as it does for
+    the runs of untuned experiments."""
     (trial_dir, trial_files), (run_dir, final_files) = trials, finals_
 
     def kept_of(tuning: Tuning):
         def kept(wildcards):
-            files, previous = [], None
-            for rung in range(tuning.top + 1):
-                candidates = tuning.rung_candidates(rung, previous)
-                files += files_of(tuning.trials(rung, candidates), trial_files, trial_dir)
-                record = checkpoints.tune.get(
-                    dataset=tuning.dataset, key=tuning.key, rung=rung
-                ).output[0]
-                files.append(record)
-                previous = read_record(record)
+            files = []
+            for step, _ in walk(tuning, decided(checkpoints)):
+                files += [*files_of(step.trials(), trial_files, trial_dir), step.path]
             return files + files_of(finals(tuned, checkpoints, tuning), final_files, run_dir)
 
         return kept
@@ -101,12 +109,7 @@ def tracked_runs(untuned: dict, tuned: TunedRuns, checkpoints, dataset: str) -> 
 
 
 def run_rung(tuned: TunedRuns, wildcards, input, output, log, trial_dir: str) -> None:
-    """The ``tune`` checkpoint's body (Snakemake's ``run:`` objects in)."""
-    write_rung(
-        tuned.by_key[wildcards.key],
-        int(wildcards.rung),
-        input.get("previous"),
-        Path(trial_dir).parents[1],
-        output[0],
-        log[0],
-    )
+    """The ``tune`` checkpoint's body (Snakemake's ``run:`` objects in): one step, its
+    records before it read from disk."""
+    step = tuned.locate(wildcards.key, wildcards.step, on_disk)
+    write_step(step, Path(trial_dir).parents[1], output[0], log[0])
