@@ -4,7 +4,7 @@ install step counted. Targets: <= 4 min in all and <= 100 lines after the instal
 default study's answer means something (issue 24): in every comparison the variants' test means
 span more than 3x the typical seed sd (the median of the variants' sds over seeds), no more
 than half of the variants share a test mean, and the chosen variant has a probability of
-ranking first.
+ranking first; and no tuned value is selected on its search space's edge (issue 25).
 
 The clone is of the committed HEAD (uncommitted changes are not in it).
 
@@ -52,6 +52,20 @@ def answer_targets(tables: Path) -> bool:
     return met
 
 
+def tuning_targets(tables: Path) -> bool:
+    """Print the selections on a search space's edge; True when there is none."""
+    trials = pd.read_csv(tables / "trials.csv", keep_default_na=False)
+    chosen = trials[trials.selected.astype(str) == "True"]
+    edges = chosen[chosen.edge != ""]
+    for e in edges.itertuples():
+        print(f"  on an edge: {e.experiment} / {e.dataset} / {e.variant}: {e.edge}")
+    print(
+        f"tuned selections on a space's edge: {len(edges)} of {len(chosen)} (target 0): "
+        f"{'met' if edges.empty else 'NOT met'}"
+    )
+    return edges.empty
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-make-run-") as tmp:
         clone = Path(tmp) / "clone"
@@ -80,6 +94,7 @@ def main() -> int:
         print("\n".join(f"  {line}" for line in study))
         print("the default study's answer:")
         answered = answer_targets(clone / "results" / "tables")
+        answered &= tuning_targets(clone / "results" / "tables")
     fast = seconds <= SECONDS_TARGET and len(study) <= LINES_TARGET
     return 0 if fast and answered else 1
 
