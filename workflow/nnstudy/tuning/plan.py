@@ -368,8 +368,42 @@ def rung_record(
     }
 
 
+class RecordError(ValueError):
+    """A rung record that is not one; ``str()`` is one line with the repair."""
+
+    def __init__(self, path: str | Path, cause: str):
+        self.path, self.cause = str(path), cause
+        super().__init__(record_repair([self.path], cause))
+
+
+def record_repair(paths: list[str], cause: str) -> str:
+    names = " ".join(paths)
+    return (
+        f"{names}: not a valid rung record ({cause}); delete and rebuild with what was made "
+        f"from it: rm {names} && snakemake --cores N"
+    )
+
+
 def read_record(path: str | Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
+    """A rung record; :class:`RecordError` (one line, with the repair) when it is not JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise RecordError(path, str(error).splitlines()[0]) from None
+
+
+def _record_fault(tuning: Tuning, rung: int, record: Any, previous: dict | None) -> str | None:
+    """Why ``record`` cannot be rung ``rung`` of ``tuning``, or None."""
+    if not isinstance(record, dict) or (record.get("key"), record.get("rung")) != (
+        tuning.key,
+        rung,
+    ):
+        return f"not the record of search {tuning.key} rung {rung}"
+    keep, allowed = record.get("keep"), tuning.rung_candidates(rung, previous)
+    size = min(tuning.rungs[rung + 1][1] if rung < tuning.top else 1, len(allowed))
+    if not isinstance(keep, list) or len(keep) != size or not set(keep) <= set(allowed):
+        return f"keep {keep!r} is not {size} of the candidates {allowed}"
+    return None
 
 
 def write_rung(
@@ -411,10 +445,36 @@ class TunedRuns:
     def refresh(self) -> None:
         for t in self.tunings:
             for rung in range(t.top + 1):
-                path = Path(t.rung_path(rung))
-                if not path.exists():
+                try:
+                    record = read_record(t.rung_path(rung))
+                except FileNotFoundError:  # not decided yet, or being decided again
                     break
-                self.add(t, rung, read_record(path))
+                self.add(t, rung, record)
+
+    def damaged_records(self) -> str | None:
+        """One line naming the rung records on disk that cannot be read as their search's
+        (not JSON, another search's, a ``keep`` that is not the rung's candidates), with the
+        repair; None when every record is readable. For the Snakefile, before any input
+        function reads them."""
+        bad, causes = [], []
+        for t in self.tunings:
+            previous = None
+            for rung in range(t.top + 1):
+                path = t.rung_path(rung)
+                try:
+                    record = read_record(path)
+                except FileNotFoundError:
+                    break
+                except RecordError as error:
+                    cause = error.cause
+                else:
+                    cause = _record_fault(t, rung, record, previous)
+                if cause is not None:
+                    bad.append(path)
+                    causes.append(cause)
+                    break
+                previous = record
+        return record_repair(bad, "; ".join(dict.fromkeys(causes))) if bad else None
 
     def add(self, tuning: Tuning, rung: int, record: dict) -> list[dict]:
         """Register what rung ``rung``'s record decides (the next rung's trials, or the

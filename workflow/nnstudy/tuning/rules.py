@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from snakemake.exceptions import IncompleteCheckpointException
+from snakemake.io import checkpoint_target
+
+from nnstudy.jobs.integrity import guard
 from nnstudy.training.runfolder import METRICS, PREDICTIONS, TRAIN_OUTPUTS
 from nnstudy.tuning.plan import TunedRuns, Tuning, read_record, write_rung
 
@@ -20,10 +24,28 @@ def files_of(runs, names, run_dir: str) -> list[str]:
     return [f"{run_dir}/{name}".format(**run) for run in runs for name in names]
 
 
+def decided(checkpoints, dataset: str, key: str, rung: int) -> tuple[str, dict]:
+    """A decided rung: its record file and content; raises Snakemake's incomplete-checkpoint
+    exception (the caller's job waits) until the rung is decided.
+
+    Snakemake counts a checkpoint output that was on disk when it built the DAG as decided for
+    the whole run, also when the checkpoint then reruns (its trials were deleted, say) and
+    Snakemake removes the file before the job writes it again. An input function evaluated in
+    that moment (another checkpoint finished: at --cores 2 tune jobs run side by side) finds no
+    file; it waits for the rerun, as for a rung not yet decided."""
+    path = checkpoints.tune.get(dataset=dataset, key=key, rung=rung).output[0]
+    try:
+        return path, read_record(path)
+    except FileNotFoundError:
+        raise IncompleteCheckpointException(
+            checkpoints.tune.rule, checkpoint_target(path)
+        ) from None
+
+
 def finals(tuned: TunedRuns, checkpoints, tuning: Tuning) -> list[dict]:
     """The final runs of ``tuning`` once its top rung is decided."""
-    top = checkpoints.tune.get(dataset=tuning.dataset, key=tuning.key, rung=tuning.top)
-    return tuned.add(tuning, tuning.top, read_record(top.output[0]))
+    _, top = decided(checkpoints, tuning.dataset, tuning.key, tuning.top)
+    return tuned.add(tuning, tuning.top, top)
 
 
 def rung_inputs(tuned: TunedRuns, checkpoints, trial_dir: str):
@@ -38,10 +60,8 @@ def rung_inputs(tuned: TunedRuns, checkpoints, trial_dir: str):
                     tuning.trials(0, range(len(tuning.candidates))), TRIAL_FILES, trial_dir
                 )
             }
-        previous = checkpoints.tune.get(
-            dataset=wildcards.dataset, key=wildcards.key, rung=rung - 1
-        ).output[0]
-        trials = tuned.add(tuning, rung - 1, read_record(previous))
+        previous, record = decided(checkpoints, wildcards.dataset, wildcards.key, rung - 1)
+        trials = tuned.add(tuning, rung - 1, record)
         return {"previous": previous, "trials": files_of(trials, TRIAL_FILES, trial_dir)}
 
     return inputs
@@ -75,11 +95,8 @@ def kept_files(tuned: TunedRuns, checkpoints, trials, finals_) -> list:
             for rung in range(tuning.top + 1):
                 candidates = tuning.rung_candidates(rung, previous)
                 files += files_of(tuning.trials(rung, candidates), trial_files, trial_dir)
-                record = checkpoints.tune.get(
-                    dataset=tuning.dataset, key=tuning.key, rung=rung
-                ).output[0]
+                record, previous = decided(checkpoints, tuning.dataset, tuning.key, rung)
                 files.append(record)
-                previous = read_record(record)
             return files + files_of(finals(tuned, checkpoints, tuning), final_files, run_dir)
 
         return kept
@@ -101,12 +118,15 @@ def tracked_runs(untuned: dict, tuned: TunedRuns, checkpoints, dataset: str) -> 
 
 
 def run_rung(tuned: TunedRuns, wildcards, input, output, log, trial_dir: str) -> None:
-    """The ``tune`` checkpoint's body (Snakemake's ``run:`` objects in)."""
-    write_rung(
-        tuned.by_key[wildcards.key],
-        int(wildcards.rung),
-        input.get("previous"),
-        Path(trial_dir).parents[1],
-        output[0],
-        log[0],
-    )
+    """The ``tune`` checkpoint's body (Snakemake's ``run:`` objects in): its inputs (trials,
+    the previous rung's record) checked and its record recorded like any job's
+    (:mod:`nnstudy.jobs.integrity`; a changed input fails the job with the one-line repair)."""
+    with guard(input, output):
+        write_rung(
+            tuned.by_key[wildcards.key],
+            int(wildcards.rung),
+            input.get("previous"),
+            Path(trial_dir).parents[1],
+            output[0],
+            log[0],
+        )
