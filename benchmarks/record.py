@@ -36,6 +36,7 @@ README.md, up to commit 48dc18b.
 | `bench_datasets.py` | preparing Fashion-MNIST; loading a split; a batch gather from it vs memory | < 10 s; < 0.2 s; <= 1.5x |
 | `bench_real_data.py` | a paper-shape run through the DAG vs nnlib's `fit` in memory, per epoch | <= 1.05 |
 | `bench_paper_cost.py` | the `paper` experiment in core-hours from measured s/epoch | |
+| `bench_tuning_cost.py` | `real_small` and `paper` in core-hours with the tuning protocol: `nnstudy train`'s s/epoch x the planner's epochs | |
 | `bench_study.py` | default study wall time vs its compute floor; no-op rerun | <= 2x floor; < 3 s |
 | `bench_make_run.py` | `make run` on a fresh clone: time in all, lines printed after the install | <= 4 min; <= 100 lines |
 | `bench_wandb.py` | W&B cost per run, fresh process vs batch | off the critical path |

@@ -35,7 +35,7 @@ class ReLU(_Activation):
     def forward(self, x, training=False):
         if not training:
             return np.maximum(x, 0)
-        # np.maximum against a zero array is ~4x faster than against the scalar 0 (SIMD path).
+        # np.maximum against a zero array takes NumPy's SIMD loop; against the scalar 0 it does not.
         zeros = self._buffer("zeros", x.shape, x.dtype, fill=0)
         out = np.maximum(x, zeros, out=self._buffer("out", x.shape, x.dtype))
         self._y = out

@@ -19,9 +19,9 @@ import importlib.util
 
 PATHS = ("numpy", "numba")
 
-# numba's start-up (import, then reading the compiled kernels from the disk cache) costs
-# about 1.1 CPU s once per process; the fused update saves 3.8-6.4 ns per parameter and step
-# (bench_nnlib's last section). At this size that is repaid after 2,000-3,000 steps.
+# numba's start-up (import, then reading the compiled kernels from the disk cache) is paid once
+# per process and the fused update saves a few ns per parameter and step, so it pays only for
+# models this large; bench_nnlib's last section measures both.
 MIN_PARAMETERS = 100_000
 
 

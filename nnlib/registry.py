@@ -76,18 +76,44 @@ _ALIASES = {
 }
 
 
+def optimizer_names() -> list[str]:
+    """Every name ``get_optimizer`` takes: the optimizers of ``nnlib.optim.OPTIMIZERS`` in
+    their order, each followed by its aliases (sgd, momentum, nesterov, rmsprop, ...)."""
+    from .optim import OPTIMIZERS
+
+    return [
+        n
+        for base in OPTIMIZERS
+        for n in (base, *(a for a, (target, _) in _ALIASES.items() if target == base))
+    ]
+
+
+def optimizer_class(name: str) -> tuple[type, dict]:
+    """(class, the keyword defaults its alias sets) of an optimizer name (``{}`` for a class's
+    own name): ``momentum`` -> (SGD, {"momentum": 0.9})."""
+    from .optim import OPTIMIZERS
+
+    table = {n: (cls, {}) for n, cls in OPTIMIZERS.items()}
+    table.update({a: (OPTIMIZERS[target], kw) for a, (target, kw) in _ALIASES.items()})
+    cls, defaults = _lookup("optimizer", table, name)
+    return cls, dict(defaults)
+
+
+def optimizer_defaults(name: str) -> dict:
+    """The hyper-parameters of an optimizer name with their defaults (its alias's where it
+    sets them), ``lr`` first, from its class's ``__init__`` signature."""
+    cls, alias = optimizer_class(name)
+    params = list(inspect.signature(cls.__init__).parameters.values())[2:]  # self, params
+    return {p.name: alias.get(p.name, p.default) for p in params}
+
+
 def get_optimizer(name: str, params, **kwargs):
     """A new optimizer over ``params``: sgd, rmsprop, adam, adamw, adagrad, nadam
     (torch.optim signatures and defaults),
     and the aliases momentum (sgd, momentum=0.9) and nesterov (sgd, momentum=0.9,
     nesterov=True); explicit kwargs override an alias's defaults."""
-    from .optim import OPTIMIZERS
-
-    key = name.lower() if isinstance(name, str) else name
-    if key in _ALIASES:
-        key, defaults = _ALIASES[key]
-        kwargs = {**defaults, **kwargs}
-    cls = _lookup("optimizer", {**OPTIMIZERS, **dict.fromkeys(_ALIASES)}, key)
+    cls, defaults = optimizer_class(name)
+    kwargs = {**defaults, **kwargs}
     _check_kwargs("optimizer", name, cls.__init__, kwargs, 2)
     return cls(params, **kwargs)
 

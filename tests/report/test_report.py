@@ -42,6 +42,7 @@ STUDY = {
                 "initializer": ["he"],
             },
             "fixed": dict(FIXED),
+            "per_dataset": {"spirals": {"batch_size": 64}},
             "seeds": [0, 1, 2],
         },
         # Every run diverges.
@@ -267,6 +268,13 @@ def test_variant_numbers_recomputed_independently(study, tables):
     assert checked >= 6  # core on two datasets, tuned
 
 
+def test_methods_state_the_per_dataset_settings_and_the_card_fractions(html, tex):
+    # The settings a dataset overrides are said where the experiment's fixed ones are.
+    assert "Fixed: hidden = [8]; epochs = 4; batch_size = 32; snapshot_every = 2." in html
+    assert "On spirals: batch_size = 64." in html and "On spirals: batch\\_size = 64." in tex
+    assert "configured validation fraction" not in html  # the cards give the real fractions
+
+
 def test_a_factor_with_one_level_is_stated_not_drawn(tables, html):
     effects = tables["main_effects"]
     core = effects[effects["experiment"] == "core"]
@@ -298,7 +306,8 @@ def test_average_ranks_and_friedman_across_datasets(tables, html):
     )
     # 4 variants on 2 datasets: Nemenyi's CD exceeds the largest possible rank gap (3).
     assert core["cd"].iloc[0] > 3 and core["never"].all()
-    assert "no pair can ever differ" in html
+    # Both reasons, each a sentence.
+    assert "no pair can ever differ (needs at least" in html and "datasets). Friedman: " in html
     assert set(across["experiment"]) == {"core"}  # the only experiment with two datasets
 
 

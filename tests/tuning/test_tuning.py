@@ -187,7 +187,10 @@ LR = {"lr": {"values": [0.1, 1.0]}}
         ({"space": {"batch_size": {"values": [32, 64]}}}, "'batch_size' is not searchable for"),
         ({"space": LR, "spaces": {"adam": {"betas": {"values": [1.0]}}}}, "valid: beta1, beta2"),
         ({"space": LR, "metric": "test_accuracy"}, "valid choices"),
-        ({"space": LR, "method": "tpe"}, "valid choices: grid, random, sobol"),
+        ({"space": LR, "method": "tpe"}, "method tpe needs n_trials"),
+        ({"space": LR, "method": "bayes"}, "valid choices: grid, random, sobol, tpe"),
+        ({"space": LR, "method": "tpe", "n_trials": 3}, "2 distinct points, fewer than n_t"),
+        ({"space": LR, "extend": -1}, "extend: -1 is less than the minimum of 0"),
         ({"space": LR, "seeds": [2, 5]}, r"share \[2\] with the finals' seeds"),
         ({"space": LR, "spaces": {"rmsprop": LR}}, "spaces for rmsprop, which the comparison"),
         ({"space": LR, "preset": "choi2020"}, "valid choices: choi2019"),
@@ -197,17 +200,6 @@ LR = {"lr": {"values": [0.1, 1.0]}}
         (
             {"sweep": {"method": "bayes", "metric": {"name": "val_loss"}, "parameters": LR}},
             "needs run_cap",
-        ),
-        (
-            {
-                "sweep": {
-                    "method": "bayes",
-                    "metric": {"name": "val_loss"},
-                    "parameters": LR,
-                    "run_cap": 2,
-                }
-            },
-            "method tpe is not run by the workflow; valid: grid, random, sobol",
         ),
     ],
 )
@@ -262,7 +254,7 @@ def search(tmp_path, accuracies, test=None, status=None, tunings=None):
                 )
         previous = rung_record(t, rung, previous, tmp_path)
         records[t.rung_path(rung)] = previous
-        tuned.add(t, rung, previous)
+    tuned.follow(t, lambda step: records.get(step.path))
     return t, tuned, records
 
 

@@ -20,13 +20,6 @@ from nnstudy.training.runfolder import train_outputs
 from nnlib import load_model, save_model
 
 
-@pytest.fixture(scope="module")
-def spirals(tmp_path_factory):
-    out = tmp_path_factory.mktemp("spirals")
-    prepare("spirals", out, n_samples=600)
-    return out
-
-
 def run_config(**defaults) -> dict:
     config = {
         "defaults": {"hidden": [8], "epochs": 3, "batch_size": 32, **defaults},

@@ -9,19 +9,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from nnstudy.analysis.aggregate import collect_runs, read_membership
-from nnstudy.config.runs import study_rows, table_csv
+from library_study import BASE_ID, config, methods_settings
+from nnstudy.config.runs import study_rows
 from nnstudy.config.validation import ConfigError, validate_config
-from nnstudy.datasets import prepare
-from nnstudy.report.methods import methods
 from nnstudy.training.job import train_run
 from nnstudy.training.runfolder import train_outputs
 
 from nnlib import load_model
-
-BASE = {"hidden": [8, 8], "epochs": 3, "batch_size": 32}
-# The id of the base run, the same before these options existed: their defaults leave it.
-BASE_ID = "5b4d0406a8"
 
 OPTIONS = {
     "per-layer activations": ({"activation": ["tanh", "identity"]}, {}),
@@ -37,20 +31,6 @@ OPTIONS = {
     # The prepared data is float32: the run converts it for its float64 model.
     "float64": ({"dtype": "float64"}, {}),
 }
-
-
-def config(fixed: dict, optimizers: dict | None = None, **experiment) -> dict:
-    exp = {"datasets": ["spirals"], "fixed": {**BASE, **fixed}, **experiment}
-    if optimizers:
-        exp["optimizers"] = optimizers
-    return validate_config({"experiments": {"t": exp}, "select": ["t"]})
-
-
-@pytest.fixture(scope="module")
-def spirals(tmp_path_factory):
-    out = tmp_path_factory.mktemp("spirals")
-    prepare("spirals", out, n_samples=600)
-    return out
 
 
 def test_runs_without_the_options_keep_their_ids():
@@ -77,12 +57,7 @@ def test_an_option_trains_and_reaches_the_run_id_and_the_methods(name, spirals, 
     if "initializer" in fixed:
         assert model["init"] == ["he_normal", "he_normal", "xavier_normal"]
     # The report's methods section lists the setting with its value.
-    (tmp_path / "experiments.csv").write_text(table_csv(rows))
-    card = json.loads((spirals / "card.json").read_text())
-    runs, _ = collect_runs(
-        read_membership(tmp_path / "experiments.csv"), tmp_path / "runs", {"spirals": card}
-    )
-    settings = dict(methods(cfg, runs, {}, ["t"])["settings"])
+    settings = methods_settings(cfg, rows, tmp_path, spirals)
     for key, value in fixed.items():
         shown = settings[key]
         assert (

@@ -19,17 +19,9 @@ import numpy as np
 import pytest
 from nnstudy.config.runs import study_rows
 from nnstudy.config.validation import validate_config
-from nnstudy.datasets import prepare
 from nnstudy.jobs import integrity
 from nnstudy.training import workers
 from nnstudy.training.job import job_argv
-
-
-@pytest.fixture(scope="module")
-def spirals(tmp_path_factory):
-    out = tmp_path_factory.mktemp("spirals")
-    prepare("spirals", out, n_samples=600)
-    return out
 
 
 def run_json(seed: int, epochs: int = 4) -> str:

@@ -19,15 +19,18 @@ line and exit status 130; the same command then resumes the run from its last ch
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import re
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from nnstudy.config.nnlib_schema import schedule_params
 from nnstudy.config.runs import canonical_json, study_rows
 from nnstudy.config.validation import ConfigError, check_yaml, schema, validate_config
 from nnstudy.datasets.store import CARD, SPLITS
@@ -93,6 +96,14 @@ def parser() -> argparse.ArgumentParser:
         description="Train and evaluate one run: the run, id and folder the DAG makes for "
         "the same settings over the config's defaults (a later snakemake reuses it).",
     )
+    add_run_flags(p)
+    p.add_argument("--force", action="store_true", help="train again if the run exists")
+    add_lr_find_parser(commands)
+    return top
+
+
+def add_run_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that make one run (``train``'s, and ``lr-find``'s)."""
     p.add_argument(
         "--config",
         help=f"study config for data and defaults (default: {DEFAULT_CONFIG} if there is one here, "
@@ -114,6 +125,11 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--loss", help=f"one of: {_names('loss')} (mse on one-hot targets)")
     run.add_argument(
+        "--norm",
+        help=f"normalization before each hidden activation, one of: {_names('norm')}; per "
+        "hidden layer: batch,none",
+    )
+    run.add_argument(
         "--residual", action="store_true", default=None, help="skip connections (x + block(x))"
     )
     run.add_argument("--optimizer", help=f"one of: {_names('optimizer')}")
@@ -123,38 +139,98 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--dropout", type=float)
     run.add_argument("--l2", type=float, help="L2 penalty on the weights")
     run.add_argument("--schedule", help=f"lr schedule, one of: {_names('schedule')}")
-    run.add_argument("--warmup-epochs", type=int, help="cosine schedule: warmup epochs")
-    run.add_argument("--min-lr", type=float, help="cosine schedule: final lr")
-    run.add_argument("--step-size", type=int, help="step schedule: epochs between decays")
-    run.add_argument("--gamma", type=float, help="step/exponential schedule: decay factor")
     run.add_argument("--clip-norm", type=float, help="clip the global gradient norm")
-    run.add_argument("--early-stopping", type=int, help="patience in epochs (val loss)")
+    run.add_argument(
+        "--early-stopping", type=int, help="patience in epochs (on --monitor, default val_loss)"
+    )
+    run.add_argument("--monitor", help="early stopping: val_loss or val_accuracy")
+    run.add_argument(
+        "--min-delta", type=float, help="early stopping: the least change that is an improvement"
+    )
     run.add_argument("--augment", action="store_true", help="random shift and flip (images)")
     run.add_argument("--pad", type=int, help="augment: shift by up to this many pixels")
     run.add_argument("--no-flip", action="store_true", help="augment: no horizontal flip")
     run.add_argument("--dtype", help="float32 or float64")
     run.add_argument("--snapshot-every", type=int, help="epochs between weight snapshots")
     run.add_argument("--seed", type=int, default=0)
-    opt = p.add_argument_group("optimizer hyper-parameters (default: config's defaults.optimizers)")
-    opt.add_argument("--momentum", type=float, help="momentum: its coefficient")
-    opt.add_argument("--nesterov", action="store_true", default=None, help="momentum: Nesterov")
-    opt.add_argument("--alpha", type=float, help="rmsprop: smoothing constant")
-    opt.add_argument("--centered", action="store_true", default=None, help="rmsprop: centered")
-    opt.add_argument("--eps", type=float, help="rmsprop, adam, adamw: epsilon")
-    opt.add_argument("--betas", type=_float_list, help="adam, adamw: beta1,beta2")
-    opt.add_argument(
-        "--weight-decay",
-        type=float,
-        help="sgd, momentum, rmsprop: L2 in the update; adamw: decoupled",
+    _add_keyword_flags(
+        p.add_argument_group("optimizer hyper-parameters (default: config's defaults.optimizers)"),
+        optimizer_flags(),
     )
-    p.add_argument("--force", action="store_true", help="train again if the run exists")
-    return top
+    _add_keyword_flags(
+        p.add_argument_group("schedule parameters (default: nnlib's, torch's)"), schedule_flags()
+    )
 
 
 SETTINGS = ("optimizer", "lr", "batch_size", "epochs", "dropout", "l2", "clip_norm")
-SETTINGS += ("early_stopping", "dtype", "snapshot_every", "loss", "residual")
-SCHEDULE = ("warmup_epochs", "min_lr", "step_size", "gamma")
-OPTIMIZER = ("momentum", "nesterov", "alpha", "centered", "eps", "betas", "weight_decay")
+SETTINGS += ("dtype", "snapshot_every", "loss", "residual")
+
+
+@dataclass(frozen=True)
+class KeywordFlag:
+    """A command-line flag for one keyword argument of nnlib's optimizers or schedules."""
+
+    key: str  # the keyword (the config's key)
+    dest: str  # argparse's attribute
+    defaults: tuple  # nnlib's default for each user; the first one's type is the flag's
+    users: tuple[str, ...]  # the optimizers or schedules that take it
+
+
+def _keyword_flags(signatures: dict[str, dict[str, Any]], taken=(), prefix="") -> list:
+    """One flag per keyword of ``signatures`` (name -> {keyword: default}); a keyword whose
+    name is ``taken`` by another flag gets ``prefix``."""
+    users: dict[str, dict[str, Any]] = {}
+    for name, keywords in signatures.items():
+        for key, default in keywords.items():
+            users.setdefault(key, {})[name] = default
+    return [
+        KeywordFlag(key, f"{prefix}{key}" if key in taken else key, tuple(by.values()), tuple(by))
+        for key, by in users.items()
+    ]
+
+
+def optimizer_flags() -> list[KeywordFlag]:
+    """A flag per hyper-parameter (but lr) of nnlib's optimizers: ``--weight-decay``."""
+    from nnlib.registry import optimizer_defaults, optimizer_names
+
+    signatures = {
+        name: {k: v for k, v in optimizer_defaults(name).items() if k != "lr"}
+        for name in optimizer_names()
+    }
+    return _keyword_flags(signatures)
+
+
+def schedule_flags() -> list[KeywordFlag]:
+    """A flag per keyword of nnlib's schedules (``--warmup-epochs``); one whose name another
+    flag has is ``--schedule-<name>`` (``--schedule-eps``, plateau's eps)."""
+    taken = {f.key for f in optimizer_flags()} | set(RUN_FLAGS)
+    return _keyword_flags(schedule_params(), taken, "schedule_")
+
+
+# The run settings' flags that a schedule's keyword may not take (besides the optimizers').
+RUN_FLAGS = ("monitor", "min_delta", "norm")
+
+
+def _add_keyword_flags(group, flags: list[KeywordFlag]) -> None:
+    for flag in flags:
+        default = flag.defaults[0]
+        option = "--" + flag.dest.replace("_", "-")
+        shown = f"[{', '.join(map(str, default))}]" if isinstance(default, tuple) else default
+        text = ", ".join(flag.users)
+        if len(set(flag.defaults)) == 1:  # else it depends on the optimizer (an alias's)
+            text += f" (nnlib's default: {shown})"
+        if isinstance(default, bool):
+            kind = {"action": argparse.BooleanOptionalAction}
+        elif isinstance(default, tuple):
+            kind = {"type": _float_list, "metavar": ",".join(["X"] * len(default))}
+        else:
+            kind = {"type": type(default)} if isinstance(default, int | float | str) else {}
+        group.add_argument(option, dest=flag.dest, default=None, help=text, **kind)
+
+
+def _given(args: argparse.Namespace, flags: list[KeywordFlag]) -> dict[str, Any]:
+    """{keyword: value} of the flags given on the command line."""
+    return {f.key: getattr(args, f.dest) for f in flags if getattr(args, f.dest) is not None}
 
 
 def _layers(text: str):
@@ -162,6 +238,17 @@ def _layers(text: str):
     if "," not in text and "+" not in text:
         return text
     return [part.split("+") if "+" in part else part for part in text.split(",")]
+
+
+def _early_stopping(args: argparse.Namespace, base):
+    """--early-stopping, with --monitor and --min-delta a rule over the config's (``base``: a
+    patience, a rule or None); None when none of them is given."""
+    rule = {k: getattr(args, k) for k in ("monitor", "min_delta") if getattr(args, k) is not None}
+    if not rule:
+        return args.early_stopping
+    base = base if isinstance(base, dict) else {"patience": base}
+    patience = args.early_stopping if args.early_stopping is not None else base["patience"]
+    return {**base, "patience": patience, **rule}
 
 
 def config_file(args: argparse.Namespace) -> Path | None:
@@ -198,12 +285,15 @@ def study_config(args: argparse.Namespace) -> dict[str, Any]:
     """The study config with the run as its only selected experiment (not yet validated)."""
     config = read_config(config_file(args))
     fixed = {k: getattr(args, k) for k in SETTINGS if getattr(args, k) is not None}
-    for key in ("activation", "initializer"):
+    for key in ("activation", "initializer", "norm"):
         if getattr(args, key) is not None:
             fixed[key] = _layers(getattr(args, key))
     if args.hidden is not None:
         fixed["hidden"] = args.hidden
-    schedule = {k: getattr(args, k) for k in SCHEDULE if getattr(args, k) is not None}
+    early_stopping = _early_stopping(args, config.get("defaults", {}).get("early_stopping"))
+    if early_stopping is not None:
+        fixed["early_stopping"] = early_stopping
+    schedule = _given(args, schedule_flags())
     if args.schedule is not None or schedule:
         base = config.get("defaults", {}).get("schedule", {"name": "constant"})
         name = args.schedule or base["name"]
@@ -211,7 +301,7 @@ def study_config(args: argparse.Namespace) -> dict[str, Any]:
         fixed["schedule"] = {"name": name, **kept, **schedule}
     if args.augment or args.pad is not None or args.no_flip:
         fixed["augment"] = {"pad": 4 if args.pad is None else args.pad, "flip": not args.no_flip}
-    params = {k: getattr(args, k) for k in OPTIMIZER if getattr(args, k) is not None}
+    params = _given(args, optimizer_flags())
     optimizer = fixed.get("optimizer") or config.get("defaults", {}).get("optimizer", "adam")
     experiment = {"datasets": [args.dataset], "fixed": fixed, "seeds": [args.seed]}
     if params:
@@ -310,8 +400,88 @@ def summary(folder: Path) -> str:
     return f"{status}: {scores or 'no test metrics'}; run {folder}/"
 
 
+# Where ``nnstudy lr-find`` writes its plot by default (a run id names the variant).
+LR_FIND_PLOT = "results/lr_find/{dataset}/{run_id}.png"
+
+
+def add_lr_find_parser(commands) -> None:
+    from nnlib import lr_find
+
+    defaults = {
+        k: v.default
+        for k, v in inspect.signature(lr_find).parameters.items()
+        if k in ("start_lr", "end_lr", "num_steps")
+    }
+    p = commands.add_parser(
+        "lr-find",
+        help="the learning-rate range test of one run's model on its training split",
+        description="Smith's learning-rate range test (nnlib.lr_find) for the run these flags "
+        "make: the lr grows exponentially over mini-batches of the training split; prints the "
+        "suggested lr and writes the loss-vs-lr plot (the run itself is not trained).",
+    )
+    add_run_flags(p)
+    test = p.add_argument_group("range test (default: nnlib.lr_find's)")
+    for key, kind in (("start_lr", float), ("end_lr", float), ("num_steps", int)):
+        option = "--" + key.replace("_", "-")
+        test.add_argument(option, type=kind, default=defaults[key], help=f"{defaults[key]}")
+    test.add_argument("--plot", help=f"PNG to write (default: {LR_FIND_PLOT})")
+
+
+def lr_find_command(args: argparse.Namespace) -> int:
+    """``nnstudy lr-find``: one line with the suggestion and the plot's path."""
+    from nnlib import lr_find
+    from nnstudy.datasets import load_split
+    from nnstudy.training.job import build
+
+    try:
+        config, run = resolve(args)
+    except ConfigError as error:
+        raise SystemExit(f"nnstudy lr-find: {flag_names(str(error))}") from None
+    data = prepare_data(config, run["dataset"], config_file(args))
+    card = json.loads((data / CARD).read_text())
+    x, y = load_split(data, "train")
+    model, loss, optimizer, _ = build(run, x.shape[1], int(card["n_classes"]))
+    bounds = {k: getattr(args, k) for k in ("start_lr", "end_lr", "num_steps")}
+    try:
+        found = lr_find(
+            model, loss, optimizer, x, y, batch_size=run["batch_size"], seed=run["seed"], **bounds
+        )
+    except ValueError as error:
+        raise SystemExit(f"nnstudy lr-find: {error}") from None
+    plot = Path(args.plot or LR_FIND_PLOT.format(**run))
+    plot_lr_find(found, plot, f"{run['dataset']}, {run['optimizer']} (run {run['run_id']})")
+    shown = "none (too few steps)" if found.suggestion is None else f"{found.suggestion:.3g}"
+    steps = f"{len(found.lrs)} steps, lr {found.lrs[0]:.3g} to {found.lrs[-1]:.3g}"
+    print(f"suggested lr {shown} ({steps}); plot {plot}")
+    return 0
+
+
+def plot_lr_find(found, path: Path, title: str) -> None:
+    """The loss and smoothed loss against the lr (log scale), the suggestion marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(found.lrs, found.losses, color="0.75", lw=0.8, label="loss")
+    ax.plot(found.lrs, found.smoothed, color="C0", label="smoothed")
+    if found.suggestion is not None:
+        ax.axvline(found.suggestion, color="C3", ls="--", label=f"suggested {found.suggestion:.3g}")
+    ax.set(xscale="log", xlabel="learning rate", ylabel="training loss", title=title)
+    # The blow-up at the end would flatten the part that is read: up to 1.5 x the first loss.
+    low, first = min(found.smoothed), found.smoothed[0]
+    ax.set_ylim(low - 0.1 * (first - low), 1.5 * first)
+    ax.legend(fontsize=7)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "lr-find":
+        return lr_find_command(args)
     if args.command != "train":
         raise AssertionError(args.command)
     try:

@@ -2,7 +2,8 @@
 ``make docs``) writes them:
 
 - docs/config.md, the config.yaml reference, from the config schema (the schema is the one place
-  each key, type, default and meaning is written);
+  each key, type, default and meaning is written, with nnlib's optimizers, schedules and norms
+  filled in from nnlib: :mod:`nnstudy.config.nnlib_schema`);
 - docs/rulegraph.dot, ``snakemake --rulegraph`` of the test study (.test/config.yaml with all its
   experiments and W&B on), and docs/rulegraph.svg drawn from it by Graphviz's ``dot``.
 """
@@ -23,10 +24,13 @@ from nnstudy.invoke import ROOT, TEST_CONFIG, run_snakemake
 DOCS = ROOT / "docs"
 PAGE = DOCS / "config.md"
 RULEGRAPH = DOCS / "rulegraph.dot"
-# Definitions documented once, in their own section, and linked from where they are used.
+# Definitions documented once, in their own section, and linked from where they are used
+# (and one per optimizer of nnlib's registry, :func:`sections`).
 SECTIONS = (
     "activations",
     "initializers",
+    "norms",
+    "early_stopping_rule",
     "settings",
     "grid",
     "search",
@@ -35,7 +39,13 @@ SECTIONS = (
     "tune_parameter",
     "experiment",
 )
-SECTIONS += tuple(f"{name}_params" for name in ("sgd", "momentum", "rmsprop", "adam", "adamw"))
+
+
+def sections() -> tuple[str, ...]:
+    """:data:`SECTIONS` and one ``<name>_params`` per optimizer of nnlib's registry."""
+    from nnlib.registry import optimizer_names
+
+    return (*SECTIONS, *(f"{name}_params" for name in optimizer_names()))
 
 
 def _ref_name(node: dict) -> str | None:
@@ -46,7 +56,7 @@ def _ref_name(node: dict) -> str | None:
 def _resolve(node: dict, defs: dict) -> dict:
     """``node`` with a plain ``$ref`` replaced by its definition (its own keys win)."""
     name = _ref_name(node)
-    if name is None or name in SECTIONS:
+    if name is None or name in sections():
         return node
     rest = {k: v for k, v in node.items() if k != "$ref"}
     return {**_resolve(defs[name], defs), **rest}
@@ -58,7 +68,7 @@ def _anchor(name: str) -> str:
 
 def _kind(node: dict, defs: dict) -> str:
     """A short type description: enum values, numeric bounds, item kinds, alternatives."""
-    if (name := _ref_name(node)) in SECTIONS:
+    if (name := _ref_name(node)) in sections():
         return _anchor(name)
     node = _resolve(node, defs)
     if "enum" in node:
@@ -98,14 +108,26 @@ def _rows(properties: dict, defs: dict, prefix: str = "") -> list[str]:
     rows = []
     for key, raw in properties.items():
         node = _resolve(raw, defs)
-        default = f"`{json.dumps(node['default'])}`" if "default" in node else ""
+        default = f"`{json.dumps(_default(node))}`" if "default" in node else ""
         rows.append(
             f"| `{prefix}{key}` | {_kind(raw, defs)} | {default} | "
             f"{_text(node.get('description', ''))} |"
         )
-        if _ref_name(raw) not in SECTIONS and "properties" in node:
+        if _ref_name(raw) not in sections() and "properties" in node:
             rows += _rows(node["properties"], defs, f"{prefix}{key}.")
     return rows
+
+
+def _default(node: dict):
+    """A node's default; a section's, with the defaults its properties add filled in, as
+    validation fills them (``defaults.optimizers.sgd``: ``{"lr": 0.1}``)."""
+    value = node["default"]
+    if not isinstance(value, dict) or _ref_name(node) is None:
+        return value
+    filled = {
+        k: sub["default"] for k, sub in node.get("properties", {}).items() if "default" in sub
+    }
+    return {**filled, **value}
 
 
 def _table(properties: dict, defs: dict) -> list[str]:
@@ -126,7 +148,7 @@ def render(schema: dict) -> str:
         "",
         *_table(schema["properties"], defs),
     ]
-    for name in SECTIONS:
+    for name in sections():
         node = defs[name]
         lines += ["", f"## {name}", ""]
         if node.get("description"):

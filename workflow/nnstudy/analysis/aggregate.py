@@ -44,7 +44,7 @@ from nnstudy.tuning.plan import (
     Tuning,
     finals_membership,
     parameter_names,
-    read_record,
+    search_records,
     trials_table,
 )
 from nnstudy.tuning.stats import read_trials
@@ -221,6 +221,7 @@ TRIAL_COLUMNS = (
     (
         "tuned",
         "method",
+        "stage",
         "candidate",
         "rung",
         "budget_epochs",
@@ -239,12 +240,6 @@ TRIAL_COLUMNS = (
         "edge",
     ),
 )
-
-
-def read_records(tunings: list[Tuning]) -> dict[str, dict]:
-    """Every rung record of the searches, by path."""
-    paths = {t.rung_path(r) for t in tunings for r in range(t.top + 1)}
-    return {path: read_record(path) for path in sorted(paths)}
 
 
 def collect_trials(
@@ -377,7 +372,7 @@ def aggregate(
     whose trials are in ``trials_root``, e.g. results/trials; ``data_root``: the prepared
     datasets, e.g. data/processed)."""
     tunings = list(tunings)
-    records = read_records(tunings)
+    records = search_records(tunings)
     members = pd.concat(
         [
             read_membership(membership_csv),

@@ -175,12 +175,12 @@ def design_limits(n_variants: int, n_datasets: int, alpha: float = ALPHA) -> dic
         reasons.append(
             f"Nemenyi: with {k} variants and {n} datasets the critical difference is {cd:.2f}, "
             f"more than the largest possible rank gap {k - 1}: no pair can ever differ "
-            f"(needs at least {min_n} datasets)"
+            f"(needs at least {min_n} datasets)."
         )
     if min_p > alpha:
         reasons.append(
             f"Friedman: even identical rankings on all {n} datasets give p = {min_p:.3g} > "
-            f"{alpha:g} (chi-square reference): it can never reject"
+            f"{alpha:g} (chi-square reference): it can never reject."
         )
     return {
         "cd": cd,

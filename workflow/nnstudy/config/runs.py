@@ -4,7 +4,8 @@ An experiment (a block under ``experiments:`` in config.yaml) expands to the Car
 datasets x grid x search samples x seeds. Each point is resolved against ``defaults`` (then
 the experiment's ``fixed``, ``per_dataset`` and ``optimizers`` overrides) into a
 *run config*: a flat dict of everything that affects training (dataset, optimizer and its
-hyper-parameters, activation, initializer, hidden sizes, epochs, batch size, learning rate,
+hyper-parameters, activation, initializer, normalization (``norm``, present only when some
+layer has one), hidden sizes, epochs, batch size, learning rate,
 schedule, dropout, L2, early stopping, gradient clipping, dtype, snapshot interval, seed, and
 ``augment`` -- present only when augmentation is on, so it leaves other run ids unchanged).
 The experiment's name is not part of it, so two experiments that contain the same run share
@@ -22,12 +23,14 @@ experiment: one row per (experiment, run) with the columns ``experiment, dataset
 seed`` + every setting in :data:`TABLE_SETTINGS` + ``factors`` (the settings the experiment
 varies, ``;``-separated, in grid order, then searched settings, then ``seed``). ``hidden`` is
 written as ``64-64`` (``linear`` for no hidden layer), ``schedule`` as its name, ``augment`` as
-:func:`augment_label` (``off``, ``pad4+flip``, ``pad2``, ``flip``), null as empty.
+:func:`augment_label` (``off``, ``pad4+flip``, ``pad2``, ``flip``), ``norm`` as ``none``,
+``batch`` or per layer ``batch-none``, null as empty.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import inspect
 import io
@@ -40,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from nnstudy.config.nnlib_schema import NO_NORM, schedule_params
 from nnstudy.config.validation import ConfigError, schema, selected
 
 ID_LENGTH = 10
@@ -55,6 +59,7 @@ TABLE_SETTINGS = (
     "optimizer",
     "activation",
     "initializer",
+    "norm",
     "hidden",
     "lr",
     "epochs",
@@ -69,22 +74,9 @@ TABLE_SETTINGS = (
 )
 
 
-def _schedule_params() -> dict[str, dict[str, Any]]:
-    """The keys each of nnlib's learning-rate schedules takes, with nnlib's defaults (besides
-    ``lr`` and ``epochs``, which the run sets): one place for them, nnlib's signatures."""
-    from nnlib.schedules import SCHEDULES
-
-    return {
-        name: {
-            p.name: p.default
-            for p in inspect.signature(cls.__init__).parameters.values()
-            if p.default is not p.empty
-        }
-        for name, cls in SCHEDULES.items()
-    }
-
-
-SCHEDULE_PARAMS = _schedule_params()
+# The keys each of nnlib's learning-rate schedules takes, with nnlib's defaults (besides
+# ``lr`` and ``epochs``, which the run sets).
+SCHEDULE_PARAMS = schedule_params()
 
 
 @dataclass(frozen=True)
@@ -152,7 +144,10 @@ RECORDED_SCHEDULE_KEYS = {
 
 
 def _as_type_of(default: Any, value: Any) -> Any:
-    """``value`` in the type of nnlib's default (bool before int: a bool is an int)."""
+    """``value`` in the type of nnlib's default (bool before int: a bool is an int; a tuple's
+    items each in the type of the default's, as a list)."""
+    if isinstance(default, tuple | list) and isinstance(value, list | tuple):
+        return [_as_type_of(d, v) for d, v in zip(default, value, strict=False)]
     for kind in (bool, int, float, str):
         if isinstance(default, kind):
             return kind(value)
@@ -180,20 +175,15 @@ def resolve_run(
     settings: dict[str, Any], optimizers: dict[str, dict], dataset: str, seed: int, where: str
 ) -> dict[str, Any]:
     """The run config for one point; ``settings`` = defaults updated by fixed/grid/sample."""
+    from nnlib.registry import optimizer_defaults
+
     opt = settings["optimizer"]
     params = dict(optimizers[opt])
     lr = settings["lr"] if settings["lr"] is not None else params["lr"]
     params.pop("lr")
-    opt_params = {
-        k: (
-            bool(v)
-            if isinstance(v, bool)
-            else [float(b) for b in v]
-            if isinstance(v, list)
-            else float(v)
-        )
-        for k, v in params.items()
-    }
+    # In the type of nnlib's default (a hyper-parameter with a float default is a float).
+    hyper = optimizer_defaults(opt)
+    opt_params = {k: _as_type_of(hyper[k], v) for k, v in params.items()}
     run = {
         "dataset": dataset,
         "optimizer": opt,
@@ -208,6 +198,7 @@ def resolve_run(
             if settings.get("residual", RESIDUAL) != RESIDUAL
             else {}
         ),
+        **({"norm": settings["norm"]} if _uses_norm(settings.get("norm", NO_NORM)) else {}),
         "schedule": _schedule(settings["schedule"], where),
         "dtype": settings["dtype"],
         "seed": int(seed),
@@ -216,7 +207,9 @@ def resolve_run(
         run[key] = _float(settings[key])
     run["lr"] = float(lr)
     for key in INT_SETTINGS:
-        run[key] = _int(settings[key])
+        if key != "early_stopping":  # a patience or a rule: _early_stopping
+            run[key] = _int(settings[key])
+    run.update(_early_stopping(settings["early_stopping"]))
     augment = _augment(settings.get("augment"))
     if augment is not None:  # absent when off, so runs without it keep their ids
         run["augment"] = augment
@@ -231,13 +224,92 @@ def resolve_run(
         raise ConfigError(
             f"config: {where}.schedule.min_lr: {sched['min_lr']} must be <= lr ({run['lr']})"
         )
+    _check_with_nnlib(run, where)
     return run
 
 
+def _check_with_nnlib(run: dict[str, Any], where: str) -> None:
+    """The run's optimizer and schedule values, checked by nnlib's own constructors (the one
+    place their valid ranges are written): a bad one is a ConfigError, not a failed run."""
+    optimizer = canonical_json([run["optimizer"], run["lr"], run["optimizer_params"]])
+    schedule = canonical_json([run["schedule"], run["lr"], run["epochs"]])
+    message = _nnlib_refuses(optimizer, schedule)
+    if message:
+        raise ConfigError(f"config: {where}: {message}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _nnlib_refuses(optimizer: str, schedule: str) -> str | None:
+    """nnlib's one-line refusal of an optimizer and a schedule (canonical JSON of ``[name, lr,
+    params]`` and ``[schedule, lr, epochs]``), or None; cached, as a grid repeats them."""
+    from nnlib import Parameter, get_optimizer, get_schedule
+
+    name, lr, params = json.loads(optimizer)
+    sched, _, epochs = json.loads(schedule)
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    try:
+        opt = get_optimizer(name, [Parameter(np.zeros(1))], lr=lr, **kwargs)
+    except ValueError as error:
+        return f"optimizer {name}: {error}"
+    spec = {k: v for k, v in sched.items() if k != "name"}
+    try:
+        built = get_schedule(sched["name"], lr=lr, epochs=epochs, **spec)
+        if built.per_step:
+            # Any number of steps per epoch would do; a real fit's is known only with its data.
+            built.bind(1000, opt)
+    except ValueError as error:
+        return f"schedule {sched['name']}: {error}"
+    return None
+
+
+def _uses_norm(norm) -> bool:
+    """Whether a ``norm`` setting normalizes any layer: a run config has ``norm`` only then, so
+    the runs without normalization keep their ids."""
+    return any(n != NO_NORM for n in ([norm] if isinstance(norm, str) else norm))
+
+
+def model_norm(norm):
+    """A run's ``norm`` (absent: None) in nnlib's form: None for none, per layer too."""
+    if norm is None or isinstance(norm, str):
+        return None if norm in (None, NO_NORM) else norm
+    return [None if n == NO_NORM else n for n in norm]
+
+
+def _early_stopping(spec) -> dict[str, Any]:
+    """``early_stopping`` (a patience, null, or ``{patience, monitor, min_delta}``) as run
+    config keys: ``early_stopping`` (the patience), and ``monitor`` and ``min_delta`` only
+    away from nnlib.fit's defaults, so the runs without them keep their ids."""
+    if not isinstance(spec, dict):
+        return {"early_stopping": _int(spec)}
+    out: dict[str, Any] = {"early_stopping": int(spec["patience"])}
+    for key, default in FIT_DEFAULTS.items():
+        value = _as_type_of(default, spec.get(key, default))
+        if value != default:
+            out[key] = value
+    return out
+
+
+def _fit_defaults() -> dict[str, Any]:
+    """nnlib.fit's defaults of the early-stopping keywords a run config may set."""
+    from nnlib import fit
+
+    params = inspect.signature(fit).parameters
+    return {key: params[key].default for key in ("monitor", "min_delta")}
+
+
+FIT_DEFAULTS = _fit_defaults()
+
+
 def _check_layers(run: dict[str, Any], where: str) -> None:
-    """Per-layer activations and initializers fit the network's layers."""
+    """Per-layer activations, norms and initializers fit the network's layers."""
     hidden = run["hidden"]
     act, init = run["activation"], run["initializer"]
+    norm = run.get("norm")
+    if isinstance(norm, list) and len(norm) != len(hidden):
+        raise ConfigError(
+            f"config: {where}.norm: {len(norm)} entries for {len(hidden)} hidden layers "
+            f"{hidden}; give one per hidden layer"
+        )
     if isinstance(act, list):
         if len(act) != len(hidden):
             raise ConfigError(
@@ -385,6 +457,8 @@ def unique_runs(rows: list[Row]) -> dict[str, dict[str, Any]]:
 def _cell(key: str, value: Any) -> str:
     if key == "augment":
         return augment_label(value)
+    if key == "norm":  # absent: none; per layer: batch-none
+        return "-".join([value] if isinstance(value, str) else value) if value else NO_NORM
     if value is None:
         return ""
     if key == "hidden":

@@ -1,6 +1,7 @@
 """Validate the study configuration (config.yaml) and explain a bad one in one line.
 
-The schema is ``workflow/schemas/config.schema.yaml``; :func:`validate_config` runs it through
+The schema is ``workflow/schemas/config.schema.yaml`` with nnlib's names and signatures filled
+in (:func:`schema`, :mod:`nnstudy.config.nnlib_schema`); :func:`validate_config` runs it through
 ``snakemake.utils.validate`` (which fills the schema's defaults in place) and then checks what a
 JSON Schema cannot express (an unknown experiment in ``select``, a setting both in ``grid`` and
 ``fixed``, an empty search range). Any problem raises :class:`ConfigError`, a ``ValueError``
@@ -27,8 +28,11 @@ import copy
 import difflib
 import functools
 import math
+import tempfile
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 # More values than any real study config holds (the shipped one has a few hundred).
@@ -206,10 +210,16 @@ def _hint(bad, valid) -> str:
 
 
 def _leaf(error):
-    """The most specific error: inside anyOf/oneOf, the branch error deepest in the instance."""
+    """The most specific error: inside anyOf/oneOf, the branch error deepest in the instance,
+    then one of a branch of the value's type (a mapping's missing key, not "not an integer")."""
     while error.context:
         error = max(
-            error.context, key=lambda e: (len(e.absolute_path), -e.schema_path.count("$ref"))
+            error.context,
+            key=lambda e: (
+                len(e.absolute_path),
+                e.validator != "type",
+                -e.schema_path.count("$ref"),
+            ),
         )
     return error
 
@@ -291,7 +301,13 @@ def _validate(config: dict) -> None:
     if bad is not None:
         raise ConfigError(f"config: {key_path(bad)}: must be a finite number")
     try:
-        validate(config, str(SCHEMA_PATH), set_default=True)
+        # snakemake.utils.validate reads a schema from a file: the filled-in one, written here
+        # as block YAML, since a JSON schema loads as OrderedDicts whose defaults then land in
+        # the config and make it unwritable with yaml.safe_dump.
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "config.schema.yaml"
+            path.write_text(yaml.safe_dump(schema(), sort_keys=False), encoding="utf-8")
+            validate(config, str(path), set_default=True)
     except WorkflowError as exc:
         error = _schema_error(exc)
         if error is None:
@@ -301,11 +317,17 @@ def _validate(config: dict) -> None:
 
 
 @functools.cache
-def schema() -> dict:
-    """The config schema (workflow/schemas/config.schema.yaml), read once."""
-    import yaml
-
+def _schema_file() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def schema() -> dict:
+    """The config schema: workflow/schemas/config.schema.yaml (read once) with nnlib's parts
+    filled in from its registries as they are now (:func:`nnstudy.config.nnlib_schema.fill`),
+    so an optimizer registered at run time is a valid choice. A new dict on every call."""
+    from nnstudy.config.nnlib_schema import fill
+
+    return fill(copy.deepcopy(_schema_file()))
 
 
 def _with_defaults(value: dict, node: dict) -> dict:
@@ -333,7 +355,7 @@ def selected(config: dict) -> list[str]:
 
 # Settings a grid lists by value (repeats are an error) and a search draws from choices.
 CATEGORICAL = ("optimizer", "activation", "initializer", "hidden", "loss", "residual")
-CATEGORICAL += ("schedule", "augment")
+CATEGORICAL += ("schedule", "augment", "norm")
 
 
 def check_semantics(config: dict) -> None:

@@ -8,7 +8,7 @@
 
 The download stack (urllib, ssl, e-mail, tqdm) is imported by ``download`` when it runs, and
 tarfile by the CIFAR-10 reader, so a training job that only loads prepared splits does not pay
-for them (about 0.1 s a process). The names themselves are imported eagerly: three are also
+for them in every process. The names themselves are imported eagerly: three are also
 module names (``fetch``, ``download``, ``prepare``), and a lazy package attribute would be
 replaced by the submodule as soon as anything imported it.
 """

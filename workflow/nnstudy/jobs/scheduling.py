@@ -1,12 +1,12 @@
 """Keep Snakemake's main process cheap: no spinning in local runs, no repeated full GC sweeps.
 
-Snakemake 9 (9.27 checked) limits job submissions per timespan (``--max-jobs-per-timespan``,
-default 100/1s). Every scheduling round that leaves ready jobs waiting starts a
-``threading.Timer`` that triggers one more round a timespan later, and that round starts a new
-timer: each job start or end adds a chain that never stops. With hundreds of short jobs the
-main process runs hundreds of rounds a second and takes a good part of a core from the jobs
-(a 36-run study: 16.8 s of main-process CPU, 5.9 s without the limiter). The limit protects a
-cluster's queue; a local run has nothing to protect, so it goes without.
+Snakemake 9 limits job submissions per timespan (``--max-jobs-per-timespan``, default 100/1s).
+Every scheduling round that leaves ready jobs waiting starts a ``threading.Timer`` that
+triggers one more round a timespan later, and that round starts a new timer: each job start or
+end adds a chain that never stops. With hundreds of short jobs the main process runs hundreds
+of rounds a second and takes a good part of a core from the jobs. The limit protects a
+cluster's queue; a local run has nothing to protect, so it goes without. No command-line
+value turns the limiter off (any ``N/T`` creates one), hence :func:`drop_local_rate_limit`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import gc
 
 # Python's default third threshold (10) plus its own rule (a full collection once the objects
 # promoted since the last one exceed a quarter of the long-lived ones) lets a full sweep of the
-# whole heap run every time the DAG grows by a quarter. Planning a 10,000-run grid builds
-# millions of objects and spent about a fifth of its time in those sweeps.
+# whole heap run every time the DAG grows by a quarter; planning a large grid builds millions
+# of long-lived objects, so those sweeps would run again and again over all of them.
 FULL_COLLECTION_THRESHOLD = 1000
 
 

@@ -1,6 +1,6 @@
 """The network architectures a study trained, read from its runs' saved models (model.npz):
-layer sizes, each hidden layer's activation, residual blocks and parameter counts, as the
-report's architecture figure shows them."""
+layer sizes, each hidden layer's activation and normalization, residual blocks and parameter
+counts, as the report's architecture figure shows them."""
 
 from __future__ import annotations
 
@@ -20,10 +20,13 @@ class Architecture:
     residual: tuple[bool, ...]  # per hidden layer: wrapped as x + block(x)
     dropout: float
     parameters: tuple[int, ...]  # per Dense layer: weights and biases
+    # per hidden layer: "batch", "layer" (nnlib's norm names) or "" for none
+    norms: tuple[str, ...]
+    norm_parameters: int  # the norms' affine weights and biases, all layers
 
     @property
     def total_parameters(self) -> int:
-        return sum(self.parameters)
+        return sum(self.parameters) + self.norm_parameters
 
     @property
     def title(self) -> str:
@@ -48,9 +51,13 @@ def read_architecture(path: str | Path) -> Architecture:
     pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
     bias = bool(config.get("bias", True))
     parameters = tuple(n_in * n_out + (n_out if bias else 0) for n_in, n_out in pairs)
-    if sum(parameters) != stored:
+    norms = _norms(config.get("norm"), len(sizes) - 2)
+    # MLP builds each norm with its defaults: an affine weight and bias per feature.
+    norm_parameters = sum(2 * size for size, norm in zip(sizes[1:-1], norms, strict=True) if norm)
+    if sum(parameters) + norm_parameters != stored:
         raise ValueError(
-            f"{path}: {stored} stored parameters, the architecture has {sum(parameters)}"
+            f"{path}: {stored} stored parameters, the architecture has "
+            f"{sum(parameters) + norm_parameters}"
         )
     acts = config["activation"]
     acts = [acts] * (len(sizes) - 2) if isinstance(acts, str) else acts
@@ -60,7 +67,16 @@ def read_architecture(path: str | Path) -> Architecture:
         residual=tuple(bool(config.get("residual")) and a == b for a, b in pairs[:-1]),
         dropout=float(config.get("dropout", 0.0)),
         parameters=parameters,
+        norms=norms,
+        norm_parameters=norm_parameters,
     )
+
+
+def _norms(norm, n_hidden: int) -> tuple[str, ...]:
+    """An MLP config's ``norm`` (absent, a name, or one name or None per hidden layer) as one
+    name per hidden layer, "" for none."""
+    specs = [norm] * n_hidden if norm is None or isinstance(norm, str) else norm
+    return tuple(s or "" for s in specs)
 
 
 def distinct_architectures(model_paths) -> list[tuple[Architecture, int]]:

@@ -617,7 +617,8 @@ def _draw_architecture(ax, arch, tallest: float, colours: dict) -> None:
         colour = colours[name]["color"] if hidden else "0.75"
         ax.add_patch(plt.Rectangle((i - 0.18, -height / 2), 0.36, height, color=colour, alpha=0.85))
         ax.text(i, height / 2 + 0.05, f"{size:,}", ha="center", va="bottom", fontsize=8)
-        label = name + (f"\ndropout {arch.dropout:g}" if hidden and arch.dropout else "")
+        label = name + (f"\n{arch.norms[i - 1]} norm" if hidden and arch.norms[i - 1] else "")
+        label += f"\ndropout {arch.dropout:g}" if hidden and arch.dropout else ""
         ax.text(i, -height / 2 - 0.05, label, ha="center", va="top", fontsize=7)
         if hidden and arch.residual[i - 1]:
             ax.annotate(
@@ -667,7 +668,7 @@ def applies(spec: Figure, view: ComparisonView) -> str | None:
 def _save(fig, paths: dict[str, Path]) -> None:
     paths["png"].parent.mkdir(parents=True, exist_ok=True)
     # The tight box once for both files: bbox_inches="tight" lays the figure out again for
-    # each file, a third of the figures job's time.
+    # each file, and layout is a large part of the figures job's time.
     box = fig.get_tightbbox().padded(plt.rcParams["savefig.pad_inches"])
     fig.savefig(paths["png"], dpi=110, bbox_inches=box)
     # No timestamp in the PDF, so reruns give identical files.

@@ -218,17 +218,30 @@ def edge_finding(view: ComparisonView) -> str | None:
     chosen = tuning_stats.selections(view.trials)
     picks = [
         f"{name} of {r['label']} at the {SIDES[side]} edge"
+        + (f" after {plural(r['widened'], 'widening')}" if r["widened"] else "")
         for _, r in chosen.iterrows()
         for name, side in (p.split(":") for p in r["edge"].split(";") if p)
     ]
+    widened = chosen[chosen["widened"] > 0]
+    extended = (
+        " The space of "
+        + "; ".join(
+            f"{r['label']} was widened {plural(r['widened'], 'time')}"
+            for _, r in widened.iterrows()
+        )
+        + " (tune.extend: its selection was on an edge, and the wider space was searched again "
+        "with the same trials and epochs)."
+        if len(widened)
+        else ""
+    )
     if not picks:
         return (
             f"{_name(view)}: every selected value lies inside its search space (none of the "
-            f"{plural(len(chosen), 'variant')} chose a value on an edge)."
+            f"{plural(len(chosen), 'variant')} chose a value on an edge)." + extended
         )
     return (
         f"{_name(view)}: chosen on the edge of its search space, so the optimum may lie "
-        f"outside it (widen the space): {'; '.join(picks)}."
+        f"outside it (widen the space): {'; '.join(picks)}." + extended
     )
 
 

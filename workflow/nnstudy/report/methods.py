@@ -40,6 +40,11 @@ def methods(config: dict, runs: pd.DataFrame, cards: dict[str, dict], selected: 
                 "datasets": distinct(exp.get("datasets", members["dataset"].unique())),
                 "grid": [(k, distinct(v)) for k, v in (exp.get("grid") or {}).items()],
                 "fixed": [(k, json.dumps(v)) for k, v in (exp.get("fixed") or {}).items()],
+                # Per-dataset settings override the fixed ones on that dataset.
+                "per_dataset": [
+                    (d, "; ".join(f"{k} = {json.dumps(v)}" for k, v in over.items()))
+                    for d, over in (exp.get("per_dataset") or {}).items()
+                ],
                 "seeds": distinct(exp.get("seeds", sorted(members["seed"].unique()))),
                 "n_runs": len(members),
             }
@@ -54,8 +59,8 @@ def methods(config: dict, runs: pd.DataFrame, cards: dict[str, dict], selected: 
         "settings": settings,
         "datasets": datasets,
         "split": (
-            f"configured validation fraction {data.get('val_fraction', NA)}, split seed "
-            f"{data.get('split_seed', NA)} (per dataset below, from its card)"
+            f"split seed {data.get('split_seed', NA)}; each dataset's validation and test "
+            "fractions are below, from its card"
         ),
         "splits_used": SPLITS_USED,
         "n_runs": len(runs),
@@ -140,12 +145,16 @@ METHOD_TEXT = {
     "grid": "every point of the grid",
     "random": "seeded random draws",
     "sobol": "a scrambled Sobol' sequence (scipy.stats.qmc), seeded",
+    "tpe": "TPE (Bergstra et al. 2011; Optuna's sampler, seeded) in rounds, each proposed "
+    "from the trials of the rounds before at the first rung's epochs",
 }
 ESTIMATOR_TEXT = {
     "grid": "without replacement (a grid's trials are the whole pool; at n = N the curve is "
     "the observed best)",
     "random": "with replacement (the trials sample the search distribution)",
     "sobol": "with replacement (the trials sample the search distribution)",
+    "tpe": "as the best of the first n trials in proposal order (each TPE trial depends on "
+    "the ones before, so no subset is a smaller search; one realisation, no band)",
 }
 
 

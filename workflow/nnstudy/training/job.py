@@ -30,7 +30,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from nnlib.checkpoint import CheckpointError, content_digest
-from nnstudy.config.runs import LOSS, RESIDUAL, neuron_activations
+from nnstudy.config.runs import FIT_DEFAULTS, LOSS, RESIDUAL, model_norm, neuron_activations
 from nnstudy.jobs.frame import job_frame
 from nnstudy.jobs.provenance import provenance
 from nnstudy.training.evaluation import EVAL_INPUTS, evaluate_run
@@ -65,6 +65,7 @@ def build(run: dict[str, Any], n_features: int, n_classes: int):
         dtype=np.dtype(run["dtype"]),
         rng=np.random.default_rng(run["seed"]),
         residual=run.get("residual", RESIDUAL),
+        norm=model_norm(run.get("norm")),
     )
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in run["optimizer_params"].items()}
     optimizer = get_optimizer(run["optimizer"], model.parameters(), lr=run["lr"], **params)
@@ -100,14 +101,16 @@ def dense_layers(model) -> list:
 
 
 def layer_grad_norms(model, x, y) -> np.ndarray:
-    """Per-layer gradient norms on (x, y) with dropout off; weights, gradients and random
-    state are left as they were."""
+    """Per-layer gradient norms on (x, y) with dropout off; weights, gradients, buffers
+    (BatchNorm's running statistics, which a training forward updates) and random state are
+    left as they were."""
     from nnlib import get_loss
 
     drops = [m for m in model.modules() if type(m).__name__ == "Dropout"]
     saved_p = [d.p for d in drops]
     params = model.parameters()
     saved_grads = [p.grad.copy() for p in params]
+    saved_buffers = [b.copy() for b in model.buffers()]
     try:
         for d in drops:
             d.p = 0.0  # p == 0 draws no random numbers
@@ -131,6 +134,8 @@ def layer_grad_norms(model, x, y) -> np.ndarray:
             d.p = p
         for p, g in zip(params, saved_grads, strict=True):
             p.grad[...] = g
+        for b, saved in zip(model.buffers(), saved_buffers, strict=True):
+            b[...] = saved
 
 
 def weight_stats(model) -> dict[str, np.ndarray]:
@@ -272,6 +277,7 @@ def _fit(run: dict, data_dir, progress, ckpt: Path | None, snap_path: Path | Non
         validation_data=(x_val, y_val),
         schedule=schedule,
         early_stopping=run["early_stopping"],
+        **{key: run[key] for key in FIT_DEFAULTS if key in run},  # monitor, min_delta
         clip_norm=run["clip_norm"],
         callbacks=[progress, snapshots],
         seed=run["seed"],

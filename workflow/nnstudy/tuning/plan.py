@@ -19,9 +19,16 @@ The spaces (:mod:`nnstudy.tuning.spaces`)
 The candidates (:mod:`nnstudy.tuning.search`)
     ``tune.method``: ``grid`` (every point; the default when every space is a grid),
     ``random`` or ``sobol`` (``n_trials`` points, seeded by ``tune.seed``): all proposed at
-    once, a pure function of the config, so a rerun asks for the same trials. A candidate's
-    run-level values go into the trial's run config, its hyper-parameters into the run
-    config's ``optimizer_params`` (content-addressed like any setting).
+    once, a pure function of the config, so a rerun asks for the same trials. ``tpe``
+    (Optuna's TPE, seeded by ``tune.seed``): ``n_trials`` candidates in rounds of
+    ``tune.batch``, round k proposed from the scores of rounds 0..k-1 replayed from their
+    records (:meth:`Tuning.after_round`), so a rerun asks for the same trials and a killed
+    search resumes at the first round without a record. The rounds train at rung 0's epochs;
+    rung 0 then ranks the whole pool and the rungs above halve it, so TPE proposes at the
+    first rung's budget and halving selects at the full one (without ``halving``, TPE's
+    rounds run the full epochs and the best of them is selected). A candidate's run-level
+    values go into the trial's run config, its hyper-parameters into the run config's
+    ``optimizer_params`` (content-addressed like any setting).
 ``tune.seeds``
     The trials' seeds (default ``[1000]``), disjoint from the finals' ``seeds`` (refused
     otherwise: a final must not be a rerun of the trial that chose it); a candidate's score
@@ -39,15 +46,29 @@ The candidates (:mod:`nnstudy.tuning.search`)
     The *selected* candidate is the best at the top rung (:func:`search.select`); the
     candidates that tie with it are recorded as ``tied``, and the selected values that lie on
     their space's boundary as ``edges`` (:func:`spaces.edge_flags`).
+``tune.extend``
+    N > 0: when the selection has edges, a further *stage* searches the space widened at them
+    (:meth:`Tuning.next_stage`; :func:`spaces.extend`: each flagged parameter by its space's
+    own (log) width on the flagged side, a grid keeping its number of points, at most N times
+    per parameter, never past a parameter's domain) with the same method, trials, rungs and
+    seeds; the last stage's selection is final (an earlier stage's trials are the cost of
+    finding the space: counted in the budget, not in the selection). A shared trial (the same
+    point in two stages) is the same run, trained once.
 
 Trials are ordinary runs kept apart (``results/trials/<dataset>/<run_id>/``, rule ``trial``:
-the ``train`` job without ``--evaluate``, so no trial reads the test split). Rung r of a variant is a Snakemake
-checkpoint that reads its trials' ``history.csv`` and ``train.json`` and writes
-``results/tuning/<dataset>/<key>/rung<r>.json`` (:func:`rung_record`): the candidates of the
-rung with their trials' run ids and scores, and ``keep`` (the kept candidates' indices; at
-the top rung the selected one, with ``tied``, ``rule`` and ``edges``). The key hashes
-everything the selection depends on (the trial run ids of every rung and candidate, the
-metric, the rung sizes, the space), so experiments with the same variant and ``tune`` share
+the ``train`` job without ``--evaluate``, so no trial reads the test split). Each *step* of a
+search (:class:`Step`, in the order of :func:`walk`: a stage's ``tpe`` rounds, then its rungs,
+then the next stage) is a Snakemake checkpoint that reads its trials' ``history.csv`` and
+``train.json`` and writes ``results/tuning/<dataset>/<key>/<step>.json``: ``round<k>``
+(:func:`round_record`: every candidate of the stage so far with its round, trial run ids and
+score: the history of the next round) or ``rung<r>`` (:func:`rung_record`: the candidates of
+the rung with their trials' run ids and scores, and ``keep``, the kept candidates' indices; at
+the top rung the selected one, with ``tied``, ``rule`` and ``edges``, and with ``extend`` the
+``stage``, what widening did, ``widened``, and the ``next`` stage's key or None). Its input is
+the step before it (``after``: the record that decided its trials). A stage's key hashes
+everything its selection depends on (the trial run ids of every rung and candidate -- of
+``tpe``'s first round, with method, n_trials, batch and seed --, the metric, the rung sizes,
+the space, and ``extend`` when set), so experiments with the same variant and ``tune`` share
 the search, and a new seed of the finals leaves it untouched. The *finals* are the selected
 candidate trained for E epochs with every seed of the experiment's ``seeds`` and evaluated on
 test (rule ``train``, in ``results/runs/``).
@@ -57,14 +78,15 @@ per (experiment, trial run): ``experiment, dataset, variant`` (short id of the v
 hash of its run config without seed and tuned settings), ``optimizer, activation,
 initializer``, one column per parameter of any space (:func:`parameter_names`; empty where a
 variant's space lacks it), ``tuned`` (``;``-joined searched parameters of the variant),
-``method``, ``candidate`` (index), ``rung`` (0-based), ``budget_epochs`` (the rung's epochs),
+``method``, ``stage`` (0, or how often ``extend`` had widened the space), ``candidate``
+(index, the proposal order), ``rung`` (0-based), ``budget_epochs`` (the rung's epochs),
 ``epochs_run``, ``seed``, ``run_id``, ``status`` (train.json's), ``val_accuracy`` and
 ``val_loss`` (last epoch), ``best_val_accuracy``, ``train_seconds``, ``score`` (the
 candidate's signed score at that rung, empty when it cannot be computed), ``is_default`` (the
 candidate's run config is the variant's untuned one, e.g. the optimizer's configured lr),
-``selected`` (True on the selected candidate's trials at rung R), ``tied`` (True on the
-top-rung trials of every candidate that tied with the selected one, itself included, when
-there was a tie) and ``edge`` (on the selected candidate's rows: ``name:low`` or
+``selected`` (True on the selected candidate's trials at rung R of the last stage), ``tied``
+(True on the top-rung trials of every candidate that tied with the selected one, itself
+included, when there was a tie) and ``edge`` (on the selected candidate's rows: ``name:low`` or
 ``name:high`` per parameter on its space's boundary, ``;``-joined).
 ``results/tables/trial_histories.csv``: ``histories.csv``'s format for the trial runs, one row
 per trial run and epoch: ``dataset, run_id, variant`` (the short id), ``seed, status,
@@ -77,9 +99,11 @@ history.csv's columns. The finals join ``runs.csv`` and ``histories.csv`` like a
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,21 +120,64 @@ from nnstudy.config.runs import (
 )
 from nnstudy.config.validation import ConfigError, selected
 from nnstudy.training.runfolder import file, read_json
-from nnstudy.tuning.search import keep_best, plan_comparison, select
-from nnstudy.tuning.spaces import RUN_SETTINGS, Space, edge_flags, to_settings, to_wandb
+from nnstudy.tuning.search import Search, keep_best, plan_comparison, select
+from nnstudy.tuning.spaces import (
+    RUN_SETTINGS,
+    Space,
+    edge_flags,
+    extend,
+    to_settings,
+    to_wandb,
+)
 
 METRICS = {"val_accuracy": 1.0, "val_loss": -1.0}  # sign: larger signed value is better
 GOALS = {"val_accuracy": "maximize", "val_loss": "minimize"}
 # The other metric breaks a tie of the selecting one.
 TIEBREAK = {"val_accuracy": "val_loss", "val_loss": "val_accuracy"}
-METHODS = ("grid", "random", "sobol")  # the single-round methods the DAG runs
 BAD_STATUS = ("diverged", "failed")
 TUNING_ROOT = "results/tuning"
 
 
 @dataclass(frozen=True)
+class _Variant:
+    """A variant's context in its comparison's plan: what turns a candidate into run configs
+    (kept out of a Tuning's repr and comparison: its own fields determine it)."""
+
+    experiment: str
+    dataset: str
+    variant: str  # the short id of the run config without seed and searched parameters
+    settings: dict
+    optimizers: dict
+    configured: dict  # the optimizer's configured hyper-parameters (what factors multiply)
+    where: str
+    base: dict  # the untuned run config (seed 0)
+    metric: str
+    rungs: tuple[tuple[int, int], ...]
+    trial_seeds: tuple[int, ...]
+    seeds: tuple[int, ...]
+    factors: tuple[str, ...]
+    extend: int  # how often an edge may be widened (tune.extend)
+
+    def run(self, point: Mapping[str, Any], epochs: int, seed: int) -> dict[str, Any]:
+        opt = self.base["optimizer"]
+        values, hyper = to_settings(point, opt, self.configured)
+        resolved = resolve_run(
+            {**self.settings, **values, "epochs": epochs},
+            {**self.optimizers, opt: {**self.optimizers[opt], **hyper}},
+            self.dataset,
+            seed,
+            self.where,
+        )
+        return {**resolved, "run_id": run_id(resolved)}
+
+
+@dataclass(frozen=True)
 class Tuning:
-    """The search of one variant of one experiment."""
+    """One *stage* of the search of one variant of one experiment: stage 0 searches the
+    configured space, stage s + 1 the space stage s widened at the edges of its selection
+    (:meth:`next_stage`). ``candidates`` are the candidates known so far: all of them for a
+    single-round method, the first round's for ``tpe`` (:meth:`after_round` adds a round's
+    from the record of the round before)."""
 
     experiment: str
     dataset: str
@@ -126,9 +193,12 @@ class Tuning:
     seeds: tuple[int, ...]  # the finals'
     factors: tuple[str, ...]  # the experiment's (nnstudy.config.runs.experiment_factors)
     # Out of the repr (which Snakemake stores for a rule's params): the fields above determine
-    # them, through the variant id and the candidates.
+    # them, through the variant id, the key and the candidates.
     trial_runs: tuple[tuple[tuple[dict, ...], ...], ...] = field(repr=False)  # [rung][cand][seed]
     final_runs: tuple[tuple[dict, ...], ...] = field(repr=False)  # [candidate][seed]
+    search: Search = field(repr=False)
+    stage: int = field(repr=False)
+    source: _Variant = field(repr=False, compare=False)
 
     @property
     def top(self) -> int:
@@ -136,17 +206,27 @@ class Tuning:
 
     @property
     def optimizer(self) -> str:
-        return self.trial_runs[0][0][0]["optimizer"]
+        return self.source.base["optimizer"]
 
     @property
     def tuned(self) -> tuple[str, ...]:
         """The searched parameters (a constant of the space is set, not tuned)."""
         return tuple(d.name for d in self.space.searched)
 
-    def rung_path(self, rung: int) -> str:
-        return f"{TUNING_ROOT}/{self.dataset}/{self.key}/rung{rung}.json"
+    @property
+    def rounds(self) -> int:
+        """Proposal rounds before the rungs: ``tpe``'s n_trials / batch, each a checkpoint
+        ``round<k>`` at rung 0's epochs; 0 for the single-round methods (rung 0 proposes)."""
+        return self.search.rounds if self.method == "tpe" else 0
 
-    def trials(self, rung: int, candidates: list[int]) -> list[dict]:
+    def path(self, step: str) -> str:
+        """The record of a step (``round<k>`` or ``rung<r>``) of this stage."""
+        return f"{TUNING_ROOT}/{self.dataset}/{self.key}/{step}.json"
+
+    def rung_path(self, rung: int) -> str:
+        return self.path(f"rung{rung}")
+
+    def trials(self, rung: int, candidates) -> list[dict]:
         return [run for c in candidates for run in self.trial_runs[rung][c]]
 
     def rung_candidates(self, rung: int, previous: dict | None) -> list[int]:
@@ -157,6 +237,94 @@ class Tuning:
     def finals(self, top_record: dict) -> tuple[dict, ...]:
         """The final runs: the selected candidate (kept at the top rung), every seed."""
         return self.final_runs[top_record["keep"][0]]
+
+    def after_round(self, record: dict) -> Tuning:
+        """This stage knowing one more round's candidates: those the search proposes from the
+        history in ``record`` (the round before's: every candidate so far with its score)."""
+        sign = METRICS[self.metric]  # records hold signed scores, the search the metric's own
+        history = [
+            (e["values"], None if e["score"] is None else sign * e["score"])
+            for e in record["candidates"]
+        ]
+        more = _propose(self.search, history)
+        return _stage(self.source, self.search, self.stage, self.candidates + more)
+
+    def next_stage(self, edges: Mapping[str, str]) -> tuple[Tuning | None, list[str]]:
+        """The stage that searches this stage's space widened at ``edges`` (the selection's
+        values on its boundary; :func:`spaces.extend`: each flagged dimension by its own (log)
+        width, at most ``tune.extend`` times per dimension) with the same method, trials and
+        rungs, or None when nothing was widened; and one line per edge saying what was done."""
+        if not edges or not self.source.extend:
+            return None, []
+        space, notes = extend(self.space, edges, self.source.extend)
+        if space == self.space:
+            return None, notes
+        search = replace(self.search, space=space)
+        return _stage(self.source, search, self.stage + 1, _propose(search, [])), notes
+
+
+@functools.lru_cache(maxsize=4096)
+def _proposals(search: Search, history: tuple) -> tuple[tuple[tuple[str, Any], ...], ...]:
+    points = search.propose([(dict(point), score) for point, score in history])
+    return tuple(tuple(sorted(p.items())) for p in points)
+
+
+def _propose(search: Search, history) -> tuple[dict[str, Any], ...]:
+    """The search's next round after ``history`` ((point, score) pairs), cached: Snakemake
+    evaluates a checkpoint's input function many times, and a TPE round replays Optuna."""
+    key = tuple((tuple(sorted(p.items())), s) for p, s in history)
+    return tuple(dict(p) for p in _proposals(search, key))
+
+
+def _search_key(source: _Variant, search: Search, trial_runs) -> str:
+    """What the selection depends on: the trials (of every candidate, rung and seed; for
+    ``tpe`` the first round's, with what proposes the later rounds), the metric, the rung
+    sizes, the space and ``extend`` (when set)."""
+    key: dict[str, Any] = {
+        "trials": [[[r["run_id"] for r in seeds] for seeds in rung] for rung in trial_runs],
+        "metric": source.metric,
+        "keep": [n for _, n in source.rungs],
+        "space": to_wandb(search.space),
+    }
+    if source.extend:  # the top rung's record says what widening does
+        key["extend"] = source.extend
+    if search.method == "tpe":
+        first = search.per_round
+        key["trials"] = [rung[:first] for rung in key["trials"]]
+        key["search"] = {k: getattr(search, k) for k in ("method", "n_trials", "batch", "seed")}
+    return run_id(key)
+
+
+def _stage(source: _Variant, search: Search, stage: int, candidates) -> Tuning:
+    """The Tuning of ``search`` on the variant ``source``, knowing ``candidates``."""
+    candidates = tuple(candidates)
+    trial_runs = tuple(
+        tuple(tuple(source.run(c, epochs, s) for s in source.trial_seeds) for c in candidates)
+        for epochs, _ in source.rungs
+    )
+    epochs = source.base["epochs"]
+    final_runs = tuple(tuple(source.run(c, epochs, s) for s in source.seeds) for c in candidates)
+    untuned = {**source.base, "run_id": run_id(source.base)}
+    return Tuning(
+        experiment=source.experiment,
+        dataset=source.dataset,
+        variant=source.variant,
+        key=_search_key(source, search, trial_runs),
+        space=search.space,
+        method=search.method,
+        candidates=candidates,
+        defaults=tuple(source.run(c, epochs, 0) == untuned for c in candidates),
+        metric=source.metric,
+        rungs=source.rungs,
+        trial_seeds=source.trial_seeds,
+        seeds=source.seeds,
+        factors=source.factors,
+        trial_runs=trial_runs,
+        final_runs=final_runs,
+        search=search,
+        stage=stage,
+        source=source,
+    )
 
 
 def parameter_names(tunings: list[Tuning]) -> list[str]:
@@ -199,61 +367,28 @@ def _plan_variant(config, name, dataset, settings, comparison) -> Tuning:
             GOALS,
             {o: configured[o] for o in comparison},
         )
-        if plan.searches[opt].method not in METHODS:
-            raise ValueError(
-                f"method {plan.searches[opt].method} is not run by the workflow; "
-                f"valid: {', '.join(METHODS)}"
-            )
         search = plan.searches[opt]
-        candidates = tuple(search.propose())
-        split = [to_settings(c, opt, configured[opt]) for c in candidates]
+        source = _Variant(
+            experiment=name,
+            dataset=dataset,
+            variant=run_id(
+                {k: v for k, v in base.items() if k not in (*search.space.names, "seed")}
+            ),
+            settings=settings,
+            optimizers=optimizers,
+            configured=configured[opt],
+            where=where,
+            base=base,
+            metric=plan.metric,
+            rungs=plan.rungs,
+            trial_seeds=plan.trial_seeds,
+            seeds=tuple(exp["seeds"]),
+            factors=experiment_factors(exp),
+            extend=plan.extend,
+        )
+        return _stage(source, search, 0, _propose(search, []))
     except ValueError as error:
         raise ConfigError(f"config: {where}.tune: {error}") from None
-
-    def run(c, epochs, seed):
-        values, hyper = split[c]
-        resolved = resolve_run(
-            {**settings, **values, "epochs": epochs},
-            {**optimizers, opt: {**optimizers[opt], **hyper}},
-            dataset,
-            seed,
-            where,
-        )
-        return {**resolved, "run_id": run_id(resolved)}
-
-    indices = range(len(candidates))
-    trial_runs = tuple(
-        tuple(tuple(run(c, epochs, s) for s in plan.trial_seeds) for c in indices)
-        for epochs, _ in plan.rungs
-    )
-    final_runs = tuple(tuple(run(c, base["epochs"], s) for s in exp["seeds"]) for c in indices)
-    untuned = {**base, "run_id": run_id(base)}
-    defaults = tuple(run(c, base["epochs"], 0) == untuned for c in indices)
-    names = set(search.space.names)
-    ident = {k: v for k, v in base.items() if k not in (*names, "seed")}
-    key = {
-        "trials": [[[r["run_id"] for r in seeds] for seeds in rung] for rung in trial_runs],
-        "metric": plan.metric,
-        "keep": [n for _, n in plan.rungs],
-        "space": to_wandb(search.space),
-    }
-    return Tuning(
-        experiment=name,
-        dataset=dataset,
-        variant=run_id(ident),
-        key=run_id(key),
-        space=search.space,
-        method=search.method,
-        candidates=candidates,
-        defaults=defaults,
-        metric=plan.metric,
-        rungs=plan.rungs,
-        trial_seeds=plan.trial_seeds,
-        seeds=tuple(exp["seeds"]),
-        factors=experiment_factors(exp),
-        trial_runs=trial_runs,
-        final_runs=final_runs,
-    )
 
 
 def check_budgets(tunings: list[Tuning], where: str) -> None:
@@ -263,7 +398,8 @@ def check_budgets(tunings: list[Tuning], where: str) -> None:
         per: dict[str, list] = {}
         for t in tunings:
             if t.dataset == dataset:
-                per.setdefault(t.optimizer, []).append((len(t.candidates), t.rungs, t.trial_seeds))
+                budget = (t.search.n_trials, t.rungs, t.trial_seeds)
+                per.setdefault(t.optimizer, []).append(budget)
         budgets = {o: sorted(b) for o, b in per.items()}
         if len({repr(b) for b in budgets.values()}) > 1:
             listed = "; ".join(f"{o}: {b}" for o, b in budgets.items())
@@ -274,7 +410,8 @@ def check_budgets(tunings: list[Tuning], where: str) -> None:
 
 
 def plan_experiment(config: dict[str, Any], name: str) -> list[Tuning]:
-    """The searches of one tuned experiment, one per variant (order of its points)."""
+    """The searches of one tuned experiment, one per variant (order of its points): each
+    variant's first stage."""
     points = list(experiment_points(config, name))
     comparisons = _comparison_optimizers(points)
     out = [
@@ -293,6 +430,92 @@ def study_tunings(config: dict[str, Any]) -> list[Tuning]:
         if config["experiments"][name].get("tune")
         for t in plan_experiment(config, name)
     ]
+
+
+# --- the steps of a search: its rounds and rungs, stage after stage -------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One checkpoint of a variant's search: ``round<k>`` (a ``tpe`` round: its proposals'
+    trials at rung 0's epochs) or ``rung<r>``, of the stage ``tuning`` (which knows every
+    candidate the step needs). ``previous``: the record of the step before it in its stage
+    (None for a stage's first step); ``after``: the path of the step before it in the whole
+    search (the previous stage's top rung for a stage's first step), an input of the step."""
+
+    tuning: Tuning
+    name: str
+    previous: dict | None = field(repr=False, compare=False)
+    after: str | None = None
+
+    @property
+    def path(self) -> str:
+        return self.tuning.path(self.name)
+
+    @property
+    def kind(self) -> str:
+        return self.name.rstrip("0123456789")
+
+    @property
+    def index(self) -> int:
+        return int(self.name[len(self.kind) :])
+
+    def candidates(self) -> list[int]:
+        """The candidates whose trials this step scores: a round's new ones, a rung's."""
+        t = self.tuning
+        if self.kind == "round":
+            return list(range(t.search.batch * self.index, len(t.candidates)))
+        return t.rung_candidates(self.index, self.previous)
+
+    def trials(self) -> list[dict]:
+        rung = 0 if self.kind == "round" else self.index
+        return self.tuning.trials(rung, self.candidates())
+
+
+def walk(tuning: Tuning, record_of) -> Iterator[tuple[Step, dict | None]]:
+    """Every step of a variant's search in order, from its first stage (``tuning``) on:
+    each stage's rounds (``tpe``), then its rungs, then the next stage while the top rung's
+    record names one. ``record_of(step)`` gives a step's record, or None while it is not
+    decided, which ends the walk (after that step). Each stage's candidates come from the
+    records, so the walk is the same on disk and through Snakemake's checkpoints."""
+    t, after = tuning, None
+    while t is not None:
+        previous = None
+        for k in range(t.rounds):
+            t = t if k == 0 else t.after_round(previous)
+            step = Step(t, f"round{k}", previous, after)
+            previous, after = record_of(step), step.path
+            yield step, previous
+            if previous is None:
+                return
+        for r in range(t.top + 1):
+            step = Step(t, f"rung{r}", previous if r else None, after)
+            previous, after = record_of(step), step.path
+            yield step, previous
+            if previous is None:
+                return
+        t = t.next_stage(previous["edges"])[0]
+
+
+def on_disk(step: Step) -> dict | None:
+    """A step's record as the ``tune`` checkpoint wrote it, None when it is not there (not
+    decided yet, or being decided again)."""
+    try:
+        return read_record(step.path)
+    except FileNotFoundError:
+        return None
+
+
+def search_records(tunings: list[Tuning], record_of=on_disk) -> dict[str, dict]:
+    """Every decided step's record of the searches, by path."""
+    return {s.path: r for t in tunings for s, r in walk(t, record_of) if r is not None}
+
+
+def selection(tuning: Tuning, record_of) -> tuple[Step, dict] | None:
+    """The last step of a finished search (the top rung of its last stage) and its record;
+    None while the search is not finished."""
+    *_, (step, record) = walk(tuning, record_of)
+    return None if record is None else (step, record)
 
 
 def read_trial(run_dir: Path) -> dict[str, Any]:
@@ -327,14 +550,14 @@ def _mean_score(trials: list[dict], metric: str) -> float | None:
     return score if math.isfinite(score) else None
 
 
-def rung_record(
-    tuning: Tuning, rung: int, previous: dict | None, trials_root: str | Path
-) -> dict[str, Any]:
-    """Score rung ``rung``'s candidates from their trials' folders and keep the best; the top
-    rung selects one (ties recorded) and flags its values on the space's edges."""
+def _entries(
+    tuning: Tuning, rung: int, candidates: list[int], trials_root: str | Path
+) -> tuple[list[dict], list[float | None]]:
+    """Each candidate's trials at rung ``rung``, scored (``_mean_score``), and its tie-break
+    score (the other metric)."""
     root = Path(trials_root) / tuning.dataset
     entries, tiebreak = [], []
-    for c in tuning.rung_candidates(rung, previous):
+    for c in candidates:
         runs = tuning.trial_runs[rung][c]
         trials = [read_trial(root / r["run_id"]) for r in runs]
         entries.append(
@@ -346,6 +569,32 @@ def rung_record(
             }
         )
         tiebreak.append(_mean_score(trials, TIEBREAK[tuning.metric]))
+    return entries, tiebreak
+
+
+def round_record(step: Step, trials_root: str | Path) -> dict[str, Any]:
+    """Score a ``tpe`` round's candidates at rung 0's epochs. The record holds every candidate
+    of the stage so far with its round: the history the next round is proposed from."""
+    t = step.tuning
+    entries, _ = _entries(t, 0, step.candidates(), trials_root)
+    earlier = step.previous["candidates"] if step.previous else []
+    return {
+        "key": t.key,
+        "round": step.index,
+        "epochs": t.rungs[0][0],
+        "metric": t.metric,
+        "candidates": earlier + [{**e, "round": step.index} for e in entries],
+    }
+
+
+def rung_record(
+    tuning: Tuning, rung: int, previous: dict | None, trials_root: str | Path
+) -> dict[str, Any]:
+    """Score rung ``rung``'s candidates from their trials' folders and keep the best; the top
+    rung selects one (ties recorded), flags its values on the space's edges and, with
+    ``tune.extend``, says what widening them does (``widened``: one line per edge) and which
+    stage searches next (``next``: its key, None when this selection is final)."""
+    entries, tiebreak = _entries(tuning, rung, tuning.rung_candidates(rung, previous), trials_root)
     scores = [e["score"] for e in entries]
     record = {
         "key": tuning.key,
@@ -359,13 +608,24 @@ def rung_record(
         return {**record, "keep": [entries[i]["candidate"] for i in kept]}
     choice = select(scores, "maximize", tiebreak, "maximize")
     winner = entries[choice.winner]["candidate"]
-    return {
+    edges = edge_flags(tuning.space, tuning.candidates[winner])
+    record = {
         **record,
         "keep": [winner],
         "tied": [entries[i]["candidate"] for i in choice.tied],
         "rule": choice.rule,
-        "edges": edge_flags(tuning.space, tuning.candidates[winner]),
+        "edges": edges,
     }
+    if tuning.source.extend:
+        after, notes = tuning.next_stage(edges)
+        record.update(stage=tuning.stage, widened=notes, next=after and after.key)
+    return record
+
+
+def step_record(step: Step, trials_root: str | Path) -> dict[str, Any]:
+    if step.kind == "round":
+        return round_record(step, trials_root)
+    return rung_record(step.tuning, step.index, step.previous, trials_root)
 
 
 class RecordError(ValueError):
@@ -392,50 +652,58 @@ def read_record(path: str | Path) -> dict[str, Any]:
         raise RecordError(path, str(error).splitlines()[0]) from None
 
 
-def _record_fault(tuning: Tuning, rung: int, record: Any, previous: dict | None) -> str | None:
-    """Why ``record`` cannot be rung ``rung`` of ``tuning``, or None."""
-    if not isinstance(record, dict) or (record.get("key"), record.get("rung")) != (
-        tuning.key,
-        rung,
+def _record_fault(step: Step, record: Any) -> str | None:
+    """Why ``record`` cannot be the record of ``step``, or None."""
+    t = step.tuning
+    if not isinstance(record, dict) or (record.get("key"), record.get(step.kind)) != (
+        t.key,
+        step.index,
     ):
-        return f"not the record of search {tuning.key} rung {rung}"
-    keep, allowed = record.get("keep"), tuning.rung_candidates(rung, previous)
-    size = min(tuning.rungs[rung + 1][1] if rung < tuning.top else 1, len(allowed))
-    if not isinstance(keep, list) or len(keep) != size or not set(keep) <= set(allowed):
-        return f"keep {keep!r} is not {size} of the candidates {allowed}"
+        return f"not the record of search {t.key} {step.name}"
+    scored, wanted = record.get("candidates"), step.candidates()
+    last = scored[len(scored) - len(wanted) :] if isinstance(scored, list) else []
+    if [e.get("candidate") if isinstance(e, dict) else None for e in last] != wanted:
+        return f"its candidates are not {wanted}"
+    if step.kind == "round":
+        return None
+    keep = record.get("keep")
+    size = min(t.rungs[step.index + 1][1] if step.index < t.top else 1, len(wanted))
+    if not isinstance(keep, list) or len(keep) != size or not set(keep) <= set(wanted):
+        return f"keep {keep!r} is not {size} of the candidates {wanted}"
+    if step.index == t.top and not isinstance(record.get("edges"), dict):
+        return "it has no edges"
     return None
 
 
-def write_rung(
-    tuning: Tuning,
-    rung: int,
-    previous: str | None,
-    trials_root: str | Path,
-    output: str | Path,
-    log: str | Path,
-) -> None:
-    """Entry point of the ``tune`` checkpoint (``previous``: rung-1's record file); the log
-    gets one line per candidate."""
-    record = rung_record(tuning, rung, read_record(previous) if previous else None, trials_root)
+def write_step(step: Step, trials_root: str | Path, output: str | Path, log: str | Path) -> None:
+    """Entry point of the ``tune`` checkpoint; the log gets one line per candidate scored."""
+    t = step.tuning
+    record = step_record(step, trials_root)
+    scored = record["candidates"][-len(step.candidates()) :]
+    stage = f" stage {t.stage}" if t.stage else ""
     lines = [
-        f"{tuning.experiment}/{tuning.dataset}/{tuning.variant} rung {rung} "
-        f"({record['epochs']} epochs): {e['values']} {tuning.metric} score {e['score']}"
-        + (" kept" if e["candidate"] in record["keep"] else "")
-        for e in record["candidates"]
+        f"{t.experiment}/{t.dataset}/{t.variant}{stage} {step.name} "
+        f"({record['epochs']} epochs): {e['values']} {t.metric} score {e['score']}"
+        + (" kept" if e["candidate"] in record.get("keep", ()) else "")
+        for e in scored
     ]
+    lines += record.get("widened", [])
     atomic_write_text(log, "\n".join(lines) + "\n")
     atomic_write_text(output, canonical_json(record) + "\n")
 
 
 class TunedRuns:
-    """run_id -> run config of every trial and final known so far: rung-0 trials from the
-    plan, later rungs and finals from the rung records on disk (read again on a miss, so a
-    job process started after a checkpoint finished finds its run)."""
+    """run_id -> run config of every trial and final known so far, and the searches' stages
+    by key: the first steps' trials from the plan, the rest as the walks over the records
+    find them (:meth:`follow`; read again from disk on a miss, so a job process started after
+    a checkpoint finished finds its run)."""
 
     def __init__(self, tunings: list[Tuning]):
         self.tunings = tunings
-        self.by_key = {t.key: t for t in tunings}
-        self.runs = {r["run_id"]: r for t in tunings for r in t.trials(0, range(len(t.candidates)))}
+        self.roots = {t.key: t for t in tunings}  # any stage's key -> the search's first stage
+        self.runs: dict[str, dict] = {}
+        for t in tunings:
+            self.follow(t, lambda step: None)
 
     def get(self, rid: str) -> dict | None:
         if rid not in self.runs:
@@ -444,55 +712,67 @@ class TunedRuns:
 
     def refresh(self) -> None:
         for t in self.tunings:
-            for rung in range(t.top + 1):
-                try:
-                    record = read_record(t.rung_path(rung))
-                except FileNotFoundError:  # not decided yet, or being decided again
-                    break
-                self.add(t, rung, record)
+            self.follow(t, on_disk)
 
     def damaged_records(self) -> str | None:
-        """One line naming the rung records on disk that cannot be read as their search's
-        (not JSON, another search's, a ``keep`` that is not the rung's candidates), with the
+        """One line naming the step records on disk that cannot be read as their search's
+        (not JSON, another step's, a ``keep`` that is not the rung's candidates), with the
         repair; None when every record is readable. For the Snakefile, before any input
         function reads them."""
         bad, causes = [], []
+
+        def checked(step: Step) -> dict | None:
+            try:
+                record = on_disk(step)
+            except RecordError as error:
+                cause = error.cause
+            else:
+                cause = None if record is None else _record_fault(step, record)
+            if cause is None:
+                return record
+            bad.append(step.path)
+            causes.append(cause)
+            return None  # ends this search's walk: the steps after it are rebuilt
+
         for t in self.tunings:
-            previous = None
-            for rung in range(t.top + 1):
-                path = t.rung_path(rung)
-                try:
-                    record = read_record(path)
-                except FileNotFoundError:
-                    break
-                except RecordError as error:
-                    cause = error.cause
-                else:
-                    cause = _record_fault(t, rung, record, previous)
-                if cause is not None:
-                    bad.append(path)
-                    causes.append(cause)
-                    break
-                previous = record
+            for _ in walk(t, checked):
+                pass
         return record_repair(bad, "; ".join(dict.fromkeys(causes))) if bad else None
 
-    def add(self, tuning: Tuning, rung: int, record: dict) -> list[dict]:
-        """Register what rung ``rung``'s record decides (the next rung's trials, or the
-        finals) and return those runs."""
-        if rung < tuning.top:
-            runs = tuning.trials(rung + 1, tuning.rung_candidates(rung + 1, record))
-        else:
-            runs = list(tuning.finals(record))
-        self.runs.update({r["run_id"]: r for r in runs})
-        return runs
+    def follow(self, tuning: Tuning, record_of) -> tuple[Step, dict | None]:
+        """Walk a search (:func:`walk`), registering each step's trials and stage and, once
+        it is finished, its finals; returns the last step and its record."""
+        for step, record in walk(tuning, record_of):
+            self.roots[step.tuning.key] = tuning
+            self.runs.update({r["run_id"]: r for r in step.trials()})
+            last = step, record
+        if record is not None:
+            self.runs.update({r["run_id"]: r for r in step.tuning.finals(record)})
+        return last
+
+    def locate(self, key: str, name: str, record_of) -> Step:
+        """The step ``name`` of the stage ``key``, reached through the records before it."""
+        if key not in self.roots:
+            self.refresh()
+        if key not in self.roots:
+            raise KeyError(f"no search has the key {key}")
+
+        def until(step: Step) -> dict | None:
+            return None if (step.tuning.key, step.name) == (key, name) else record_of(step)
+
+        step, _ = self.follow(self.roots[key], until)
+        if (step.tuning.key, step.name) != (key, name):
+            raise KeyError(f"the search {key} has no step {name}")
+        return step
 
 
 def finals_membership(tunings: list[Tuning], records: dict[str, dict]) -> list[dict[str, Any]]:
     """``experiment, dataset, run_id, seed, factors`` of every final, as experiments.csv has
-    them for untuned runs (``records``: rung-record path -> record, the top rungs at least)."""
+    them for untuned runs (``records``: step-record path -> record, :func:`search_records`)."""
     rows = []
     for t in tunings:
-        for run in t.finals(records[t.rung_path(t.top)]):
+        step, record = selection(t, lambda s: records.get(s.path))
+        for run in step.tuning.finals(record):
             rows.append(
                 {
                     "experiment": t.experiment,
@@ -512,18 +792,24 @@ def _edge_text(edges: dict[str, str]) -> str:
 def trials_table(
     tunings: list[Tuning], records: dict[str, dict], trials_root: str | Path
 ) -> list[dict[str, Any]]:
-    """The rows of trials.csv (see the module docstring); the trials in ``trials_root``."""
+    """The rows of trials.csv (see the module docstring); the trials in ``trials_root``. The
+    rungs of every stage are rows (a ``tpe`` round's trials are its stage's rung 0); only
+    the last stage's selection is ``selected``."""
     rows = []
     trials: dict[str, dict] = {}
-    for t in tunings:
-        top = records[t.rung_path(t.top)]
+    for root in tunings:
+        steps = [s for s, _ in walk(root, lambda s: records.get(s.path))]
+        final, top = steps[-1].tuning, records[steps[-1].path]
         chosen = top["keep"][0]
         tied = set(top["tied"]) if len(top["tied"]) > 1 else set()
-        for rung in range(t.top + 1):
-            record = records[t.rung_path(rung)]
-            for entry in record["candidates"]:
+        for step in steps:
+            t = step.tuning
+            if step.kind == "round":
+                continue
+            rung, last = step.index, t is final and step.index == t.top
+            for entry in records[step.path]["candidates"]:
                 c = entry["candidate"]
-                selected = rung == t.top and c == chosen
+                selected = last and c == chosen
                 for run in t.trial_runs[rung][c]:
                     rid = run["run_id"]
                     if rid not in trials:
@@ -540,6 +826,7 @@ def trials_table(
                             **t.candidates[c],
                             "tuned": ";".join(t.tuned),
                             "method": t.method,
+                            "stage": t.stage,
                             "candidate": c,
                             "rung": rung,
                             "budget_epochs": t.rungs[rung][0],
@@ -554,7 +841,7 @@ def trials_table(
                             "score": entry["score"],
                             "is_default": t.defaults[c],
                             "selected": selected,
-                            "tied": rung == t.top and c in tied,
+                            "tied": last and c in tied,
                             "edge": _edge_text(top["edges"]) if selected else "",
                         }
                     )

@@ -424,7 +424,12 @@ class Plan:
 
     def epochs_budget(self) -> int:
         """The training epochs one optimizer's search costs (the same for every one)."""
-        return sum(e * n for e, n in self.rungs) * len(self.trial_seeds)
+        return budget_epochs(self.rungs, self.trial_seeds)
+
+
+def budget_epochs(rungs: Sequence[tuple[int, int]], trial_seeds: Sequence[int]) -> int:
+    """The training epochs of one search: each rung's candidates x its epochs, per seed."""
+    return sum(e * n for e, n in rungs) * len(trial_seeds)
 
 
 def _equal(what: str, per_optimizer: Mapping[str, Any]) -> Any:

@@ -42,7 +42,6 @@ times, saying what it did.
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -389,26 +388,12 @@ def parse_parameter(name: str, spec: Any, default: Any = None) -> Dimension:
 # --- the optimizers' hyper-parameters ----------------------------------------------------
 
 
-def _optimizer(optimizer: str) -> tuple[type, dict[str, Any]]:
-    """nnlib's class of ``optimizer`` and the defaults its alias sets."""
-    from nnlib.optim import OPTIMIZERS
-    from nnlib.registry import _ALIASES
-
-    if optimizer in OPTIMIZERS:
-        return OPTIMIZERS[optimizer], {}
-    if optimizer in _ALIASES:
-        name, defaults = _ALIASES[optimizer]
-        return OPTIMIZERS[name], dict(defaults)
-    valid = ", ".join(sorted({*OPTIMIZERS, *_ALIASES}))
-    raise ValueError(f"unknown optimizer {optimizer!r}; valid: {valid}")
-
-
 def hyper_defaults(optimizer: str) -> dict[str, Any]:
     """nnlib's defaults of the optimizer's constructor (its alias's where it sets them),
     ``lr`` included, by nnlib's names."""
-    cls, alias = _optimizer(optimizer)
-    params = list(inspect.signature(cls.__init__).parameters.values())[2:]  # self, params
-    return {p.name: alias.get(p.name, p.default) for p in params}
+    from nnlib.registry import optimizer_defaults
+
+    return optimizer_defaults(optimizer)
 
 
 def _elements(optimizer: str) -> dict[str, tuple[str, int | None]]:

@@ -9,10 +9,14 @@ and ``histories`` (one row per run and epoch). Conventions:
   mean validation metric over its trial seeds (``candidates``). A trial that diverged counts
   as 0 (it yields no usable model); failed trials are left out (and
   counted in the budget). A variant listed by several experiments counts once.
+- A search that ``extend`` widened ran in *stages* (``stage``, 0 first); the candidates, the
+  selection and the curves are those of each variant's last stage (the search that
+  selected), and the tuning budget counts every stage's trials.
 - Candidates are compared at one budget: the sensitivity and the expected-best curves use the
   first rung, which every candidate ran (the full budget when there is no successive halving);
   the curves use the estimator of the search method (:func:`budget.estimator_for`: without
-  replacement for a grid's trials, with replacement for random and Sobol draws).
+  replacement for a grid's trials, with replacement for random and Sobol draws, the best so
+  far in proposal order for TPE's).
 - The "best" variant of an optimizer among the trials is chosen on validation numbers only.
 """
 
@@ -68,18 +72,34 @@ def tuned_names(trials: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
+def stages(trials: pd.DataFrame) -> pd.Series:
+    """Each trial's stage (0 where the table has none: a search without ``extend``)."""
+    if "stage" not in trials.columns:
+        return pd.Series(0, index=trials.index)
+    return pd.to_numeric(trials["stage"], errors="coerce").fillna(0).astype(int)
+
+
+def last_stage(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials of each variant's last stage: the search that selected."""
+    if trials.empty:
+        return trials
+    stage = stages(trials)
+    return trials[stage == stage.groupby([trials["dataset"], trials["variant"]]).transform("max")]
+
+
 def candidates(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.DataFrame:
-    """One row per (dataset, variant, rung, tuned values): ``value`` = the mean metric over
-    the candidate's trial seeds (``trial_scores``), ``seeds`` = how many counted,
-    ``diverged`` = all of them diverged, ``is_default``/``selected`` from the trials.
+    """One row per (dataset, variant, rung, tuned values) of each variant's last stage:
+    ``value`` = the mean metric over the candidate's trial seeds (``trial_scores``), ``seeds``
+    = how many counted, ``diverged`` = all of them diverged, ``is_default``/``selected`` from
+    the trials, ``candidate`` its index (the proposal order).
 
     Failed trials are left out. A variant listed by several experiments is taken from the
     first of them by name (trials.csv repeats shared trials once per experiment)."""
     names = tuned_names(trials)
     keys = ["dataset", "variant", "rung", *names]
     cols = [*keys, *MAIN_FACTORS, "tuned", "budget_epochs", "value", "seeds", "diverged"]
-    cols += ["is_default", "selected"]
-    ran = trials[trials["status"] != "failed"] if len(trials) else trials
+    cols += ["is_default", "selected", "candidate"]
+    ran = last_stage(trials[trials["status"] != "failed"]) if len(trials) else trials
     if ran.empty:
         return pd.DataFrame(columns=cols)
     first = ran.groupby(["dataset", "variant"])["experiment"].transform("min")
@@ -88,6 +108,7 @@ def candidates(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.DataFrame
     )
     # dropna=False: a parameter of another optimizer's space is empty on this one's rows.
     out = ran.groupby(keys, sort=True, dropna=False).agg(
+        candidate=("candidate", "min"),
         **{f: (f, "first") for f in (*MAIN_FACTORS, "tuned", "budget_epochs")},
         value=("_value", "mean"),
         seeds=("_value", "size"),
@@ -157,11 +178,11 @@ def expected_max_curves(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.
     methods = trials.groupby(["dataset", "variant"])["method"].first()
     for (dataset, variant), group in cands.groupby(["dataset", "variant"], sort=True):
         values = group.dropna(subset=["value"])
-        values = values.assign(order=np.arange(len(values)))  # any order: not sequential
         if values.empty:
             continue
+        # The proposal order: what TPE's best-so-far follows (the other estimators ignore it).
         curve = budget.budget_curves(
-            values, methods[dataset, variant], by="variant", score="value", order="order"
+            values, methods[dataset, variant], by="variant", score="value", order="candidate"
         )
         frames.append(curve.assign(dataset=dataset, optimizer=group["optimizer"].iloc[0]))
     cols = ["dataset", "variant", "optimizer", "n_trials", "estimator", "n", "mean", "std"]
@@ -190,11 +211,13 @@ def budget_leaders(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.DataF
 def selections(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.DataFrame:
     """One row per (dataset, variant): its selected setting at the top rung (``setting``,
     ``value`` = its mean validation metric, ``budget`` = the top rung's epochs), ``tied`` =
-    how many candidates tied with it for first place (itself included, 1 without a tie) and
-    ``edge`` (the selected values on their space's boundary, ``name:side`` ;-joined)."""
+    how many candidates tied with it for first place (itself included, 1 without a tie),
+    ``edge`` (the selected values on their space's boundary, ``name:side`` ;-joined) and
+    ``widened`` (how often ``extend`` widened the space before this selection: its stage)."""
     cands = candidates(trials, metric)
     labels = variant_labels(cands) if len(cands) else pd.Series(dtype=str)
-    top = trials[trials["rung"] == trials.groupby(["dataset", "variant"])["rung"].transform("max")]
+    final = last_stage(trials)
+    top = final[final["rung"] == final.groupby(["dataset", "variant"])["rung"].transform("max")]
     rows = []
     for (dataset, variant), group in top.groupby(["dataset", "variant"], sort=True):
         chosen = group[group["selected"]]
@@ -218,10 +241,11 @@ def selections(trials: pd.DataFrame, metric: str = TRIAL_METRIC) -> pd.DataFrame
                 "budget": pick["budget_epochs"],
                 "tied": max(1, int(group.loc[group["tied"], "candidate"].nunique())),
                 "edge": str(pick["edge"] or ""),
+                "widened": int(stages(chosen).iloc[0]),
             }
         )
     cols = ["dataset", "variant", "label", "optimizer", "setting", "value", "budget", "tied"]
-    return pd.DataFrame(rows, columns=[*cols, "edge"])
+    return pd.DataFrame(rows, columns=[*cols, "edge", "widened"])
 
 
 def _setting_text(row: pd.Series) -> str:
