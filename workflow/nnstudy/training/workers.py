@@ -10,11 +10,12 @@ files, log and checkpoint; only the process that computes it is reused. Every ra
 of a run comes from its own seeded generator, so a run gives the same numbers in a fresh
 process or in a worker that trained others before (tested).
 
-A worker that dies (killed, out of memory) fails its job only: each worker is a pool of its own
-(a ``ProcessPoolExecutor`` of one process: one whose process dies fails every job it holds),
-taken by one job at a time, so the jobs of the other workers finish and keep their files; the
-dead one is dropped, the next job starts a fresh one, and the killed job's run resumes from its
-checkpoint when Snakemake runs it again (the next ``snakemake``), as a killed job process does. When Snakemake itself is killed alone, a worker behaves as a job process
+A worker that dies (killed, out of memory) fails its job only: each worker is a pool of its
+own (a ``ProcessPoolExecutor`` of one process, since a pool whose process dies fails every job
+it holds), taken by one job at a time, so the jobs of the other workers finish and keep their
+files; the dead one is dropped, the next job starts a fresh one, and the killed job's run
+resumes from its checkpoint when Snakemake runs it again (the next ``snakemake``), as a killed
+job process does. When Snakemake itself is killed alone, a worker behaves as a job process
 would: it finishes the run it is computing, writes its files and exits (an idle worker exits at
 once), so the study's lock (:mod:`nnstudy.jobs.lock`) lasts exactly as long as that run.
 """
