@@ -1,5 +1,7 @@
 from snakemake.utils import min_version
 
+from nnstudy.jobs.integrity import force_rerun
+
 min_version("9.0")
 
 
@@ -41,3 +43,6 @@ rule all:
         figure_targets(COMPARISONS),
         WANDB_TARGETS,
         report_targets(),
+        rules.report.output.fragments,
+        # Outputs that lost a part (a file of a folder output, a W&B run folder): rerun.
+        lambda wildcards: force_rerun(workflow, INCOMPLETE),

@@ -26,8 +26,14 @@ from nnstudy.invoke import snakemake_command, tiny_study
 # The test study's untuned experiment (.test/config.yaml): two runs of 2 epochs on 300 spiral
 # points, a full study in a few seconds.
 TINY = tiny_study("tiny")
+# The whole pipeline with a tuned search (.test/config.yaml's `tuned`: two successive-halving
+# searches, 16 trials, 4 finals) beside an untuned experiment (`plain`), W&B offline: rung
+# records, trials, report fragments and W&B run folders for the faults that need them.
+FULL = {**tiny_study("tuned", "plain"), "wandb": {"mode": "offline"}}
 # Keys that measure time, not results: they differ between two identical runs.
 TIMING = {"train_seconds", "eval_seconds", "seconds", "wall_seconds"}
+# runs.csv columns that name the machine or the checkout, not the result.
+PROVENANCE = {"host", "git_commit", "git_dirty"}
 LOCK_MESSAGE = "Directory cannot be locked"
 
 
@@ -153,3 +159,30 @@ def results(folder: Path, runs: dict[str, dict]) -> dict[str, dict]:
             },
         }
     return out
+
+
+def study_state(folder: Path) -> dict:
+    """What a full study (FULL) decided and measured: every rung record, runs.csv without
+    timings and provenance (one row per final or untuned run), the report's LaTeX fragments
+    (names), and each W&B marker's runs with whether their run folder exists."""
+    tuning = folder / "results" / "tuning"
+    with open(folder / "results" / "tables" / "runs.csv", newline="") as f:
+        rows = [
+            {k: v for k, v in row.items() if k not in TIMING | PROVENANCE}
+            for row in csv.DictReader(f)
+        ]
+    return {
+        "records": {
+            str(p.relative_to(folder)): json.loads(p.read_text())
+            for p in sorted(tuning.rglob("rung*.json"))
+        },
+        "runs": sorted(rows, key=lambda row: row["run_id"]),
+        "fragments": sorted(p.name for p in (folder / "results/tables/fragments").glob("*")),
+        "wandb": {
+            str(marker.relative_to(folder)): [
+                (run["run_id"], run["status"], (folder / run["wandb_run_dir"]).is_dir())
+                for run in json.loads(marker.read_text())["runs"]
+            ]
+            for marker in sorted((folder / "results" / "wandb").glob("*.json"))
+        },
+    }

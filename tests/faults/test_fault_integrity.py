@@ -19,7 +19,9 @@ from nnstudy.jobs.integrity import (
     check_study,
     forget,
     guarded,
+    incomplete,
     record,
+    record_parts,
     refresh_touched,
 )
 
@@ -85,13 +87,15 @@ def test_a_changed_file_is_named_with_its_repair_and_nothing_is_touched(folder, 
     assert snapshot(folder) == before  # checking reads only
 
 
-def test_same_size_and_time_is_trusted_without_reading(folder):
+def test_a_rewrite_that_keeps_size_and_time_is_caught(folder):
+    """`touch -r` sets the modification time back, not the inode change time."""
     model = write(folder / "model.npz", b"\x00" * 100)
     record(model)
     stat = model.stat()
     model.write_bytes(b"\x01" * 100)
     os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert changed() == []
+    assert model.stat().st_mtime_ns == stat.st_mtime_ns
+    assert changed() == [model]
 
 
 def test_touched_file_with_same_content_passes(folder):
@@ -195,3 +199,33 @@ def test_after_a_rerun_every_record_matches_its_file_s_time_stamp(reference, tmp
         if path.exists() and path.stat().st_mtime_ns != stamp["mtime_ns"]:
             stale.append(stamp["path"])
     assert stale == []
+
+
+def test_a_folder_is_recorded_file_by_file_and_a_lost_part_is_named(folder):
+    fragments = folder / "tables" / "fragments"
+    a, b = write(fragments / "a.tex", b"a"), write(fragments / "sub" / "b.tex", b"b")
+    record(Path("tables/fragments"))
+    assert incomplete() == [] and changed() == []
+    b.write_bytes(b"B")
+    assert changed() == [b]
+    b.unlink()
+    assert incomplete() == ["tables/fragments"]
+    # The job that writes the folder again starts by forgetting it, parts included.
+    forget(Path("tables/fragments"))
+    assert incomplete() == [] and list(STORE.rglob("*")) == [
+        p for p in STORE.rglob("*") if p.is_dir()
+    ]
+    assert a.exists()
+
+
+def test_a_marker_s_parts_are_what_its_job_listed(folder):
+    marker = write(folder / "wandb" / "spirals.json", b"{}")
+    run = write(folder / "wandb" / "wandb" / "offline-run-1" / "run-1.wandb", b"w")
+    record_parts(marker, [run.parent])
+    record(marker)
+    assert incomplete() == []
+    run.unlink()
+    run.parent.rmdir()
+    assert incomplete() == [str(marker)]
+    marker.unlink()  # a missing output is Snakemake's to rebuild
+    assert incomplete() == []

@@ -59,7 +59,11 @@ def test_a_reused_worker_gives_the_files_of_a_fresh_process(spirals, tmp_path):
     # One worker: the second run trains in the process that trained the first.
     workers.train(argv(run_json(seed=1), spirals, tmp_path / "first"), workers=1)
     workers.train(argv(run_json(seed=2), spirals, tmp_path / "pooled"), workers=1)
-    pids = {workers._pool_for(1).submit(os.getpid).result() for _ in range(3)}
+    pids = set()
+    for _ in range(3):
+        worker = workers._worker()
+        pids.add(worker.submit(os.getpid).result())
+        workers._release(worker, 1)
     assert len(pids) == 1 and os.getpid() not in pids
     subprocess.run(
         [
@@ -100,7 +104,9 @@ def test_a_jobs_exit_message_becomes_its_error(spirals, tmp_path, monkeypatch):
 
 
 def test_a_killed_worker_fails_its_job_only(spirals, tmp_path):
-    pid = workers._pool_for(1).submit(os.getpid).result()
+    worker = workers._worker()
+    pid = worker.submit(os.getpid).result()
+    workers._release(worker, 1)  # the job below takes it
     folder = tmp_path / "killed"
     errors: list[BaseException] = []
 

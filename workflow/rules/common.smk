@@ -12,7 +12,7 @@ from nnstudy.config.validation import (
     validate_config,
 )
 from nnstudy.jobs.frame import watch_interrupts
-from nnstudy.jobs.integrity import check_study, refresh_touched
+from nnstudy.jobs.integrity import adopt, check_study, incomplete, refresh_touched
 from nnstudy.jobs.env import interpreter_first_on_path
 from nnstudy.jobs.provenance import export_code_state, export_study_command
 from nnstudy.config.runs import canonical_json, study_rows, unique_runs
@@ -57,11 +57,14 @@ if workflow.is_main_process:
 
 RUNS = unique_runs(ROWS)
 # A recorded file whose content changed since a job wrote it stops the study (a dry run too)
-# with one line naming it and the command that rebuilds it; nothing is written or deleted here,
-# before Snakemake holds its lock (nnstudy.jobs.integrity).
-damage = check_study(workflow)
+# with one line naming it and the command that rebuilds it, as does a rung record that cannot
+# be read (before an input function trips over it); nothing is written or deleted here, before
+# Snakemake holds its lock (nnstudy.jobs.integrity). The outputs that lost a part (a file of
+# the report's fragments, a W&B run folder) are rerun (rule all: force_rerun).
+damage = check_study(workflow) or (workflow.is_main_process and TUNED.damaged_records())
 if damage:
     sys.exit(damage)
+INCOMPLETE = incomplete() if workflow.is_main_process else []
 
 
 # Only a real run gets here, after Snakemake locked the folder: the next run needs to know
@@ -75,6 +78,8 @@ onstart:
         drop_local_rate_limit(workflow)
         # The start-up check found these files only touched: trust them without reading next time.
         refresh_touched()
+        # Up-to-date outputs without a record (the records were deleted): recorded as they are.
+        adopt(workflow)
         # The code's provenance (commit, packages), computed once and inherited by every job;
         # here, so that dry runs and no-op reruns do not pay for it.
         export_code_state()

@@ -10,8 +10,11 @@ files, log and checkpoint; only the process that computes it is reused. Every ra
 of a run comes from its own seeded generator, so a run gives the same numbers in a fresh
 process or in a worker that trained others before (tested).
 
-A worker that dies (killed, out of memory) fails its job only: the pool is replaced and the
-next job gets a fresh one; the run resumes from its checkpoint on the next call, as a killed
+A worker that dies (killed, out of memory) fails its job only: each worker is a pool of its
+own (a ``ProcessPoolExecutor`` of one process, since a pool whose process dies fails every job
+it holds), taken by one job at a time, so the jobs of the other workers finish and keep their
+files; the dead one is dropped, the next job starts a fresh one, and the killed job's run
+resumes from its checkpoint when Snakemake runs it again (the next ``snakemake``), as a killed
 job process does. When Snakemake itself is killed alone, a worker behaves as a job process
 would: it finishes the run it is computing, writes its files and exits (an idle worker exits at
 once), so the study's lock (:mod:`nnstudy.jobs.lock`) lasts exactly as long as that run.
@@ -39,7 +42,6 @@ class JobFailed(Exception):
 
 
 _lock = threading.Lock()
-_pool: ProcessPoolExecutor | None = None
 # Set in a worker while it computes a job.
 _busy = threading.Event()
 # How often an orphaned worker checks whether it may leave.
@@ -77,27 +79,29 @@ def _watch_owner(owner: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _pool_for(workers: int) -> ProcessPoolExecutor:
-    global _pool
-    with _lock:
-        if _pool is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(list(JOBS.values()))
-            _pool = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=context,
-                initializer=_watch_owner,
-                initargs=(os.getpid(),),
-            )
-        return _pool
+# Idle workers (one process each), taken by one job at a time.
+_idle: list[ProcessPoolExecutor] = []
 
 
-def _drop(pool: ProcessPoolExecutor) -> None:
-    global _pool
+def _worker() -> ProcessPoolExecutor:
+    """An idle worker, or a new one."""
     with _lock:
-        if _pool is pool:
-            _pool = None
-    pool.shutdown(wait=False)
+        if _idle:
+            return _idle.pop()
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(JOBS.values()))
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=context, initializer=_watch_owner, initargs=(os.getpid(),)
+    )
+
+
+def _release(worker: ProcessPoolExecutor, keep: int) -> None:
+    """Return a worker whose job ended; beyond ``keep`` idle ones it exits."""
+    with _lock:
+        if len(_idle) < keep:
+            _idle.append(worker)
+            return
+    worker.shutdown(wait=False)
 
 
 # The job modules the workers run (each has ``main(argv)``): training, and the test
@@ -127,14 +131,19 @@ def _job_main(job: str, argv: list[str], cwd: str) -> None:
 
 def train(argv: Sequence[str], workers: int, job: str = "train") -> None:
     """``python -m nnstudy.training.job ARGV`` (``job`` "predict": ``python -m
-    nnstudy.training.evaluation ARGV``) in one of ``workers`` pooled processes; raises
-    :class:`JobFailed` (or the job's exception) when the job fails."""
-    pool = _pool_for(max(1, int(workers)))
+    nnstudy.training.evaluation ARGV``) in a pooled worker process (``workers``: how many are
+    kept between jobs); raises :class:`JobFailed` (or the job's exception) when the job
+    fails."""
+    worker = _worker()
     try:
-        pool.submit(_job_main, job, list(argv), os.getcwd()).result()
+        worker.submit(_job_main, job, list(argv), os.getcwd()).result()
     except BrokenProcessPool:
-        _drop(pool)
+        worker.shutdown(wait=False)
         raise JobFailed(
             "the worker process running this job died (killed, or out of memory); "
-            "rerun to resume the run from its last checkpoint"
+            "run snakemake again to resume the run from its last checkpoint"
         ) from None
+    except BaseException:
+        _release(worker, max(1, int(workers)))
+        raise
+    _release(worker, max(1, int(workers)))

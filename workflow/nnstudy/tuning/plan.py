@@ -498,9 +498,12 @@ def walk(tuning: Tuning, record_of) -> Iterator[tuple[Step, dict | None]]:
 
 
 def on_disk(step: Step) -> dict | None:
-    """A step's record as the ``tune`` checkpoint wrote it, None when it is not there."""
-    path = Path(step.path)
-    return read_record(path) if path.exists() else None
+    """A step's record as the ``tune`` checkpoint wrote it, None when it is not there (not
+    decided yet, or being decided again)."""
+    try:
+        return read_record(step.path)
+    except FileNotFoundError:
+        return None
 
 
 def search_records(tunings: list[Tuning], record_of=on_disk) -> dict[str, dict]:
@@ -625,8 +628,51 @@ def step_record(step: Step, trials_root: str | Path) -> dict[str, Any]:
     return rung_record(step.tuning, step.index, step.previous, trials_root)
 
 
+class RecordError(ValueError):
+    """A rung record that is not one; ``str()`` is one line with the repair."""
+
+    def __init__(self, path: str | Path, cause: str):
+        self.path, self.cause = str(path), cause
+        super().__init__(record_repair([self.path], cause))
+
+
+def record_repair(paths: list[str], cause: str) -> str:
+    names = " ".join(paths)
+    return (
+        f"{names}: not a valid rung record ({cause}); delete and rebuild with what was made "
+        f"from it: rm {names} && snakemake --cores N"
+    )
+
+
 def read_record(path: str | Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
+    """A rung record; :class:`RecordError` (one line, with the repair) when it is not JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise RecordError(path, str(error).splitlines()[0]) from None
+
+
+def _record_fault(step: Step, record: Any) -> str | None:
+    """Why ``record`` cannot be the record of ``step``, or None."""
+    t = step.tuning
+    if not isinstance(record, dict) or (record.get("key"), record.get(step.kind)) != (
+        t.key,
+        step.index,
+    ):
+        return f"not the record of search {t.key} {step.name}"
+    scored, wanted = record.get("candidates"), step.candidates()
+    last = scored[len(scored) - len(wanted) :] if isinstance(scored, list) else []
+    if [e.get("candidate") if isinstance(e, dict) else None for e in last] != wanted:
+        return f"its candidates are not {wanted}"
+    if step.kind == "round":
+        return None
+    keep = record.get("keep")
+    size = min(t.rungs[step.index + 1][1] if step.index < t.top else 1, len(wanted))
+    if not isinstance(keep, list) or len(keep) != size or not set(keep) <= set(wanted):
+        return f"keep {keep!r} is not {size} of the candidates {wanted}"
+    if step.index == t.top and not isinstance(record.get("edges"), dict):
+        return "it has no edges"
+    return None
 
 
 def write_step(step: Step, trials_root: str | Path, output: str | Path, log: str | Path) -> None:
@@ -667,6 +713,31 @@ class TunedRuns:
     def refresh(self) -> None:
         for t in self.tunings:
             self.follow(t, on_disk)
+
+    def damaged_records(self) -> str | None:
+        """One line naming the step records on disk that cannot be read as their search's
+        (not JSON, another step's, a ``keep`` that is not the rung's candidates), with the
+        repair; None when every record is readable. For the Snakefile, before any input
+        function reads them."""
+        bad, causes = [], []
+
+        def checked(step: Step) -> dict | None:
+            try:
+                record = on_disk(step)
+            except RecordError as error:
+                cause = error.cause
+            else:
+                cause = None if record is None else _record_fault(step, record)
+            if cause is None:
+                return record
+            bad.append(step.path)
+            causes.append(cause)
+            return None  # ends this search's walk: the steps after it are rebuilt
+
+        for t in self.tunings:
+            for _ in walk(t, checked):
+                pass
+        return record_repair(bad, "; ".join(dict.fromkeys(causes))) if bad else None
 
     def follow(self, tuning: Tuning, record_of) -> tuple[Step, dict | None]:
         """Walk a search (:func:`walk`), registering each step's trials and stage and, once

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from snakemake.exceptions import IncompleteCheckpointException
+from snakemake.io import checkpoint_target
+
+from nnstudy.jobs.integrity import guard
 from nnstudy.training.runfolder import METRICS, PREDICTIONS, TRAIN_OUTPUTS
 from nnstudy.tuning.plan import (
     Step,
@@ -33,13 +37,23 @@ def files_of(runs, names, run_dir: str) -> list[str]:
 
 def decided(checkpoints):
     """``record_of`` for :func:`plan.walk` through Snakemake: a step's record once its
-    checkpoint ran (``get`` raises the incomplete-checkpoint exception before)."""
+    checkpoint ran (``get`` raises the incomplete-checkpoint exception before).
+
+    Snakemake counts a checkpoint output that was on disk when it built the DAG as decided for
+    the whole run, also when the checkpoint then reruns (its trials were deleted, say) and
+    Snakemake removes the file before the job writes it again. An input function evaluated in
+    that moment (another checkpoint finished: at --cores 2 tune jobs run side by side) finds no
+    file; it waits for the rerun, as for a step not yet decided."""
 
     def record_of(step: Step) -> dict:
         t = step.tuning
-        return read_record(
-            checkpoints.tune.get(dataset=t.dataset, key=t.key, step=step.name).output[0]
-        )
+        path = checkpoints.tune.get(dataset=t.dataset, key=t.key, step=step.name).output[0]
+        try:
+            return read_record(path)
+        except FileNotFoundError:
+            raise IncompleteCheckpointException(
+                checkpoints.tune.rule, checkpoint_target(path)
+            ) from None
 
     return record_of
 
@@ -110,6 +124,9 @@ def tracked_runs(untuned: dict, tuned: TunedRuns, checkpoints, dataset: str) -> 
 
 def run_rung(tuned: TunedRuns, wildcards, input, output, log, trial_dir: str) -> None:
     """The ``tune`` checkpoint's body (Snakemake's ``run:`` objects in): one step, its
-    records before it read from disk."""
+    records before it read from disk; its inputs (trials, the step before) checked and its
+    record recorded like any job's (:mod:`nnstudy.jobs.integrity`; a changed input fails the
+    job with the one-line repair)."""
     step = tuned.locate(wildcards.key, wildcards.step, on_disk)
-    write_step(step, Path(trial_dir).parents[1], output[0], log[0])
+    with guard(input, output):
+        write_step(step, Path(trial_dir).parents[1], output[0], log[0])
