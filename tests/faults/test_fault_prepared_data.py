@@ -1,4 +1,5 @@
-"""Prepared data changed on disk with its modification time kept: refused before use (#14.5)."""
+"""Prepared data changed on disk with its modification time kept and its checksum record lost:
+refused by the job that loads it (#14.5; with its record, the start-up check names it first)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import struct
 import zipfile
 
 from faultstudy import results, snakemake
-from nnstudy.jobs.integrity import record
+from nnstudy.jobs.integrity import forget
 
 
 def flip_in_member_keeping_mtime(path, member: str) -> None:
@@ -34,7 +35,9 @@ def test_prepared_file_corrupted_with_its_mtime_kept_stops_the_job_naming_it(
     shutil.copytree(reference.folder, folder, symlinks=True)
     train = folder / "data" / "processed" / "spirals" / "train.npz"
     monkeypatch.chdir(folder)
-    record(train)  # the study's own record of it: trusted while size and time are unchanged
+    # Without its record (lost with results/.checksums) the study adopts the file as it finds
+    # it: the zip CRC-32 checked as a job loads it is then what stands between it and a run.
+    forget(train)
     flip_in_member_keeping_mtime(train, "x.npy")
     # Snakemake sees nothing changed; a forced retrain must still not train on damaged data.
     done = snakemake(folder, "--cores", "1", "--forcerun", "train")
