@@ -64,7 +64,9 @@ def study(epochs: int) -> dict:
 
 def job_round(workdir: Path) -> tuple[float, list[float], dict]:
     """Train (and evaluate) the run as a job (forced); wall seconds, epoch seconds, its config."""
-    wall, _, _ = timed_snakemake(workdir, "--cores", "1", "--until", "train", "--forcerun", "train")
+    wall = timed_snakemake(
+        workdir, "--cores", "1", "--until", "train", "--forcerun", "train"
+    ).seconds
     [run_dir] = (workdir / "results" / "runs" / "fashion_mnist").iterdir()
     with open(run_dir / "history.csv", newline="") as f:
         seconds = [float(row["seconds"]) for row in csv.DictReader(f)]
@@ -113,7 +115,7 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="bench_real_data_"))
     try:
         (base / "config.yaml").write_text(yaml.safe_dump(study(args.epochs), sort_keys=False))
-        prep, _, _ = timed_snakemake(base, "--cores", "1", "--until", "prepare")
+        prep = timed_snakemake(base, "--cores", "1", "--until", "prepare").seconds
         data = base / "data" / "processed" / "fashion_mnist"
         print(f"prepared fashion_mnist through the DAG in {prep:.1f} s ({load()})")
         ratios, fixed, all_job, all_lib = [], [], [], []

@@ -7,19 +7,22 @@ initializer = 4 x 3 x 3, times 1, 3 or 9 seeds), with ``--cores 1`` and ``--core
 run trains in milliseconds, so these times are Snakemake's and the jobs' start-up costs: what a
 grid of short runs pays per run, whatever the network.
 
-Planning time: ``snakemake --dry-run`` of the whole study (every rule up to the report) for a
-10,000-run grid (4 optimizers x 5 activations x 5 initializers x 100 seeds), from the command
-to the printed plan. Target: < 30 s. Measured in the same run as a peer: Snakemake's floor,
-the dry run of a Snakefile with nothing but an empty ``train`` script rule per run (the same
-number of jobs, no config, no parse-time work).
+Planning time: ``snakemake --dry-run`` of the whole study (every rule up to the report) for
+grids of 1,000, 10,000 and (with ``--plan-runs``) 100,000 runs (4 optimizers x 5 activations x
+5 initializers x seeds), from the command to the printed plan, with its CPU seconds and the
+largest resident set. Targets (issue 26): 10,000 runs < 30 s; 100,000 runs <= 5 min and
+<= 4 GB. Measured in the same run as a peer: Snakemake's floor, the dry run of a Snakefile with
+the study's shape and nothing else (per run a ``train`` and a ``predict`` script rule, as the
+study's finals have, so the same number of jobs; no config, no parse-time work).
 
-Usage: python benchmarks/bench_scaling.py [--sizes 36 108 324] [--cores 1 2] [--plan-runs 1000 10000]
+Usage: python benchmarks/bench_scaling.py [--sizes 36 108 324] [--cores 1 2] [--plan-runs 1000 10000 100000]
 (`--sizes` with no value: planning only.)
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -27,9 +30,10 @@ from pathlib import Path
 import yaml
 from nnstudy.invoke import tiny_study
 from record import recorded
-from study_cli import timed_snakemake
+from study_cli import Timing, timed_snakemake
 
-PLAN_TARGET_S = 30.0
+PLAN_TARGET_S = 30.0  # 10,000 runs
+LARGE_RUNS, LARGE_TARGET_S, LARGE_TARGET_MB = 100_000, 300.0, 4096.0
 GRID = {
     "optimizer": ["sgd", "momentum", "rmsprop", "adam"],
     "activation": ["relu", "tanh", "sigmoid"],
@@ -62,7 +66,7 @@ RUN_IDS = [f"{{i:010x}}" for i in range({runs})]
 
 rule all:
     input:
-        expand("runs/{{run_id}}/metrics.json", run_id=RUN_IDS),
+        expand("runs/{{run_id}}/predictions.npz", run_id=RUN_IDS),
 
 
 rule train:
@@ -71,12 +75,21 @@ rule train:
         "runs/{{run_id}}/metrics.json",
     script:
         "job.py"
+
+
+rule predict:
+    input:
+        "runs/{{run_id}}/model.npz",
+    output:
+        "runs/{{run_id}}/predictions.npz",
+    script:
+        "job.py"
 """
 
 
-def timed_study(config: dict, *args: str, floor_runs: int | None = None) -> tuple[float, float]:
-    """Wall and CPU seconds of one Snakemake call (target ``all``) on ``config`` in a fresh
-    folder; with ``floor_runs``, of the floor Snakefile for that many runs instead."""
+def timed_study(config: dict, *args: str, floor_runs: int | None = None) -> Timing:
+    """One Snakemake call (target ``all``) on ``config`` in a fresh folder; with
+    ``floor_runs``, of the floor Snakefile for that many runs instead."""
     with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp:
         (Path(tmp) / "config.yaml").write_text(yaml.safe_dump(config))
         snakefile = None
@@ -85,10 +98,21 @@ def timed_study(config: dict, *args: str, floor_runs: int | None = None) -> tupl
             snakefile.write_text(FLOOR_SNAKEFILE.format(runs=floor_runs))
             (Path(tmp) / "job.py").write_text("")
         # the target before --quiet, which would take it as one of its values
-        seconds, cpu, _ = timed_snakemake(
-            Path(tmp), "all", "--quiet", "all", *args, snakefile=snakefile
-        )
-    return seconds, cpu
+        return timed_snakemake(Path(tmp), "all", "--quiet", "all", *args, snakefile=snakefile)
+
+
+def planned_jobs(output: str) -> int:
+    """The ``total`` of a dry run's job stats."""
+    return int(re.search(r"^total\s+(\d+)$", output, re.MULTILINE)[1])
+
+
+def verdict(runs: int, t: Timing) -> str:
+    if runs == 10_000:
+        return "  meets the target" if t.seconds < PLAN_TARGET_S else "  MISSES the target"
+    if runs == LARGE_RUNS:
+        met = t.seconds <= LARGE_TARGET_S and t.peak_mb <= LARGE_TARGET_MB
+        return "  meets the target" if met else "  MISSES the target"
+    return ""
 
 
 def main() -> None:
@@ -121,25 +145,24 @@ def main() -> None:
 
     variants = runs_of(PLAN_GRID, 1)
     print(
-        f"\nPlanning: snakemake --dry-run of the whole study (target: 10,000 runs < {PLAN_TARGET_S:.0f} s)"
+        f"\nPlanning: snakemake --dry-run of the whole study (targets: 10,000 runs < "
+        f"{PLAN_TARGET_S:.0f} s; {LARGE_RUNS:,} runs <= {LARGE_TARGET_S:.0f} s and "
+        f"<= {LARGE_TARGET_MB:.0f} MB)"
     )
     print(
-        f"{'runs':>6} {'jobs':>6} {'wall (s)':>8} {'CPU (s)':>8} {'ms/job':>7} "
-        f"{'floor (s)':>9} {'/ floor':>7}"
+        f"{'runs':>7} {'jobs':>7} {'wall (s)':>8} {'CPU (s)':>8} {'ms/job':>7} {'MB':>6} "
+        f"{'floor (s)':>9} {'floor MB':>8} {'CPU / floor':>11}"
     )
     for wanted in args.plan_runs:
         seeds = -(-wanted // variants)
         runs = variants * seeds
-        config = study(PLAN_GRID, seeds)
-        seconds, cpu = timed_study(config, "--dry-run")
-        floor, _ = timed_study(config, "--dry-run", floor_runs=runs)
-        jobs = runs  # one train job per run (the few data and report jobs aside)
-        note = ""
-        if runs >= 10_000:
-            note = "  meets the target" if seconds < PLAN_TARGET_S else "  MISSES the target"
+        t = timed_study(study(PLAN_GRID, seeds), "--dry-run")
+        floor = timed_study({}, "--dry-run", floor_runs=runs)
+        jobs = planned_jobs(t.output)
         print(
-            f"{runs:>6} {jobs:>6} {seconds:>8.1f} {cpu:>8.1f} {1000 * seconds / jobs:>7.2f} "
-            f"{floor:>9.1f} {seconds / floor:>6.2f}x{note}",
+            f"{runs:>7} {jobs:>7} {t.seconds:>8.1f} {t.cpu:>8.1f} "
+            f"{1000 * t.cpu / jobs:>7.2f} {t.peak_mb:>6.0f} {floor.seconds:>9.1f} "
+            f"{floor.peak_mb:>8.0f} {t.cpu / floor.cpu:>10.2f}x{verdict(runs, t)}",
             flush=True,
         )
 

@@ -35,7 +35,7 @@ from study_cli import timed_snakemake
 
 
 def snakemake(workdir: Path, cores: int, *args: str) -> tuple[float, str]:
-    seconds, _, output = timed_snakemake(workdir, "--cores", str(cores), *args)
+    seconds, _, output, _ = timed_snakemake(workdir, "--cores", str(cores), *args)
     return seconds, output
 
 

@@ -41,6 +41,21 @@ SCENARIO_RERUN = {
 }
 
 
+# How a fault's path placeholders (faults.targets) read in the table.
+PLACES = {
+    "{run}": "<run>",
+    "{record}": "results/tuning/<dataset>/<key>/rung0.json",
+    "{trial}": "results/trials/<trial>",
+    "{wandb_run}": "results/wandb/wandb/offline-run-<...>",
+}
+
+
+def place(path: str) -> str:
+    for key, text in PLACES.items():
+        path = path.replace(key, text)
+    return path
+
+
 def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,7 +76,7 @@ def main() -> None:
     print("|---|---|---|---|---:|---:|---:|")
     for o, study, first in rows:
         print(
-            f"| {o.fault.kind} | `{o.fault.path.replace('{run}', '<run>')}` | {study} | {first} | "
+            f"| {o.fault.kind} | `{place(o.fault.path)}` | {study} | {first} | "
             f"{'yes' if o.survived else 'NO'} | {'yes' if o.identical else 'NO'} | "
             f"{len(o.lost)} |"
         )
