@@ -60,7 +60,7 @@ RUNS = unique_runs(ROWS)
 # with one line naming it and the command that rebuilds it, as does a rung record that cannot
 # be read (before an input function trips over it); nothing is written or deleted here, before
 # Snakemake holds its lock (nnstudy.jobs.integrity). The outputs that lost a part (a file of
-# the report's fragments, a W&B run folder) are rerun (rule all: force_rerun).
+# the report's fragments, a W&B run folder) are rerun (force_rerun in the all rule).
 damage = check_study(workflow) or (workflow.is_main_process and TUNED.damaged_records())
 if damage:
     sys.exit(damage)
