@@ -140,6 +140,13 @@ def test_every_source_failing_gives_one_message_naming_each(http_server, content
     assert f"{http_server.url('/missing/' + name)}: HTTP 404" in message
     assert f"{served}{name}: checksum mismatch" in message
     assert f"{refused}{name}: cannot connect" in message
+    # ... and how to make the files reachable without the network.
+    assert message.endswith(
+        "To get mnist: connect to the network and rerun, or put "
+        + ", ".join(IDX_NAMES)
+        + f" (from {spec.homepage}) in $NNSTUDY_DATA_DIR or a folder of data.local_dirs"
+        " (docs/datasets.md)"
+    )
     # Nothing that looks complete is left behind.
     assert not [p for p in (tmp_path / "raw").rglob("*") if p.is_file()]
 

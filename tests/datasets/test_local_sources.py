@@ -62,3 +62,17 @@ def test_other_datasets_files_under_the_same_names_are_not_taken(contents, tmp_p
     fashion = idx_spec(small_idx_set(seed=1), name="fashion_mnist")
     with pytest.raises(FetchError, match="content sha256 .* != expected"):
         fetch("fashion_mnist", tmp_path / "raw", [mirror], spec=fashion, **FAST)
+
+
+def test_the_error_says_how_to_get_fashion_mnist_offline(tmp_path):
+    """Debian's package is named where it applies; the catalog's files and homepage always."""
+    spec = idx_spec(small_idx_set(seed=1), name="fashion_mnist")
+    with pytest.raises(FetchError) as err:
+        fetch("fashion_mnist", tmp_path / "raw", [tmp_path], spec=spec, **FAST)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.endswith(
+        "in $NNSTUDY_DATA_DIR or a folder of data.local_dirs, or install Debian's "
+        "dataset-fashion-mnist (docs/datasets.md)"
+    )
+    assert f"(from {spec.homepage})" in message

@@ -33,6 +33,7 @@ import yaml
 from nnstudy.config.nnlib_schema import schedule_params
 from nnstudy.config.runs import canonical_json, study_rows
 from nnstudy.config.validation import ConfigError, check_yaml, schema, validate_config
+from nnstudy.console import failures
 from nnstudy.datasets.store import CARD, SPLITS
 from nnstudy.invoke import run_snakemake
 from nnstudy.jobs.frame import INTERRUPTED, Interrupted, interrupted_message
@@ -335,20 +336,20 @@ def prepare_data(config: dict[str, Any], dataset: str, config_path: Path | None)
         empty.flush()
         done = run_snakemake(
             *targets,
-            "--quiet",
-            "all",
             "--configfile",
             str(config_path or empty.name),
             "--config",
             f"select=[{EXPERIMENT}]",
             f"experiments={experiments}",
+            "--logger",
+            "nnstudy",
             profile=None,
             cores=1,
             timeout=None,
         )
     if done.returncode != 0:
         tail = [line for line in done.stderr.splitlines() if line.strip()][-1:]
-        cause = " ".join(tail) or "see the newest log in .snakemake/log/"
+        cause = "; ".join(failures(done.stderr) or tail) or "see .snakemake/log/"
         raise SystemExit(f"nnstudy train: preparing {dataset} failed: {cause}")
     return folder
 

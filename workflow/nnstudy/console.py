@@ -4,9 +4,10 @@ Snakemake's own console log is a block of lines per job (20,000 lines for the de
 :class:`LogHandler` is a Snakemake logger plugin (``--logger nnstudy``, set in the default
 profile; the plugin module is ``snakemake_logger_plugin_nnstudy``) that shows instead:
 
-- the plan (Snakemake's job-stats table), warnings and errors, each failed job in one line
-  with its log file (a failed ``run:`` job's exception as its message, without Snakemake's
-  traceback of the run block);
+- the plan (Snakemake's job-stats table), warnings and errors, each failed job in a line
+  with its log file and, below it, the last line of that log (the job's cause) unless it was
+  just said (a failed ``run:`` job's exception as its message, without Snakemake's traceback
+  of the run block);
 - a progress line: runs done / failed / diverged of the total, all jobs, elapsed and
   remaining time -- rewritten in place on a terminal, printed at every tenth otherwise;
 - Snakemake's closing lines (nothing to be done, where the complete log is);
@@ -24,6 +25,8 @@ import logging
 import os
 import sys
 import time
+from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -154,10 +157,13 @@ class ConsoleView:
         self.progress = StudyProgress()
         self.shown_tenth = -1
         self.line_open = False
+        # The latest lines said, so that a failed job's cause already on screen is not repeated.
+        self.said: deque[str] = deque(maxlen=64)
 
     def say(self, text: str) -> None:
         self._clear()
         print(text, file=self.stream, flush=True)
+        self.said.extend(line.strip() for line in text.splitlines())
 
     def update(self, final: bool = False) -> None:
         line = self.progress.line()
@@ -219,7 +225,7 @@ class LogHandler(LogHandlerBase):
             self.view.update(final=record.done >= record.total)
         elif event == LogEvent.JOB_ERROR:
             progress.failed_job(record.jobid)
-            self.view.say(failed_job_line(record))
+            self.view.say(failed_job_line(record, shown=self.view.said))
         elif event in (LogEvent.SHELLCMD, LogEvent.JOB_STARTED, LogEvent.RESOURCES_INFO):
             if self.common_settings.verbose:
                 self.view.say(self.format(record))
@@ -285,10 +291,48 @@ def run_block_cause(text: str) -> str:
     return "\n".join(cause) or text
 
 
-def failed_job_line(record: logging.LogRecord) -> str:
-    """One line for a failed job: its rule and the log that says why."""
-    logs = ", ".join(getattr(record, "log", None) or []) or ", ".join(record.output)
-    return f"FAILED {record.rule_name}: {logs}"
+def failed_job_line(record: logging.LogRecord, shown: Iterable[str] = ()) -> str:
+    """A failed job: its rule, its log and, on the next line, the cause the log ends with
+    (unless it is among the lines ``shown`` already, as a pooled job's own message is)."""
+    logs = list(getattr(record, "log", None) or [])
+    where = ", ".join(logs) or ", ".join(record.output)
+    cause = log_cause(logs)
+    below = f"\n  {cause}" if cause and cause not in shown else ""
+    return f"FAILED {record.rule_name}: {where}{below}"
+
+
+def failures(console: str) -> list[str]:
+    """The causes of the failed jobs in a console output written by this plugin (the lines
+    :func:`failed_job_line` wrote under their FAILED lines), else the FAILED lines."""
+    lines = console.splitlines()
+    failed = [i for i, line in enumerate(lines) if line.startswith("FAILED ")]
+    return [
+        lines[i + 1].strip() if i + 1 < len(lines) and lines[i + 1].startswith("  ") else lines[i]
+        for i in failed
+    ]
+
+
+def log_cause(logs: list[str], tail: int = 8192) -> str | None:
+    """The last non-empty line of ``logs`` (the newest first): a job's one-line cause (the job
+    frame ends a failed job's log with it; a traceback ends with the exception)."""
+    for log in sorted(logs, key=_mtime, reverse=True):
+        try:
+            with open(log, "rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - tail))
+                lines = f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            continue
+        for line in reversed(lines):
+            if line.strip():
+                return line.strip()
+    return None
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
 
 
 def _pct(cell: str) -> str:

@@ -47,6 +47,8 @@ class DatasetSpec:
     # Sub-folder names under which local mirrors keep the files (Debian: "fashion-mnist").
     local_names: tuple[str, ...] = ()
     homepage: str = ""
+    # A Debian package that installs the files under /usr/share/datasets (a default local dir).
+    debian_package: str = ""
     # Records per CIFAR binary batch file (the official archive has 10,000).
     records_per_batch: int = 10_000
 
@@ -144,6 +146,7 @@ DATASETS: dict[str, DatasetSpec] = {
             ),
             local_names=("fashion-mnist", "fashion_mnist", "FashionMNIST", "fashion"),
             homepage="https://github.com/zalandoresearch/fashion-mnist",
+            debian_package="dataset-fashion-mnist",
         ),
         DatasetSpec(
             name="cifar10",

@@ -126,7 +126,20 @@ def _fetch_file(
             continue
         return _record(path, url, f)
     raise FetchError(
-        f"could not get {spec.name} file {f.name} from any source: " + "; ".join(tried)
+        f"could not get {spec.name} file {f.name} from any source: "
+        + "; ".join(tried)
+        + f". {how_to_get(spec)}"
+    )
+
+
+def how_to_get(spec: DatasetSpec) -> str:
+    """One sentence: the ways to make a downloaded dataset's files reachable offline."""
+    files = ", ".join(f.name for f in spec.files)
+    package = f", or install Debian's {spec.debian_package}" if spec.debian_package else ""
+    return (
+        f"To get {spec.name}: connect to the network and rerun, or put {files} (from "
+        f"{spec.homepage}) in ${ENV_VAR} or a folder of data.local_dirs{package} "
+        "(docs/datasets.md)"
     )
 
 
