@@ -103,8 +103,15 @@ def optimizer_defaults(name: str) -> dict:
     """The hyper-parameters of an optimizer name with their defaults (its alias's where it
     sets them), ``lr`` first, from its class's ``__init__`` signature."""
     cls, alias = optimizer_class(name)
+    return {n: alias.get(n, default) for n, default in _init_defaults(cls)}
+
+
+@functools.cache
+def _init_defaults(cls) -> tuple:
+    """(name, default) of an optimizer class's hyper-parameters; cached, since a study's
+    config resolves one run at a time (inspect.signature is most of that)."""
     params = list(inspect.signature(cls.__init__).parameters.values())[2:]  # self, params
-    return {p.name: alias.get(p.name, p.default) for p in params}
+    return tuple((p.name, p.default) for p in params)
 
 
 def get_optimizer(name: str, params, **kwargs):
