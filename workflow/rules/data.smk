@@ -5,6 +5,8 @@ from nnstudy.datasets import DATASETS
 DATA = data_settings(config)
 RAW_DIR = DATA["raw_dir"]
 PROCESSED_DIR = DATA["processed_dir"]
+# A prepared dataset's folder (the prepare rule's outputs), as a pattern.
+PREPARED_DIR = f"{PROCESSED_DIR}/{{dataset}}"
 DOWNLOADED = [name for name, spec in DATASETS.items() if spec.downloaded]
 
 
@@ -36,10 +38,10 @@ rule prepare:
             lambda w: DATASETS[w.dataset].downloaded, then=rules.download.output.source
         ),
     output:
-        train=f"{PROCESSED_DIR}/{{dataset}}/train.npz",
-        val=f"{PROCESSED_DIR}/{{dataset}}/val.npz",
-        test=f"{PROCESSED_DIR}/{{dataset}}/test.npz",
-        card=f"{PROCESSED_DIR}/{{dataset}}/card.json",
+        train=f"{PREPARED_DIR}/train.npz",
+        val=f"{PREPARED_DIR}/val.npz",
+        test=f"{PREPARED_DIR}/test.npz",
+        card=f"{PREPARED_DIR}/card.json",
     log:
         "results/logs/prepare/{dataset}.log",
     wildcard_constraints:
