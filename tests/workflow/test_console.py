@@ -43,6 +43,7 @@ def test_progress_counts_runs_failures_and_diverged_runs(tmp_path):
     progress.steps(3, 9)  # a checkpoint added jobs (and runs) to the DAG
     assert progress.line(now=30.0).startswith("runs 3 | 1 failed")
     assert progress.remaining(30.0) == 30.0 / 3 * 6  # from the jobs' pace then
+    assert progress.waiting_runs() == 4  # 6 jobs waiting x the plan's 3 runs in 5 jobs
 
 
 def test_remaining_time_follows_the_pace_of_runs():
