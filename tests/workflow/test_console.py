@@ -130,6 +130,7 @@ def test_seconds_left_from_the_measured_seconds_per_epoch():
     assert seconds_left(running, finished, waiting=2, slots=8) == 84 / 4  # 4 runs left
     assert seconds_left(running, finished, waiting=0, slots=4) == 20  # c's own rest
     assert seconds_left([RunPace("a", 0, 10, None)], [], waiting=3, slots=2) is None
+    assert seconds_left([RunPace("a", 2, None, 1.0)], [], waiting=1, slots=2) is None  # no plan
     assert seconds_left([], finished, waiting=0, slots=2) is None  # nothing left
 
 

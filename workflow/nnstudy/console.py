@@ -137,16 +137,16 @@ def seconds_left(
     overall = median(r.seconds for r in measured)
     pace = {dataset: median(seconds) for dataset, seconds in by_dataset.items()}
     sized = [r.epochs * pace.get(r.dataset, overall) for r in known if r.epochs is not None]
-    typical = mean(sized) if sized else None
+    if not sized:  # no run's epochs known: neither a running run's rest nor a typical run
+        return None
+    typical = mean(sized)
     rest = [
         max(r.epochs - r.done, 0) * pace.get(r.dataset, overall)
         if r.epochs is not None
         else typical
         for r in running
     ]
-    if typical is None and (waiting or None in rest):
-        return None
-    total = sum(rest) + waiting * (typical or 0.0)
+    total = sum(rest) + waiting * typical
     parallel = max(1, min(slots, len(running) + waiting))
     return max(total / parallel, max(rest, default=0.0))
 
