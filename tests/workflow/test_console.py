@@ -206,9 +206,9 @@ def test_the_handler_redraws_on_a_timer_until_the_runs_end(tmp_path, monkeypatch
     handler.handle(
         record(LogEvent.JOB_INFO, jobid=1, rule_name="train", output=live_run(folder), threads=1)
     )
-    time.sleep(1.2)
+    time.sleep(1.5)
     live_run(folder, 10, [0.5, 0.625])
-    time.sleep(1.2)
+    time.sleep(1.5)
     handler.handle(record(LogEvent.JOB_FINISHED, job_id=1))
     handler.handle(record(LogEvent.PROGRESS, done=1, total=2))
     lines = stream.getvalue().splitlines()

@@ -116,7 +116,7 @@ class RunPace(NamedTuple):
     dataset: str
     done: int  # epochs finished
     epochs: int | None  # in all: planned while it runs, run once finished; None: not known yet
-    seconds: float | None  # measured per epoch (the median of its epochs); None: no epoch yet
+    seconds: float | None  # measured per epoch; None: no epoch yet
 
 
 def seconds_left(
