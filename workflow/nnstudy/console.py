@@ -9,7 +9,11 @@ profile; the plugin module is ``snakemake_logger_plugin_nnstudy``) that shows in
   just said (a failed ``run:`` job's exception as its message, without Snakemake's traceback
   of the run block);
 - a progress line: runs done / failed / diverged of the total, all jobs, elapsed and
-  remaining time -- rewritten in place on a terminal, printed at every tenth otherwise;
+  remaining time, and the running runs' epochs and validation accuracy (:class:`LiveRun`) --
+  redrawn in place on a terminal every second (the running runs on up to three lines below
+  it), printed every 30 s and at every tenth of the jobs otherwise (the running runs summed
+  up on the same line). The time left is the remaining runs' epochs at their measured seconds
+  per epoch (:func:`seconds_left`);
 - Snakemake's closing lines (nothing to be done, where the complete log is);
 - after Ctrl-C, one line (:func:`nnstudy.jobs.frame.say_interrupted`) instead of Snakemake's and
   of the jobs it cut short.
@@ -20,24 +24,37 @@ study's closing summary is printed by the Snakefile's ``onsuccess`` (:func:`clos
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
+import math
 import os
 import sys
+import threading
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterable
+from itertools import chain
 from pathlib import Path
-from typing import TextIO
+from statistics import mean, median
+from typing import NamedTuple, TextIO
 
 from snakemake_interface_logger_plugins.base import LogHandlerBase
 from snakemake_interface_logger_plugins.common import LogEvent
 
 from nnstudy.jobs.frame import interrupted, say_interrupted
-from nnstudy.training.runfolder import read_status
+from nnstudy.training.runfolder import file, read_history, read_json, read_train
 
 # Rules whose jobs are training runs (study runs and tuning trials).
 RUN_RULES = ("train", "trial")
+# Seconds between two redraws of the progress, on a terminal (in place) and into a log or pipe
+# (a line each: 240 in two hours); NNSTUDY_PROGRESS_SECONDS sets both.
+REDRAW_SECONDS = {True: 1.0, False: 30.0}
+# Running runs listed under the progress line on a terminal: the block stays under 5 lines.
+RUN_LINES = 3
+# Finished runs per dataset whose pace the estimate of the time left keeps: the latest, so that
+# the cost of an estimate stays the same however many runs a study has.
+PACED_RUNS = 100
 # Snakemake's informational lines that say nothing a person acts on during a run.
 _CHATTER = (
     "Building DAG of jobs",
@@ -75,6 +92,116 @@ def clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def redraw_seconds(interactive: bool) -> tuple[float, str | None]:
+    """Seconds between two redraws, and the line saying NNSTUDY_PROGRESS_SECONDS is not a valid
+    number of seconds (None when it is valid or unset)."""
+    text = os.environ.get("NNSTUDY_PROGRESS_SECONDS")
+    if text is None:
+        return REDRAW_SECONDS[interactive], None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if seconds > 0 and math.isfinite(seconds):
+        return seconds, None
+    default = REDRAW_SECONDS[interactive]
+    return default, (
+        f"NNSTUDY_PROGRESS_SECONDS={text!r} is not a number of seconds > 0; redrawing every "
+        f"{default:g} s"
+    )
+
+
+class RunPace(NamedTuple):
+    """What the estimate of the time left knows of one run."""
+
+    dataset: str
+    done: int  # epochs finished
+    epochs: int | None  # in all: planned while it runs, run once finished; None: not known yet
+    seconds: float | None  # measured per epoch; None: no epoch yet
+
+
+def seconds_left(
+    running: list[RunPace], finished: Iterable[RunPace], waiting: int, slots: int
+) -> float | None:
+    """Seconds until the runs are done: the remaining epochs of each running run and of
+    ``waiting`` runs not started yet (each a typical run: the mean of the known runs' epochs x
+    pace), at the seconds per epoch measured on the run's dataset (the median over its measured
+    runs, else over all), spread over ``slots`` parallel jobs but no shorter than the longest
+    running run's rest. None before any epoch is measured, or when no run is left."""
+    known = [*finished, *running]
+    measured = [r for r in known if r.seconds is not None]
+    if not measured or not (running or waiting):
+        return None
+    by_dataset = defaultdict(list)
+    for run in measured:
+        by_dataset[run.dataset].append(run.seconds)
+    overall = median(r.seconds for r in measured)
+    pace = {dataset: median(seconds) for dataset, seconds in by_dataset.items()}
+    sized = [r.epochs * pace.get(r.dataset, overall) for r in known if r.epochs is not None]
+    if not sized:  # no run's epochs known: neither a running run's rest nor a typical run
+        return None
+    typical = mean(sized)
+    rest = [
+        max(r.epochs - r.done, 0) * pace.get(r.dataset, overall)
+        if r.epochs is not None
+        else typical
+        for r in running
+    ]
+    total = sum(rest) + waiting * typical
+    parallel = max(1, min(slots, len(running) + waiting))
+    return max(total / parallel, max(rest, default=0.0))
+
+
+class LiveRun:
+    """A running run as its folder shows it: its planned epochs (config.json, written when it
+    starts) and its history so far (history.csv, rewritten after every epoch). A file missing
+    or unreadable (being written) is no news: what was read before stands."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+        self.epochs: int | None = None
+        self.rows: list[dict[str, float]] = []
+        self._stamp: tuple[int, int] | None = None
+
+    @property
+    def dataset(self) -> str:
+        return self.folder.parent.name if self.folder else ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset}/{self.folder.name}" if self.folder else "?"
+
+    @property
+    def done(self) -> int:
+        return self.rows[-1]["epoch"] if self.rows else 0
+
+    @property
+    def val_accuracy(self) -> float | None:
+        return self.rows[-1].get("val_accuracy") if self.rows else None
+
+    def refresh(self) -> None:
+        if self.folder is None:
+            return
+        if self.epochs is None:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                self.epochs = int(read_json(file(self.folder, "config"))["epochs"])
+        path = file(self.folder, "history")
+        with contextlib.suppress(OSError, ValueError):
+            stat = path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if stamp != self._stamp:  # read again only what changed
+                self.rows, self._stamp = read_history(path), stamp
+
+    def pace(self) -> RunPace:
+        seconds = [r["seconds"] for r in self.rows if "seconds" in r]
+        return RunPace(self.dataset, self.done, self.epochs, median(seconds) if seconds else None)
+
+    def line(self) -> str:
+        epoch = f"epoch {self.done if self.rows else '?'}/{self.epochs or '?'}"
+        acc = self.val_accuracy
+        return f"{self.label} {epoch}" + (f" val_acc {acc:.3f}" if acc is not None else "")
+
+
 class StudyProgress:
     """Counts of a study's jobs and runs as Snakemake reports them, and their one-line view."""
 
@@ -83,7 +210,14 @@ class StudyProgress:
         self.runs_total = self.runs_done = self.failed = self.diverged = 0
         self.jobs_total = self.jobs_done = 0
         self.planned_jobs = 0
-        self.run_jobs: dict[int, Path | None] = {}  # a run job's id -> its run folder
+        self.running: set[int] = set()  # the ids of all jobs running
+        self.run_jobs: dict[int, LiveRun] = {}  # a running run job's id -> its run
+        self.paced: dict[str, deque[RunPace]] = defaultdict(lambda: deque(maxlen=PACED_RUNS))
+        # Parallel run jobs: the cores over a run's threads once Snakemake says them, else the
+        # most run jobs seen running at once.
+        self.cores: int | None = None
+        self.run_threads = 1
+        self.most_running = 0
 
     def planned(self, stats: dict[str, int]) -> None:
         """Snakemake's job counts per rule, at the start of a run."""
@@ -96,21 +230,39 @@ class StudyProgress:
         the DAG when it finishes, and Snakemake then reports only the new job total."""
         return self.jobs_total <= self.planned_jobs
 
-    def started_job(self, jobid: int, rule: str, outputs: list[str]) -> None:
+    def started_job(self, jobid: int, rule: str, outputs: list[str], threads: int = 1) -> None:
+        self.running.add(jobid)
         if rule in RUN_RULES:
-            self.run_jobs[jobid] = Path(outputs[0]).parent if outputs else None
+            self.run_jobs[jobid] = LiveRun(Path(outputs[0]).parent if outputs else None)
+            self.run_threads = max(threads, 1)
+            self.most_running = max(self.most_running, len(self.run_jobs))
 
     def finished_job(self, jobid: int) -> None:
+        self.running.discard(jobid)
         if jobid in self.run_jobs:
             self.runs_done += 1
-            folder = self.run_jobs.pop(jobid)
-            if folder is not None and read_status(folder) == "diverged":
+            folder = self.run_jobs.pop(jobid).folder
+            record = read_train(folder) if folder is not None else None
+            if record is None:
+                return
+            if record.get("status") == "diverged":
                 self.diverged += 1
+            epochs, seconds = record.get("epochs_run"), record.get("train_seconds")
+            if isinstance(epochs, int) and epochs > 0 and isinstance(seconds, (int, float)):
+                self.paced[folder.parent.name].append(
+                    RunPace(folder.parent.name, epochs, epochs, seconds / epochs)
+                )
 
     def failed_job(self, jobid: int) -> None:
-        if self.run_jobs.pop(jobid, False) is not False:
+        self.running.discard(jobid)
+        if self.run_jobs.pop(jobid, None) is not None:
             self.runs_done += 1
         self.failed += 1
+
+    def refresh(self) -> None:
+        """Read the running runs' files again."""
+        for run in self.run_jobs.values():
+            run.refresh()
 
     def steps(self, done: int, total: int) -> None:
         self.jobs_done, self.jobs_total = done, total
@@ -133,7 +285,17 @@ class StudyProgress:
         return " | ".join(parts)
 
     def remaining(self, elapsed: float) -> float | None:
-        """Time left, from the pace so far: of runs (most of the work), else of all jobs."""
+        """Time left: the remaining runs' epochs at their measured pace (:func:`seconds_left`);
+        before any epoch is measured, from the pace of runs so far, else of all jobs."""
+        slots = self.cores // self.run_threads if self.cores else self.most_running
+        left = seconds_left(
+            [run.pace() for run in self.run_jobs.values()],
+            chain.from_iterable(self.paced.values()),
+            self.waiting_runs(),
+            max(slots, 1),
+        )
+        if left is not None:
+            return left
         done, total = (
             (self.runs_done, self.runs_total)
             if self.runs_total and self.runs_known
@@ -143,20 +305,50 @@ class StudyProgress:
             return None
         return elapsed / done * (total - done)
 
+    def waiting_runs(self) -> int:
+        """Runs not started yet. Once a checkpoint added jobs, which are how many runs is not
+        said: the plan's share of runs among its jobs, of the jobs waiting."""
+        if self.runs_known:
+            return max(self.runs_total - self.runs_done - len(self.run_jobs), 0)
+        waiting_jobs = max(self.jobs_total - self.jobs_done - len(self.running), 0)
+        return round(waiting_jobs * self.runs_total / self.planned_jobs) if self.planned_jobs else 0
+
+    def run_lines(self, most: int) -> list[str]:
+        """A line per running run (:meth:`LiveRun.line`), at most ``most`` lines."""
+        runs = list(self.run_jobs.values())
+        if len(runs) <= most:
+            return [f"  {run.line()}" for run in runs]
+        shown = [f"  {run.line()}" for run in runs[: most - 1]]
+        return [*shown, f"  ... and {len(runs) - len(shown)} more running"]
+
+    def running_summary(self) -> str | None:
+        """The running runs in a few words (None when none runs): their epochs done of planned,
+        the best latest validation accuracy."""
+        runs = list(self.run_jobs.values())
+        if not runs:
+            return None
+        planned = "?" if any(r.epochs is None for r in runs) else sum(r.epochs for r in runs)
+        text = f"{len(runs)} running: epochs {sum(r.done for r in runs)}/{planned}"
+        accs = [r.val_accuracy for r in runs if r.val_accuracy is not None]
+        accs = [a for a in accs if math.isfinite(a)]
+        return text + (f", best val_acc {max(accs):.3f}" if accs else "")
+
     def tenth(self) -> int:
         """Which tenth of the jobs is done (0..10): when the line is printed off a terminal."""
         return 10 * self.jobs_done // self.jobs_total if self.jobs_total else 0
 
 
 class ConsoleView:
-    """Prints records and the progress line to ``stream``: the line rewritten in place on a
-    terminal, else printed whenever another tenth of the jobs is done."""
+    """Prints records and the progress to ``stream``. On a terminal the progress line and the
+    running runs below it are redrawn in place; otherwise the line is printed whenever another
+    tenth of the jobs is done and at each :meth:`tick`, the running runs summed up on it."""
 
     def __init__(self, stream: TextIO, interactive: bool):
         self.stream, self.interactive = stream, interactive
         self.progress = StudyProgress()
         self.shown_tenth = -1
-        self.line_open = False
+        self.shown = False  # whether the progress was shown: the timer redraws it from then
+        self.drawn = 0  # lines of the progress on a terminal, the cursor at the end of the last
         # The latest lines said, so that a failed job's cause already on screen is not repeated.
         self.said: deque[str] = deque(maxlen=64)
 
@@ -166,26 +358,50 @@ class ConsoleView:
         self.said.extend(line.strip() for line in text.splitlines())
 
     def update(self, final: bool = False) -> None:
-        line = self.progress.line()
+        self.shown = True
         if self.interactive:
-            self._clear()
-            self.stream.write(line)
-            self.stream.flush()
-            self.line_open = True
+            self._draw()
         elif final or self.progress.tenth() > self.shown_tenth:
             self.shown_tenth = self.progress.tenth()
-            print(line, file=self.stream, flush=True)
+            self._print()
+
+    def tick(self) -> None:
+        """The timer's redraw, while jobs run: the running runs' files read again."""
+        if not (self.shown and self.progress.running):
+            return
+        self.progress.refresh()
+        if self.interactive:
+            self._draw()
+        else:
+            self._print()
 
     def close(self) -> None:
-        if self.line_open:
+        if self.drawn:
             self.stream.write("\n")
             self.stream.flush()
-            self.line_open = False
+            self.drawn = 0
+
+    def _print(self) -> None:
+        parts = [self.progress.line(), self.progress.running_summary()]
+        print(" | ".join(p for p in parts if p), file=self.stream, flush=True)
+
+    def _draw(self) -> None:
+        self._clear()
+        try:
+            width = os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            width = 80
+        # Cut to the width: a wrapped line would leave the next redraw one line short.
+        lines = [self.progress.line(), *self.progress.run_lines(RUN_LINES)]
+        self.stream.write("\n".join(line[: width - 1] for line in lines))
+        self.stream.flush()
+        self.drawn = len(lines)
 
     def _clear(self) -> None:
-        if self.line_open:
-            self.stream.write("\r\033[K")
-            self.line_open = False
+        if self.drawn:
+            up = f"\033[{self.drawn - 1}A" if self.drawn > 1 else ""
+            self.stream.write(f"\r{up}\033[J")
+            self.drawn = 0
 
 
 class LogHandler(LogHandlerBase):
@@ -195,6 +411,27 @@ class LogHandler(LogHandlerBase):
         stream = sys.stdout if self.common_settings.stdout else sys.stderr
         self.view = ConsoleView(stream, interactive=stream.isatty())
         self.dryrun = self.common_settings.dryrun
+        self._stopped = threading.Event()
+        if not self.dryrun:
+            seconds, problem = redraw_seconds(self.view.interactive)
+            if problem:
+                self.view.say(problem)
+            threading.Thread(
+                target=self._redraw, args=(seconds,), name="nnstudy-progress", daemon=True
+            ).start()
+
+    def _redraw(self, seconds: float) -> None:
+        """The timer thread: redraws the progress every ``seconds`` until :meth:`close`. It
+        takes the handler's lock, which ``handle`` holds around each record's ``emit``."""
+        while not self._stopped.wait(seconds):
+            with self.lock:
+                if self._stopped.is_set() or interrupted():
+                    continue
+                try:
+                    self.view.tick()
+                except Exception as error:  # noqa: BLE001 -- a display bug must not stop the study
+                    self.view.say(f"progress redraws stopped: {type(error).__name__}: {error}")
+                    return
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -213,7 +450,12 @@ class LogHandler(LogHandlerBase):
             if not self.dryrun:
                 self.view.update()
         elif event == LogEvent.JOB_INFO:
-            progress.started_job(record.jobid, record.rule_name, list(record.output))
+            progress.started_job(
+                record.jobid,
+                record.rule_name,
+                list(record.output),
+                getattr(record, "threads", None) or 1,
+            )
             if self.dryrun or self.common_settings.verbose:
                 self.view.say(self.format(record))
         elif event == LogEvent.JOB_FINISHED:
@@ -227,6 +469,8 @@ class LogHandler(LogHandlerBase):
             progress.failed_job(record.jobid)
             self.view.say(failed_job_line(record, shown=self.view.said))
         elif event in (LogEvent.SHELLCMD, LogEvent.JOB_STARTED, LogEvent.RESOURCES_INFO):
+            if getattr(record, "cores", None):
+                progress.cores = record.cores
             if self.common_settings.verbose:
                 self.view.say(self.format(record))
         elif event in (LogEvent.GROUP_ERROR, LogEvent.ERROR) or record.levelno >= logging.WARNING:
@@ -252,7 +496,9 @@ class LogHandler(LogHandlerBase):
         return event in (LogEvent.JOB_ERROR, LogEvent.GROUP_ERROR, LogEvent.ERROR)
 
     def close(self) -> None:
-        self.view.close()
+        with self.lock:  # the timer draws nothing after this
+            self._stopped.set()
+            self.view.close()
         super().close()
 
     @property

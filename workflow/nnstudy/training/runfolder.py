@@ -140,12 +140,17 @@ def read_json(path: str | Path) -> dict[str, Any]:
     raise ValueError(f"{path}: cannot read JSON ({reason}); rebuild it: rm {path} && snakemake")
 
 
-def read_status(run_dir: str | Path) -> str | None:
-    """The status a finished run recorded in train.json, or None when it is unreadable."""
+def read_train(run_dir: str | Path) -> dict[str, Any] | None:
+    """A finished run's train.json, or None when it is unreadable."""
     try:
-        return read_json(file(run_dir, "train")).get("status")
+        return read_json(file(run_dir, "train"))
     except ValueError:
         return None
+
+
+def read_status(run_dir: str | Path) -> str | None:
+    """The status a finished run recorded in train.json, or None when it is unreadable."""
+    return (read_train(run_dir) or {}).get("status")
 
 
 def read_history(path: str | Path) -> list[dict[str, float]]:
