@@ -74,22 +74,17 @@ def study_progress(config: str | os.PathLike = "config.yaml") -> list[RunProgres
     ValueError (:class:`~nnstudy.config.validation.ConfigError` for the config) with a
     one-line cause when the config or a file cannot be read."""
     stat = Path(config).stat()
-    untuned, tunings = _plan(str(Path(config).resolve()), stat.st_mtime_ns, stat.st_size)
+    plan = _plan(str(Path(config).resolve()), stat.st_mtime_ns, stat.st_size)
     planned: dict[tuple[bool, str], tuple[list[str], dict[str, Any]]] = {}
-
-    def add(experiment: str, trial: bool, run: dict[str, Any]) -> None:
-        experiments, _ = planned.setdefault((trial, run["run_id"]), ([], run))
-        if experiment not in experiments:
-            experiments.append(experiment)
-
-    for experiment, run in untuned:
-        add(experiment, False, run)
-    for t in tunings:
-        trials, finals = _known_runs(t)
-        for run in trials:
-            add(t.experiment, True, run)
-        for run in finals:
-            add(t.experiment, False, run)
+    for experiment, untuned, tunings in plan:
+        known = [(False, run) for run in untuned]
+        for t in tunings:
+            trials, finals = _known_runs(t)
+            known += [(True, run) for run in trials] + [(False, run) for run in finals]
+        for trial, run in known:
+            experiments, _ = planned.setdefault((trial, run["run_id"]), ([], run))
+            if experiment not in experiments:
+                experiments.append(experiment)
 
     found = []
     for (trial, rid), (experiments, run) in planned.items():
@@ -106,16 +101,23 @@ def study_progress(config: str | os.PathLike = "config.yaml") -> list[RunProgres
 
 
 @functools.lru_cache(maxsize=4)
-def _plan(config: str, mtime_ns: int, size: int):
-    """((experiment, run config) of the untuned experiments, the tuned ones' searches) of a
-    config file, cached by the file's stamp (planning the default study takes half a second)."""
-    from nnstudy.config.runs import study_rows
-    from nnstudy.config.validation import read_config, validate_config
+def _plan(config: str, mtime_ns: int, size: int) -> list[tuple[str, list[dict], list]]:
+    """Per selected experiment of a config file: (its name, its untuned run configs, its
+    searches), cached by the file's stamp (planning the default study takes half a second)."""
+    from nnstudy.config.runs import study_rows, unique_runs
+    from nnstudy.config.validation import read_config, selected, validate_config
     from nnstudy.tuning.plan import study_tunings
 
     cfg = validate_config(read_config(Path(config)))
-    untuned = [(row.experiment, {**row.run, "run_id": row.run_id}) for row in study_rows(cfg)]
-    return untuned, study_tunings(cfg)
+    rows, tunings = study_rows(cfg), study_tunings(cfg)
+    return [
+        (
+            name,
+            list(unique_runs([r for r in rows if r.experiment == name]).values()),
+            [t for t in tunings if t.experiment == name],
+        )
+        for name in selected(cfg)
+    ]
 
 
 def _known_runs(tuning):
