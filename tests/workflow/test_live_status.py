@@ -66,8 +66,10 @@ def study(tmp_path, monkeypatch) -> dict:
 
 
 def test_study_progress_reads_each_runs_state_epochs_and_time_left(study):
-    runs = {(r.trial, r.run_id): r for r in study_progress()}
+    live = study_progress()
+    runs = {(r.trial, r.run_id): r for r in live.runs}
     assert len(runs) == 13  # the later rung and the finals are not known before rung 0 is
+    assert live.open_searches == {"tuned": 2}  # sgd's and adam's
     final = runs[False, study["final"]]
     assert (final.experiments, final.state, final.epochs_done, final.epochs) == (
         ("plain",),
@@ -90,12 +92,14 @@ def test_study_progress_reads_each_runs_state_epochs_and_time_left(study):
 def test_status_prints_counts_running_runs_and_the_time_left(study, capsys):
     assert main(["status"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "tuned: 1 done, 1 running, 10 waiting",
+        "tuned: 1 done, 1 running, 10 waiting; 2 searches open: later rungs and finals not "
+        "counted yet",
         f"  spirals/{study['trials'][1]} (trial): epoch 1/2, val acc 0.6000, ~0:04 left",
         "plain: 0 done, 1 running, 0 waiting",
         f"  spirals/{study['final']}: epoch 2/6, val acc 0.7500, ~0:40 left",
         # 40 + 4 + 10 waiting x 2 epochs x 6 s; shared by the 2 runs training now
-        "total: 1 done, 2 running, 10 waiting; ~2:44 of training left (~1:22 at 2 runs at a time)",
+        "total: 1 done, 2 running, 10 waiting; ~2:44 of training left (~1:22 at 2 runs at a "
+        "time), more for 2 open searches",
     ]
 
 

@@ -483,19 +483,19 @@ def status(args: argparse.Namespace) -> int:
             "folder, or give the study's --config)"
         )
     try:
-        runs = study_progress(config)
-        print("\n".join(status_lines(runs)))
+        study = study_progress(config)
+        print("\n".join(status_lines(study)))
         if args.plot:
-            plot_running(runs, Path(args.plot))
+            plot_running(study.runs, Path(args.plot))
             print(f"plot {args.plot}")
     except ValueError as error:  # ConfigError, an unreadable history or tuning record
         raise SystemExit(f"nnstudy status: {error}") from None
     return 0
 
 
-def status_lines(runs) -> list[str]:
+def status_lines(study) -> list[str]:
     """Per experiment its counts and a line per running run; then the study's totals and the
-    training time left (``runs``: :func:`nnstudy.training.watch.study_progress`'s)."""
+    training time left (``study``: :func:`nnstudy.training.watch.study_progress`'s)."""
     from nnstudy.console import clock
     from nnstudy.training.watch import DONE, RUNNING, WAITING
 
@@ -503,23 +503,23 @@ def status_lines(runs) -> list[str]:
         states = [r.state for r in group]
         return ", ".join(f"{states.count(s)} {s}" for s in (DONE, RUNNING, WAITING))
 
-    by_experiment: dict[str, list] = {}
+    runs, by_experiment = study.runs, {}
     for run in runs:
         for name in run.experiments:
             by_experiment.setdefault(name, []).append(run)
     lines = []
     for name, group in by_experiment.items():
-        lines.append(f"{name}: {counts(group)}")
+        line = f"{name}: {counts(group)}"
+        if study.open_searches.get(name):
+            n = study.open_searches[name]
+            line += f"; {n} searches open: later rungs and finals not counted yet"
+        lines.append(line)
         for r in (r for r in group if r.state == RUNNING):
             acc = "-" if r.val_accuracy is None else f"{r.val_accuracy:.4f}"
             left = (
                 "time left unknown" if r.seconds_left is None else f"~{clock(r.seconds_left)} left"
             )
-            kind = " (trial)" if r.trial else ""
-            lines.append(
-                f"  {r.dataset}/{r.run_id}{kind}: epoch {r.epochs_done}/{r.epochs}, "
-                f"val acc {acc}, {left}"
-            )
+            lines.append(f"  {r.name}: epoch {r.epochs_done}/{r.epochs}, val acc {acc}, {left}")
     timed = [r.seconds_left for r in runs if r.seconds_left is not None]
     total = f"total: {counts(runs)}; "
     if not timed:
@@ -530,6 +530,9 @@ def status_lines(runs) -> list[str]:
     running = sum(r.state == RUNNING for r in runs)
     if running > 1:  # the jobs share the remaining work
         total += f" (~{clock(sum(timed) / running)} at {running} runs at a time)"
+    searches = sum(study.open_searches.values())
+    if searches:
+        total += f", more for {searches} open searches"
     return [*lines, total]
 
 
@@ -550,7 +553,7 @@ def plot_running(runs, path: Path) -> None:
             [row["epoch"] for row in rows],
             [row["val_accuracy"] for row in rows],
             marker=".",
-            label=f"{r.dataset}/{r.run_id}{' (trial)' if r.trial else ''}",
+            label=r.name,
         )
     if running:
         ax.legend(fontsize=7)

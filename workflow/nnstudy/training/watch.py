@@ -19,7 +19,8 @@ A run is
 - ``waiting`` otherwise.
 
 A tuned experiment's runs are those known so far: the later rungs' trials and the finals
-appear once the step before them is recorded (:mod:`nnstudy.tuning.plan`).
+appear once the step before them is recorded (:mod:`nnstudy.tuning.plan`); until then its
+search counts as open (:attr:`LiveStudy.open_searches`), and the time left leaves them out.
 
 Times are training seconds, from the ``seconds`` column of the histories (an epoch's training
 and validation; not the job's start-up, evaluation or snapshots). A run's seconds per epoch is
@@ -60,6 +61,11 @@ class RunProgress:
     seconds_per_epoch: float | None  # its own rows' mean, else its dataset's
     seconds_left: float | None  # None while nothing of its dataset was measured
 
+    @property
+    def name(self) -> str:
+        """``dataset/run_id``, `` (trial)`` after a tuning trial's."""
+        return f"{self.dataset}/{self.run_id}{' (trial)' if self.trial else ''}"
+
 
 @dataclass(frozen=True)
 class _Measured:
@@ -68,19 +74,32 @@ class _Measured:
     seconds: float  # the sum of its rows'
 
 
-def study_progress(config: str | os.PathLike = "config.yaml") -> list[RunProgress]:
-    """Every run of the study in the current folder (its config file ``config``), in the
-    order of the selected experiments; a run shared by experiments is listed once.
-    ValueError (:class:`~nnstudy.config.validation.ConfigError` for the config) with a
-    one-line cause when the config or a file cannot be read."""
+@dataclass(frozen=True)
+class LiveStudy:
+    """What :func:`study_progress` returns."""
+
+    runs: list[RunProgress]  # in the order of the selected experiments, each run once
+    # Per tuned experiment, its searches not finished yet: the runs of their later rungs and
+    # their finals are not in ``runs`` (the records that decide them are not written yet).
+    open_searches: dict[str, int]
+
+
+def study_progress(config: str | os.PathLike = "config.yaml") -> LiveStudy:
+    """Every run of the study in the current folder (its config file ``config``) known so far,
+    as its files show it now (see the module docstring). ValueError
+    (:class:`~nnstudy.config.validation.ConfigError` for the config) with a one-line cause when
+    the config, a history or a tuning record cannot be read."""
     stat = Path(config).stat()
     plan = _plan(str(Path(config).resolve()), stat.st_mtime_ns, stat.st_size)
     planned: dict[tuple[bool, str], tuple[list[str], dict[str, Any]]] = {}
+    open_searches: dict[str, int] = {}
     for experiment, untuned, tunings in plan:
         known = [(False, run) for run in untuned]
         for t in tunings:
             trials, finals = _known_runs(t)
             known += [(True, run) for run in trials] + [(False, run) for run in finals]
+            if not finals:
+                open_searches[experiment] = open_searches.get(experiment, 0) + 1
         for trial, run in known:
             experiments, _ = planned.setdefault((trial, run["run_id"]), ([], run))
             if experiment not in experiments:
@@ -94,10 +113,11 @@ def study_progress(config: str | os.PathLike = "config.yaml") -> list[RunProgres
     per_dataset = _dataset_seconds(
         [(run["dataset"], m) for *_, run, _, _, m in found if m is not None]
     )
-    return [
+    runs = [
         _progress(experiments, trial, run, run_dir, state, measured, per_dataset)
         for experiments, trial, run, run_dir, state, measured in found
     ]
+    return LiveStudy(runs, open_searches)
 
 
 @functools.lru_cache(maxsize=4)
@@ -135,8 +155,9 @@ def _look(run_dir: Path) -> tuple[str, _Measured | None]:
     return (RUNNING, measured) if measured is not None else (WAITING, None)
 
 
-# history.csv path -> (its stamp, what it measured): a finished run's file never changes.
-_measured: dict[Path, tuple[tuple[int, int, int], _Measured]] = {}
+# history.csv's absolute path -> (its stamp, what it measured): a finished run's file never
+# changes, so it is read once.
+_measured: dict[str, tuple[tuple[int, int, int], _Measured]] = {}
 
 
 def _measure(path: Path) -> _Measured | None:
@@ -146,7 +167,8 @@ def _measure(path: Path) -> _Measured | None:
     except FileNotFoundError:
         return None
     stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-    seen = _measured.get(path)
+    key = os.path.abspath(path)
+    seen = _measured.get(key)
     if seen is not None and seen[0] == stamp:
         return seen[1]
     try:
@@ -161,7 +183,7 @@ def _measure(path: Path) -> _Measured | None:
         val_accuracy=last if last is not None and math.isfinite(last) else None,
         seconds=float(sum(r.get("seconds", 0.0) for r in rows)),
     )
-    _measured[path] = (stamp, measured)
+    _measured[key] = (stamp, measured)
     return measured
 
 
