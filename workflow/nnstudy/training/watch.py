@@ -41,7 +41,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nnstudy.config.runs import study_rows, unique_runs
+from nnstudy.config.validation import read_config, selected, validate_config
 from nnstudy.training.runfolder import RUN_DIR, TRIAL_DIR, file, read_history
+from nnstudy.tuning.plan import known_runs, on_disk, study_tunings, walk
 
 DONE, RUNNING, WAITING = "done", "running", "waiting"
 
@@ -97,7 +100,7 @@ def study_progress(config: str | os.PathLike = "config.yaml") -> LiveStudy:
     for experiment, untuned, tunings in plan:
         known = [(False, run) for run in untuned]
         for t in tunings:
-            trials, finals = _known_runs(t)
+            trials, finals = known_runs(list(walk(t, on_disk)))
             known += [(True, run) for run in trials] + [(False, run) for run in finals]
             if not finals:
                 open_searches[experiment] = open_searches.get(experiment, 0) + 1
@@ -124,11 +127,7 @@ def study_progress(config: str | os.PathLike = "config.yaml") -> LiveStudy:
 @functools.lru_cache(maxsize=4)
 def _plan(config: str, mtime_ns: int, size: int) -> list[tuple[str, list[dict], list]]:
     """Per selected experiment of a config file: (its name, its untuned run configs, its
-    searches), cached by the file's stamp (planning the default study takes half a second)."""
-    from nnstudy.config.runs import study_rows, unique_runs
-    from nnstudy.config.validation import read_config, selected, validate_config
-    from nnstudy.tuning.plan import study_tunings
-
+    searches), cached by the file's stamp (planning the default study takes about a second)."""
     cfg = validate_config(read_config(Path(config)))
     rows, tunings = study_rows(cfg), study_tunings(cfg)
     return [
@@ -139,12 +138,6 @@ def _plan(config: str, mtime_ns: int, size: int) -> list[tuple[str, list[dict], 
         )
         for name in selected(cfg)
     ]
-
-
-def _known_runs(tuning):
-    from nnstudy.tuning.plan import known_runs, on_disk, walk
-
-    return known_runs(list(walk(tuning, on_disk)))
 
 
 def _look(run_dir: Path) -> tuple[str, _Measured | None]:
