@@ -119,6 +119,16 @@ def test_status_outside_a_study_is_one_line(tmp_path):
     )
 
 
+def test_status_of_a_bad_config_is_its_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("config.yaml").write_text("experiments:\n  a: {datasets: [nope]}\nselect: [a]\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["status"])
+    message = str(stop.value)
+    assert message.startswith("nnstudy status: config: experiments.a.datasets[0]: 'nope'")
+    assert "\n" not in message
+
+
 RUNNING_LINE = re.compile(
     r"  spirals/(\w+): epoch (\d+)/(\d+), val acc ([\d.]+), ~(\d+):(\d\d) left"
 )
