@@ -304,6 +304,8 @@ class _Fit:
 
     def run(self) -> FitResult:
         state, epochs = self.state, self.s.epochs
+        # A copy: the callback may keep it, the fit goes on appending to its own.
+        self._hook("on_fit_start", [dict(row) for row in state.history])
         last_saved = time.perf_counter()
         while state.status == "running" and state.epoch < epochs:
             row = self._epoch()
@@ -529,7 +531,9 @@ def fit(
         min_delta: an epoch improves on the best only by more than this, as in Keras
             (val_loss + min_delta < best, val_accuracy - min_delta > best).
         clip_norm: clip the global gradient norm to this value before each step.
-        callbacks: objects with optional ``on_epoch_end(epoch, row, model, optimizer)``
+        callbacks: objects with optional ``on_fit_start(history)`` (before the first epoch
+            trained here: the rows restored from the checkpoint, a copy; ``[]`` for a fresh
+            fit), ``on_epoch_end(epoch, row, model, optimizer)``
             (epoch counts from 1, row is the history dict), ``on_checkpoint(epoch)`` (just
             before a checkpoint is written: the moment to persist a callback's own state for
             a resumed fit) and ``on_fit_end(result)``.

@@ -15,9 +15,10 @@ def current_umask() -> int:
     return mask
 
 
-def test_text_lands_whole_with_the_permissions_open_would_give(tmp_path):
+@pytest.mark.parametrize("fsync", [True, False])
+def test_text_lands_whole_with_the_permissions_open_would_give(tmp_path, fsync):
     path = tmp_path / "sub" / "card.json"
-    atomic_write_text(path, "{}\n")
+    atomic_write_text(path, "{}\n", fsync=fsync)
     assert path.read_text() == "{}\n"
     # not the private 0600 of the temporary file it was written to
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~current_umask()

@@ -233,6 +233,51 @@ def test_interrupted_and_resumed_fit_equals_uninterrupted(tmp_path, stop_at, pat
     assert sorted(os.listdir(tmp_path)) == ["ckpt.npz"]
 
 
+class FitStarts:
+    """Records what fit hands ``on_fit_start`` and the epochs that end after it."""
+
+    def __init__(self):
+        self.events = []
+
+    def on_fit_start(self, history):
+        self.events.append(("start", history))
+
+    def on_epoch_end(self, epoch, row, model, optimizer):
+        self.events.append(("epoch", epoch))
+
+
+def test_on_fit_start_gets_the_rows_a_resumed_fit_restored(tmp_path):
+    x, y = blobs()
+    ckpt = tmp_path / "c.npz"
+
+    def run(callbacks):
+        model, opt = make()
+        return fit(
+            model,
+            get_loss("cross_entropy"),
+            opt,
+            x,
+            y,
+            epochs=5,
+            batch_size=32,
+            validation_data=blobs(60, 1),
+            checkpoint=ckpt,
+            callbacks=callbacks,
+        )
+
+    fresh = FitStarts()
+    with pytest.raises(Interrupt):
+        run([fresh, StopAt(3)])  # the checkpoint holds epochs 1-2
+    assert fresh.events == [("start", []), ("epoch", 1), ("epoch", 2), ("epoch", 3)]
+    resumed = FitStarts()
+    result = run([resumed])
+    (kind, restored), *later = resumed.events
+    assert kind == "start" and later == [("epoch", 3), ("epoch", 4), ("epoch", 5)]
+    assert restored == result.history[:2] and [r["epoch"] for r in restored] == [1, 2]
+    restored.clear()  # a copy: the callback may keep or change it
+    assert len(result.history) == 5
+
+
 class CheckpointLog:
     """Records the epochs at which fit announces a checkpoint and what the file then holds."""
 

@@ -1,4 +1,6 @@
-"""``nnstudy train``: one run from the command line, the run the DAG would make.
+"""``nnstudy train``: one run from the command line, the run the DAG would make (and ``nnstudy
+lr-find``, the range test of such a run; ``nnstudy status``, a study's progress as it runs:
+:mod:`nnstudy.training.watch`).
 
 The flags become a one-run experiment over the study's config (``--config``, else
 ``config.yaml`` in the current folder when there is one, else the built-in defaults: its
@@ -28,11 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from nnstudy.config.nnlib_schema import schedule_params
 from nnstudy.config.runs import canonical_json, study_rows
-from nnstudy.config.validation import ConfigError, check_yaml, schema, validate_config
+from nnstudy.config.validation import ConfigError, read_config, schema, validate_config
 from nnstudy.console import failures
 from nnstudy.datasets.store import CARD, SPLITS
 from nnstudy.invoke import run_snakemake
@@ -45,6 +45,7 @@ from nnstudy.training.runfolder import (
     RUN_DIR,
     RUN_LOG,
     file,
+    read_history,
     read_json,
     read_status,
 )
@@ -100,6 +101,15 @@ def parser() -> argparse.ArgumentParser:
     add_run_flags(p)
     p.add_argument("--force", action="store_true", help="train again if the run exists")
     add_lr_find_parser(commands)
+    p = commands.add_parser(
+        "status",
+        help="a study's runs done / running / waiting, each running run's epoch and time left",
+        description="Run in a study's folder, also while it runs: per experiment the runs "
+        "done, running and waiting, a line per running run (epoch, validation accuracy, time "
+        "left) and the training time left (nnstudy.training.watch).",
+    )
+    p.add_argument("--config", help=f"the study's config (default: {DEFAULT_CONFIG} here)")
+    p.add_argument("--plot", metavar="PNG", help="draw the running runs' val accuracy curves")
     return top
 
 
@@ -264,22 +274,6 @@ def config_file(args: argparse.Namespace) -> Path | None:
             f"{DEFAULT_CONFIG} of this folder, or the built-in defaults without one)"
         )
     return path
-
-
-def read_config(path: Path | None) -> dict[str, Any]:
-    """The study config in ``path`` ({} for None), checked as the Snakefile checks its config
-    files (:func:`nnstudy.config.validation.check_yaml`: no duplicate keys, no alias bombs)."""
-    if path is None:
-        return {}
-    check_yaml(path)
-    config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if config is None:
-        return {}
-    if not isinstance(config, dict):
-        raise ConfigError(
-            f"config: {path}: must be a mapping of settings, not a {type(config).__name__}"
-        )
-    return config
 
 
 def study_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -479,10 +473,105 @@ def plot_lr_find(found, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def status(args: argparse.Namespace) -> int:
+    """``nnstudy status``: the study's progress (:func:`status_lines`), and ``--plot``'s PNG."""
+    from nnstudy.training.watch import study_progress
+
+    config = Path(args.config or DEFAULT_CONFIG)
+    if not config.is_file():
+        raise SystemExit(
+            f"nnstudy status: no study here: {Path.cwd()} has no {config} (run it in the study's "
+            "folder, or give the study's --config)"
+        )
+    try:
+        study = study_progress(config)
+        print("\n".join(status_lines(study)))
+        if args.plot:
+            plot_running(study.runs, Path(args.plot))
+            print(f"plot {args.plot}")
+    except ValueError as error:  # ConfigError, an unreadable history or tuning record
+        raise SystemExit(f"nnstudy status: {error}") from None
+    return 0
+
+
+def status_lines(study) -> list[str]:
+    """Per experiment its counts and a line per running run; then the study's totals and the
+    training time left (``study``: :func:`nnstudy.training.watch.study_progress`'s)."""
+    from nnstudy.console import clock
+    from nnstudy.training.watch import DONE, RUNNING, WAITING
+
+    def counts(group) -> str:
+        states = [r.state for r in group]
+        return ", ".join(f"{states.count(s)} {s}" for s in (DONE, RUNNING, WAITING))
+
+    runs, by_experiment = study.runs, {}
+    for run in runs:
+        for name in run.experiments:
+            by_experiment.setdefault(name, []).append(run)
+    lines = []
+    for name, group in by_experiment.items():
+        line = f"{name}: {counts(group)}"
+        if study.open_searches.get(name):
+            n = study.open_searches[name]
+            line += f"; {n} searches open: later rungs and finals not counted yet"
+        lines.append(line)
+        for r in (r for r in group if r.state == RUNNING):
+            acc = "-" if r.val_accuracy is None else f"{r.val_accuracy:.4f}"
+            left = (
+                "time left unknown" if r.seconds_left is None else f"~{clock(r.seconds_left)} left"
+            )
+            lines.append(f"  {r.name}: epoch {r.epochs_done}/{r.epochs}, val acc {acc}, {left}")
+    timed = [r.seconds_left for r in runs if r.seconds_left is not None]
+    total = f"total: {counts(runs)}; "
+    if not timed:
+        return [*lines, total + "training time left unknown (no epoch measured yet)"]
+    total += f"~{clock(sum(timed))} of training left"
+    if len(timed) < len(runs):
+        total += f" + {len(runs) - len(timed)} runs not timed yet"
+    running = sum(r.state == RUNNING for r in runs)
+    if running > 1:  # the jobs share the remaining work
+        total += f" (~{clock(sum(timed) / running)} at {running} runs at a time)"
+    searches = sum(study.open_searches.values())
+    if searches:
+        total += f", more for {searches} open searches"
+    return [*lines, total]
+
+
+def plot_running(runs, path: Path) -> None:
+    """The running runs' validation accuracy by epoch, one line each, into the PNG ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nnstudy.training.watch import RUNNING
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    running = [r for r in runs if r.state == RUNNING]
+    for r in running:
+        rows = read_history(file(r.run_dir, "history"))
+        ax.plot(
+            [row["epoch"] for row in rows],
+            [row["val_accuracy"] for row in rows],
+            marker=".",
+            label=r.name,
+        )
+    if running:
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no run is training", ha="center", va="center", transform=ax.transAxes)
+    ax.set(xlabel="epoch", ylabel="validation accuracy", title="running runs")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "lr-find":
         return lr_find_command(args)
+    if args.command == "status":
+        return status(args)
     if args.command != "train":
         raise AssertionError(args.command)
     try:

@@ -166,6 +166,22 @@ def check_yaml(path: str | Path) -> None:
         raise error
 
 
+def read_config(path: Path | None) -> dict[str, Any]:
+    """The study config in ``path`` ({} for None), checked as the Snakefile checks its config
+    files (:func:`check_yaml`: no duplicate keys, no alias bombs)."""
+    if path is None:
+        return {}
+    check_yaml(path)
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise ConfigError(
+            f"config: {path}: must be a mapping of settings, not a {type(config).__name__}"
+        )
+    return config
+
+
 def _value_children(value) -> list:
     if isinstance(value, dict):
         return [*value.keys(), *value.values()]

@@ -230,24 +230,36 @@ def _read_snapshot_checkpoint(path: Path) -> dict[str, np.ndarray]:
 
 
 class Progress:
-    """Per-epoch lines on the terminal and in the job's log; keeps the rows it saw."""
+    """Per-epoch lines on the terminal and in the job's log, and the run's ``history`` file
+    (history.csv) as it grows; keeps the fit's rows (those a resumed fit restored too)."""
 
-    def __init__(self, tag: str, epochs: int, streams: list[TextIO]):
-        self.tag, self.epochs, self.streams = tag, epochs, streams
+    def __init__(self, tag: str, epochs: int, streams: list[TextIO], history: Path | None = None):
+        self.tag, self.epochs, self.streams, self.history = tag, epochs, streams, history
         self.rows: list[dict] = []
 
     def say(self, text: str) -> None:
         for s in self.streams:
             print(text, file=s, flush=True)
 
+    def on_fit_start(self, history) -> None:
+        # A resumed fit's file shows the checkpoint's rows at once, not those of epochs the
+        # kill lost (they are trained again, with the same numbers).
+        self.rows = history
+        self._write()
+
     def on_epoch_end(self, epoch, row, model, optimizer) -> None:
         self.rows.append(dict(row))
+        self._write()
         self.say(
             f"[{self.tag}] epoch {int(row['epoch'])}/{self.epochs} "
             f"loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f} "
             f"val_loss {row['val_loss']:.4f} val_acc {row['val_accuracy']:.4f} "
             f"lr {row['lr']:.3g} ({row['seconds']:.2f} s)"
         )
+
+    def _write(self) -> None:
+        if self.history is not None:
+            write_history(self.history, self.rows)
 
 
 def _fit(run: dict, data_dir, progress, ckpt: Path | None, snap_path: Path | None):
@@ -311,7 +323,7 @@ def train_run(
     snap_path = Path(f"{checkpoint}.snapshots.npz") if checkpoint else None
     # Under Snakemake the console shows the study's progress; a run's epochs stay in its log.
     streams = ([log] if log is not None else []) + ([sys.stdout] if echo or log is None else [])
-    progress = Progress(f"{run['dataset']}/{run['run_id']}", run["epochs"], streams)
+    progress = Progress(f"{run['dataset']}/{run['run_id']}", run["epochs"], streams, out["history"])
     model = snapshots = result = None
     status, error = "failed", None
     started = time.time()
@@ -324,7 +336,6 @@ def train_run(
             progress.say(f"[{progress.tag}] {cause}: discarded, the run restarts from scratch")
             for path in (ckpt, snap_path):
                 path.unlink(missing_ok=True)
-            progress.rows.clear()
             model, snapshots, result = _fit(run, data_dir, progress, ckpt, snap_path)
         status = result.status
     except CorruptFileError:

@@ -16,6 +16,9 @@ with ``--evaluate`` (rule ``train``; see :mod:`nnstudy.training.evaluation`):
     One row per epoch: ``epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,
     grad_norm`` (nnlib's ``fit`` history; a non-finite loss is written as ``nan``/``inf``).
     For ``failed`` it holds the epochs finished before the error (possibly none: header only).
+    Written as the run trains (:func:`write_history`): from the fit's start (header only, or
+    the rows a resumed fit restored from its checkpoint) and after every epoch, so a run with
+    a history.csv and no train.json is training (:mod:`nnstudy.training.watch`).
 ``snapshots.npz`` (no pickle; ``np.load(path)`` works), with S snapshots and L dense layers:
     ``epoch``          (S,) int64, epochs after which the snapshot was taken; 0 = the
                        initial weights, then every ``snapshot_every`` epochs and the last one.
@@ -45,6 +48,7 @@ with ``--evaluate`` (rule ``train``; see :mod:`nnstudy.training.evaluation`):
 from __future__ import annotations
 
 import csv
+import io
 import json
 import zipfile
 from dataclasses import dataclass
@@ -53,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlib.atomic import atomic_savez
+from nnlib.atomic import atomic_savez, atomic_write_text
 from nnlib.training import HISTORY_KEYS as HISTORY_COLUMNS
 
 # Where rule ``train`` (and ``nnstudy train``, which must meet it) keeps a run's folder, log
@@ -97,11 +101,18 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def write_history(path: str | Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(HISTORY_COLUMNS)
-        for row in rows:
-            writer.writerow([_num(row.get(c)) for c in HISTORY_COLUMNS])
+    """The whole history.csv, replaced atomically: the train job rewrites it after every epoch,
+    and a reader polling it (``nnstudy status``, pandas) must never see a half-written row.
+    A whole rewrite rather than an append, so any reader is safe without skipping a partial
+    last line, and a resumed fit puts back exactly its checkpoint's rows; the file is a row per
+    epoch, microseconds to rewrite. No fsync: the default study's epochs take milliseconds,
+    and what a crash loses is rebuilt from the run's checkpoint."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(HISTORY_COLUMNS)
+    for row in rows:
+        writer.writerow([_num(row.get(c)) for c in HISTORY_COLUMNS])
+    atomic_write_text(path, buf.getvalue(), fsync=False)
 
 
 def _num(value) -> str:

@@ -497,6 +497,14 @@ def walk(tuning: Tuning, record_of) -> Iterator[tuple[Step, dict | None]]:
         t = t.next_stage(previous["edges"])[0]
 
 
+def known_runs(steps: list[tuple[Step, dict | None]]) -> tuple[list[dict], tuple[dict, ...]]:
+    """The run configs a search's walk (``list(walk(...))``) makes known: every step's trials,
+    and the finals once its last step is decided (the search is finished)."""
+    step, record = steps[-1]
+    trials = [run for s, _ in steps for run in s.trials()]
+    return trials, step.tuning.finals(record) if record is not None else ()
+
+
 def on_disk(step: Step) -> dict | None:
     """A step's record as the ``tune`` checkpoint wrote it, None when it is not there (not
     decided yet, or being decided again)."""
@@ -742,13 +750,12 @@ class TunedRuns:
     def follow(self, tuning: Tuning, record_of) -> tuple[Step, dict | None]:
         """Walk a search (:func:`walk`), registering each step's trials and stage and, once
         it is finished, its finals; returns the last step and its record."""
-        for step, record in walk(tuning, record_of):
+        steps = list(walk(tuning, record_of))
+        for step, _ in steps:
             self.roots[step.tuning.key] = tuning
-            self.runs.update({r["run_id"]: r for r in step.trials()})
-            last = step, record
-        if record is not None:
-            self.runs.update({r["run_id"]: r for r in step.tuning.finals(record)})
-        return last
+        trials, finals = known_runs(steps)
+        self.runs.update({r["run_id"]: r for r in (*trials, *finals)})
+        return steps[-1]
 
     def locate(self, key: str, name: str, record_of) -> Step:
         """The step ``name`` of the stage ``key``, reached through the records before it."""
