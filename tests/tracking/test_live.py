@@ -11,7 +11,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from nnstudy.config.runs import canonical_json, unique_runs
+from nnstudy.training import workers
 from nnstudy.training.job import job_argv
+from nnstudy.training.runfolder import read_history
 from nnstudy.training.tracking import live_param, live_record_path, log_runs
 from wandb_files import logged_history, offline_runs, wandb_records
 
@@ -226,3 +228,26 @@ def test_a_trial_is_its_own_wandb_run(study, tmp_path, home):
         "tuned",
         "trial",
     )
+
+
+def test_runs_in_one_pooled_worker_are_each_logged_completely(study, tmp_path, home):
+    """The worker keeps wandb (and its service) from one run to the next."""
+    wandb_dir = tmp_path / "wandb"
+    runs = unique_runs(study.rows)
+    for rid in runs:
+        params = SimpleNamespace(
+            run=canonical_json(runs[rid]),
+            data=str(study.root / "data" / "spirals"),
+            out=str(tmp_path / "runs" / rid),
+            checkpoint=str(tmp_path / "checkpoints" / rid),
+            evaluate=True,
+            wandb=spec(wandb_dir),
+        )
+        workers.train(job_argv(params, 1, str(tmp_path / f"{rid}.log")), workers=1)
+    assert len(offline_runs(wandb_dir)) == len(runs)
+    for rid in runs:
+        record = json.loads(live_record_path(wandb_dir, rid).read_text())
+        history = logged_history(
+            wandb_records(wandb_dir / record["wandb_run_dir"] / f"run-{rid}.wandb")
+        )
+        assert len(history) == 1 + len(read_history(tmp_path / "runs" / rid / "history.csv"))
