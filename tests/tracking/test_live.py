@@ -4,6 +4,7 @@ its run while it trains; real wandb in offline mode, read back with wandb's own 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -186,6 +187,41 @@ def test_an_offline_run_shows_its_epochs_while_it_trains(study, tmp_path, home):
     assert sorted(logged_history(wandb_records(wandb_file))) == list(range(epochs + 1))
 
 
+def test_a_run_resumed_from_its_checkpoint_is_logged_from_its_files(study, tmp_path, home):
+    """The epochs before the kill are in the checkpoint, not in the resumed job's W&B run."""
+    wandb_dir = tmp_path / "wandb"
+    config = {**unique_runs(study.rows)[study.shared], "epochs": 6}
+    argv = ["--run", canonical_json(config), "--data", str(study.root / "data" / "spirals")]
+    argv += ["--out", "run", "--log", "job.log", "--evaluate", "--wandb", spec(wandb_dir)]
+    argv += ["--checkpoint", "ckpt"]
+    env = {**os.environ, "NNSTUDY_CHECKPOINT_SECONDS": "0"}  # a checkpoint after every epoch
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PAUSED.format(k=3), *argv], cwd=tmp_path, env=env
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "paused").exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (tmp_path / "ckpt.npz").exists()
+    resumed = subprocess.run(
+        [sys.executable, "-m", "nnstudy.training.job", *argv], cwd=tmp_path, env=env, timeout=120
+    )
+    assert resumed.returncode == 0
+    assert not live_record_path(wandb_dir, study.shared).exists()
+    [folder] = offline_runs(wandb_dir)  # the killed job's folder is gone
+    live = logged_history(wandb_records(folder / f"run-{study.shared}.wandb"))
+    assert min(step for step, item in live.items() if "train_loss" in item) > 1
+    record = log_runs([(tmp_path / "run", ["core"])], wandb_dir=wandb_dir, project="p")
+    assert [r["logged"] for r in record["runs"]] == ["from files"]
+    [folder] = offline_runs(wandb_dir)
+    history = logged_history(wandb_records(folder / f"run-{study.shared}.wandb"))
+    assert sorted(history) == list(range(7))
+
+
 def test_disabled_never_imports_wandb_in_a_training_job(study, tmp_path):
     disabled = live_param({"mode": "disabled"}, [], None, "train")
     assert disabled(SimpleNamespace(dataset="spirals", run_id="0" * 10), None) is None
@@ -230,10 +266,16 @@ def test_a_trial_is_its_own_wandb_run(study, tmp_path, home):
     )
 
 
+def contents(folder: Path) -> dict[str, bytes]:
+    return {str(f.relative_to(folder)): f.read_bytes() for f in folder.rglob("*") if f.is_file()}
+
+
 def test_runs_in_one_pooled_worker_are_each_logged_completely(study, tmp_path, home):
-    """The worker keeps wandb (and its service) from one run to the next."""
+    """The worker keeps wandb (and its service) from one run to the next; a finished run's
+    folder stays as its job left it (log_wandb records its files)."""
     wandb_dir = tmp_path / "wandb"
     runs = unique_runs(study.rows)
+    finished = {}
     for rid in runs:
         params = SimpleNamespace(
             run=canonical_json(runs[rid]),
@@ -244,7 +286,10 @@ def test_runs_in_one_pooled_worker_are_each_logged_completely(study, tmp_path, h
             wandb=spec(wandb_dir),
         )
         workers.train(job_argv(params, 1, str(tmp_path / f"{rid}.log")), workers=1)
-    assert len(offline_runs(wandb_dir)) == len(runs)
+        [folder] = set(offline_runs(wandb_dir)) - set(finished)
+        finished[folder] = contents(folder)
+    assert len(finished) == len(runs)
+    assert {folder: contents(folder) for folder in finished} == finished
     for rid in runs:
         record = json.loads(live_record_path(wandb_dir, rid).read_text())
         history = logged_history(

@@ -13,7 +13,8 @@ benchmarks/bench_wandb.py). Both paths give the same W&B run. One W&B run per tr
   run again replaces its offline folder instead of adding a second one;
 - ``group`` = the first experiment (in config order) that contains the run; every experiment that
   shares the run is listed in ``config["experiments"]``;
-- ``job_type`` = ``"train"`` (a tuning trial: ``"trial"``), ``tags`` = dataset, optimizer, activation, initializer;
+- ``job_type`` = ``"train"`` (a tuning trial: ``"trial"``), ``tags`` = dataset, optimizer,
+  activation, initializer;
 - ``config`` = the resolved run config (``config.json``) plus ``experiments``;
 - history (``step`` = epoch): every column of ``history.csv``; at snapshot epochs also
   ``weights/<layer>`` histograms and ``grad_norm/<layer>``; at the last epoch the test confusion
@@ -452,6 +453,12 @@ class LiveRun:
         self.wb.finish()
         folder = _run_folder(self.wb)
         self._close(exit_code=0)
+        # A link to the log of wandb's service, which the worker keeps for its next runs: it
+        # grows after this run ended, so it would not stay this run's (log_wandb records the
+        # folder's files, see nnstudy.jobs.integrity).
+        core_log = folder / "logs" / "debug-core.log"
+        if core_log.is_symlink():
+            core_log.unlink()
         if self.complete:
             record = {
                 **{k: self.spec[k] for k in IDENTITY},
