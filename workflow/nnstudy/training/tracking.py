@@ -375,11 +375,11 @@ class LiveRun:
         try:
             action(*args)
         except Exception as exc:
+            cause = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            tag = f"{self.run['dataset']}/{self.run['run_id']}"
             self.say(
-                f"[{self.run['dataset']}/{self.run['run_id']}] warning: W&B live logging "
-                f"stopped ({type(exc).__name__}: {exc}); log_wandb logs the run from its files".splitlines()[
-                    0
-                ]
+                f"[{tag}] warning: W&B live logging stopped ({cause}); "
+                "log_wandb logs the run from its files"
             )
             self._close(exit_code=1)
 
@@ -480,7 +480,7 @@ class LiveRun:
         try:
             if self.wb is not None and exit_code:
                 self.wb.finish(exit_code=exit_code)
-        except Exception:  # already failing: the warning line has been written
+        except Exception:  # the W&B run or the job is failing already, and says so
             pass
         finally:
             env.close()
