@@ -24,6 +24,17 @@ class Study:
         return batch(self.runs, "spirals", f"{dest}/results/runs/{{dataset}}/{{run_id}}")
 
 
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An empty HOME: logging must not write anything there."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for key in ("WANDB_API_KEY", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        monkeypatch.delenv(key, raising=False)
+    return home
+
+
 @pytest.fixture(scope="session")
 def study(tmp_path_factory) -> Study:
     root = tmp_path_factory.mktemp("study")

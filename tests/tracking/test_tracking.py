@@ -20,41 +20,7 @@ from nnstudy.training.tracking import (
     log_runs,
     wandb_markers,
 )
-
-
-def wandb_records(wandb_file: Path) -> list[dict]:
-    """The records of a .wandb transaction log, via wandb's own reader (`wandb leet inspect`)."""
-    out = subprocess.run(
-        [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(wandb_file)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
-def logged_history(records: list[dict]) -> dict[int, dict]:
-    return {
-        r["history"]["step"].get("num", 0): r["history"]["item"]
-        for r in records
-        if r["type"] == "history"
-    }
-
-
-def offline_runs(wandb_dir: Path) -> list[Path]:
-    return sorted((wandb_dir / "wandb").glob("offline-run-*"))
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    """An empty HOME: logging must not write anything there."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for key in ("WANDB_API_KEY", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
-        monkeypatch.delenv(key, raising=False)
-    return home
+from wandb_files import logged_history, offline_runs, wandb_records
 
 
 def test_offline_writes_a_run_folder_holding_the_logged_metrics(study, tmp_path, home):
@@ -224,7 +190,7 @@ def test_run_table_grouping_and_rule_helpers(study):
         study.runs[pairs[0][0][-10:]],
     )
     inputs = batch_inputs(pairs)
-    assert sorted(inputs) == ["config", "history", "metrics", "snapshots"]
+    assert sorted(inputs) == ["config", "history", "metrics", "snapshots", "train"]
     assert inputs["metrics"] == [f"{folder}/metrics.json" for folder, _ in pairs]
 
 

@@ -1,6 +1,7 @@
-# Weights & Biases: one W&B run per training run, logged after evaluation from the run's files
-# (off the training's critical path). One job per dataset logs all its runs in one process:
-# a fresh process pays 1.5-3 s for wandb, a batch ~0.1 s per further run (bench_wandb.py).
+# Weights & Biases: one W&B run per training run, logged live by its training job (rules train
+# and trial: nnstudy.training.tracking.LiveRun). After evaluation, one job per dataset keeps the
+# finals logged completely and logs the others from their files, all in one process: a fresh
+# process pays 1.5-3 s for wandb, a batch ~0.1 s per further run (bench_wandb.py).
 # Needs ROWS, TUNED and RUN_DIR from common.smk, whose schema has already checked `wandb:`.
 import os
 

@@ -13,6 +13,7 @@ from nnstudy.training.runfolder import (
     train_outputs,
 )
 from nnstudy.training.job import job_argv
+from nnstudy.training.tracking import live_param
 from nnstudy.training.workers import train
 
 
@@ -37,6 +38,8 @@ rule train:
         # Outside the outputs: Snakemake does not delete it when a job is killed.
         checkpoint=RUN_CHECKPOINT,
         evaluate=True,
+        # Each epoch to W&B as it trains (no rerun trigger: nnstudy.training.tracking.live_param).
+        wandb=live_param(config["wandb"], ROWS, TUNED, "train"),
     run:
         train(job_argv(params, threads, log[0]), workers=workflow.cores)
 
@@ -56,6 +59,7 @@ use rule train as trial with:
         out=TRIAL_DIR,
         checkpoint="results/checkpoints/trials/{dataset}/{run_id}",
         evaluate=False,
+        wandb=live_param(config["wandb"], ROWS, TUNED, "trial"),
 
 
 # Each final's per-example test predictions, from its saved model (so runs trained before the

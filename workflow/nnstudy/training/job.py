@@ -36,11 +36,13 @@ from nnstudy.jobs.provenance import provenance
 from nnstudy.training.evaluation import EVAL_INPUTS, evaluate_run
 from nnstudy.training.runfolder import (
     METRICS,
+    read_json,
     train_outputs,
     write_history,
     write_json,
     write_snapshots,
 )
+from nnstudy.training.tracking import LiveRun
 
 BINS = 30
 PROBE = 512
@@ -197,9 +199,13 @@ class Snapshots:
         if result.epochs_run not in self.taken:
             self.take(int(result.epochs_run))
 
+    @property
+    def layers(self) -> list[str]:
+        return [f"dense{i}" for i in range(len(dense_layers(self.model)))]
+
     def arrays(self) -> dict[str, np.ndarray]:
         epochs = sorted(self.taken)
-        names = np.array([f"dense{i}" for i in range(len(dense_layers(self.model)))], dtype=str)
+        names = np.array(self.layers, dtype=str)
         out = {"epoch": np.array(epochs, dtype=np.int64), "layer": names}
         keys = ("weight_counts", "weight_edges", "weight_mean", "weight_std", "grad_norm")
         n_layers = len(names)
@@ -262,9 +268,10 @@ class Progress:
             write_history(self.history, self.rows)
 
 
-def _fit(run: dict, data_dir, progress, ckpt: Path | None, snap_path: Path | None):
+def _fit(run: dict, data_dir, progress, ckpt: Path | None, snap_path: Path | None, live=None):
     """Build the run's model and train it, resuming from ``ckpt`` when it exists; (model,
-    snapshots, fit result). CheckpointError when the checkpoint or its snapshots are damaged."""
+    snapshots, fit result). ``live``: a :class:`nnstudy.training.tracking.LiveRun`, or None.
+    CheckpointError when the checkpoint or its snapshots are damaged."""
     from nnlib import fit
     from nnstudy.datasets import load_split
 
@@ -276,6 +283,10 @@ def _fit(run: dict, data_dir, progress, ckpt: Path | None, snap_path: Path | Non
     snapshots = Snapshots(model, *probe, run["snapshot_every"], run["epochs"], snap_path)
     if 0 not in snapshots.taken:
         snapshots.take(0)
+    callbacks = [progress, snapshots]  # live after snapshots: it logs the epoch's snapshot
+    if live is not None:
+        live.watch(snapshots)
+        callbacks.append(live)
     if ckpt is not None:
         ckpt.parent.mkdir(parents=True, exist_ok=True)
     result = fit(
@@ -291,7 +302,7 @@ def _fit(run: dict, data_dir, progress, ckpt: Path | None, snap_path: Path | Non
         early_stopping=run["early_stopping"],
         **{key: run[key] for key in FIT_DEFAULTS if key in run},  # monitor, min_delta
         clip_norm=run["clip_norm"],
-        callbacks=[progress, snapshots],
+        callbacks=callbacks,
         seed=run["seed"],
         checkpoint=str(ckpt) if ckpt is not None else None,
         checkpoint_interval=CHECKPOINT_SECONDS,
@@ -308,10 +319,12 @@ def train_run(
     checkpoint: str | os.PathLike | None = None,
     log: TextIO | None = None,
     echo: bool = False,
+    live=None,
 ) -> dict[str, Any]:
     """Train ``run`` on ``data_dir`` (train/val npz + card.json); write every file of
     ``outputs`` (keys config, model, history, snapshots, train). Returns train.json's content.
-    Epoch lines go to ``log``; also to stdout with ``echo`` or without a log."""
+    Epoch lines go to ``log``; also to stdout with ``echo`` or without a log. ``live``: a
+    :class:`nnstudy.training.tracking.LiveRun` logging each epoch to W&B (None: no W&B)."""
     from nnlib import save_model
     from nnstudy.datasets import CorruptFileError
 
@@ -329,14 +342,14 @@ def train_run(
     started = time.time()
     try:
         try:
-            model, snapshots, result = _fit(run, data_dir, progress, ckpt, snap_path)
+            model, snapshots, result = _fit(run, data_dir, progress, ckpt, snap_path, live)
         except CheckpointError as exc:
             # Never resume from what cannot be trusted, never record it as the run's failure.
             cause = str(exc).split("; delete it")[0]
             progress.say(f"[{progress.tag}] {cause}: discarded, the run restarts from scratch")
             for path in (ckpt, snap_path):
                 path.unlink(missing_ok=True)
-            model, snapshots, result = _fit(run, data_dir, progress, ckpt, snap_path)
+            model, snapshots, result = _fit(run, data_dir, progress, ckpt, snap_path, live)
         status = result.status
     except CorruptFileError:
         raise  # damaged input data is not a result of the run: the job fails, naming the file
@@ -392,6 +405,7 @@ def job_argv(params, threads: int, log: str) -> list[str]:
         *("--run", params.run, "--data", params.data, "--out", params.out),
         *("--checkpoint", params.checkpoint, "--threads", str(threads), "--log", log),
         *(["--evaluate"] if params.evaluate else []),
+        *(["--wandb", params.wandb] if getattr(params, "wandb", None) else []),
     ]
 
 
@@ -415,6 +429,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log", required=True)
     parser.add_argument("--evaluate", action="store_true", help="then write metrics.json")
     parser.add_argument("--echo", action="store_true", help="epoch lines on stdout too")
+    parser.add_argument(
+        "--wandb", help="log to W&B while training (JSON: nnstudy.training.tracking.live_param)"
+    )
     args = parser.parse_args(argv)
     inputs = [os.path.join(args.data, name) for name in TRAIN_INPUTS]
     outputs = train_outputs(args.out)
@@ -427,10 +444,22 @@ def main(argv: list[str] | None = None) -> None:
     # write no records.
     # A damaged input fails the job (CorruptFileError, one line); a failed run is a result.
     with job_frame(inputs, kept, args.log, args.threads, errors=(), redirect=False) as log:
-        train_run(json.loads(args.run), args.data, outputs, args.checkpoint, log, args.echo)
-        if args.evaluate:
-            result = evaluate_run(outputs["model"], outputs["train"], args.data, metrics)
-            print(f"test_accuracy={result['test_accuracy']}", file=log)
+        run = json.loads(args.run)
+        live = None
+        if args.wandb:
+            live = LiveRun(json.loads(args.wandb), run, lambda text: print(text, file=log))
+        try:
+            train_run(run, args.data, outputs, args.checkpoint, log, args.echo, live)
+            if args.evaluate:
+                result = evaluate_run(outputs["model"], outputs["train"], args.data, metrics)
+                print(f"test_accuracy={result['test_accuracy']}", file=log)
+        except BaseException:
+            if live is not None:
+                live.abandon()
+            raise
+        if live is not None:
+            summary = read_json(metrics if args.evaluate else outputs["train"])
+            live.finish(summary, outputs["train"])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ profiles) that hand their command line to :func:`train`, which runs
 imported it once (``multiprocessing``'s forkserver). A job is still one run with its own
 files, log and checkpoint; only the process that computes it is reused. Every random draw
 of a run comes from its own seeded generator, so a run gives the same numbers in a fresh
-process or in a worker that trained others before (tested).
+process or in a worker that trained others before (tested). A worker that logged a run to W&B
+live (:class:`nnstudy.training.tracking.LiveRun`) keeps wandb and its service for the next run.
 
 A worker that dies (killed, out of memory) fails its job only: each worker is a pool of its
 own (a ``ProcessPoolExecutor`` of one process, since a pool whose process dies fails every job

@@ -710,6 +710,7 @@ class TunedRuns:
         self.tunings = tunings
         self.roots = {t.key: t for t in tunings}  # any stage's key -> the search's first stage
         self.runs: dict[str, dict] = {}
+        self.experiments: dict[str, list[str]] = {}  # run_id -> the experiments it serves
         for t in tunings:
             self.follow(t, lambda step: None)
 
@@ -717,6 +718,11 @@ class TunedRuns:
         if rid not in self.runs:
             self.refresh()
         return self.runs.get(rid)
+
+    def experiments_of(self, rid: str) -> list[str]:
+        """The tuned experiments whose trial or final ``rid`` is, in config order."""
+        self.get(rid)
+        return self.experiments.get(rid, [])
 
     def refresh(self) -> None:
         for t in self.tunings:
@@ -754,8 +760,15 @@ class TunedRuns:
         for step, _ in steps:
             self.roots[step.tuning.key] = tuning
         trials, finals = known_runs(steps)
-        self.runs.update({r["run_id"]: r for r in (*trials, *finals)})
+        self._add(tuning, (*trials, *finals))
         return steps[-1]
+
+    def _add(self, tuning: Tuning, runs) -> None:
+        for run in runs:
+            self.runs[run["run_id"]] = run
+            names = self.experiments.setdefault(run["run_id"], [])
+            if tuning.experiment not in names:
+                names.append(tuning.experiment)
 
     def locate(self, key: str, name: str, record_of) -> Step:
         """The step ``name`` of the stage ``key``, reached through the records before it."""
