@@ -5,11 +5,11 @@ settings, and a checkpoint file written by that code, which must still resume.
 
 The digests are exact bits, so they depend on the CPU's SIMD level as well as on the code:
 NumPy picks its element-wise loops (exp, log, sums) by the CPU's instruction sets, and two
-levels round differently in the last bit. Each level has its own pins, all computed by the
-code before the split (x86-64-v4 on the machine that pinned them first; x86-64-v3 on an AVX2
-machine, where that code and today's give the same bits, checked by running both). A machine
-of a level without pins fails, printing its digests: they are to be recomputed with the code
-before the split, never copied from today's.
+levels round differently in the last bit. So each case has a pin per kind of machine, each
+computed by the code before the split (the first on the machine that pinned them; then on an
+AVX2-only x86-64-v3 machine, where that code and today's give the same bits). A new kind of
+machine fails, printing its digests: they are to be computed with the code before the split,
+never copied from today's.
 """
 
 import hashlib
@@ -71,38 +71,34 @@ CASES = {
         l2=0.0,
     ),
 }
-# Per SIMD level: each case's digest, and "resumed": the digest of case clip_cosine_float32
-# resumed from data/old_checkpoint.npz (written on the x86-64-v4 machine, so elsewhere it ends
-# where that code ends when it resumes the same file, not where an uninterrupted fit does).
+# Each case's digests, one per kind of machine, each computed by the code before the split;
+# "resumed": case clip_cosine_float32 resumed from data/old_checkpoint.npz (written on the
+# first machine, so elsewhere it ends where that code ends when it resumes the same file, not
+# where an uninterrupted fit does). Any change to what fit computes gives a digest in neither.
 PINS = {
-    "X86_V4": {
-        "clip_cosine_float32": "0fbe918865e85ccc540bc942a49bd2950c3f7d9d2bc26aed18ce27a00951009f",
-        "early_stop_float64": "cd69310c506e7d500485cb963d32b503803cf2b3b3b2192e0c803801845c59ca",
-        "resumed": "0fbe918865e85ccc540bc942a49bd2950c3f7d9d2bc26aed18ce27a00951009f",
+    "clip_cosine_float32": {
+        "0fbe918865e85ccc540bc942a49bd2950c3f7d9d2bc26aed18ce27a00951009f",  # first machine
+        "30c246dd3037a6b100c9857cdf006825abdf6ab6c05b2f452364736f8d5bfb41",  # x86-64-v3
     },
-    "X86_V3": {
-        "clip_cosine_float32": "30c246dd3037a6b100c9857cdf006825abdf6ab6c05b2f452364736f8d5bfb41",
-        "early_stop_float64": "943e1cc1dfa0aa2933fadd2769d03efbf6000a9cb2fe70d27d0a238659fa1099",
-        "resumed": "06048766e8b09a254361a82ec817d3d7ec927f5e6b474a3a6cbb08352aa6a557",
+    "early_stop_float64": {
+        "cd69310c506e7d500485cb963d32b503803cf2b3b3b2192e0c803801845c59ca",
+        "943e1cc1dfa0aa2933fadd2769d03efbf6000a9cb2fe70d27d0a238659fa1099",
+    },
+    "resumed": {
+        "0fbe918865e85ccc540bc942a49bd2950c3f7d9d2bc26aed18ce27a00951009f",
+        "06048766e8b09a254361a82ec817d3d7ec927f5e6b474a3a6cbb08352aa6a557",
     },
 }
 
 
-def simd_level() -> str:
-    """The highest x86-64 level NumPy dispatches its loops for on this CPU (e.g. X86_V3)."""
+def assert_pinned(key: str, got: str) -> None:
+    """``got`` is one of ``key``'s pins; else fail naming this CPU's SIMD level and ``got``
+    (a new kind of machine's digest is to be computed with the code before the split)."""
     from numpy._core._multiarray_umath import __cpu_features__
 
-    found = [level for level in ("X86_V4", "X86_V3", "X86_V2") if __cpu_features__.get(level)]
-    return found[0] if found else "other"
-
-
-def pinned(key: str, got: str) -> str:
-    """The pin of ``key`` for this CPU's SIMD level; fails naming the level and ``got`` when
-    the level has none."""
-    level = simd_level()
-    if level not in PINS:
-        pytest.fail(f"no pins for SIMD level {level}; here {key} is {got}", pytrace=False)
-    return PINS[level][key]
+    if got not in PINS[key]:
+        level = [f for f in ("X86_V4", "X86_V3", "X86_V2") if __cpu_features__.get(f)][:1]
+        pytest.fail(f"{key}: {got} is no pin (SIMD level {level or 'other'})", pytrace=False)
 
 
 def run_case(case, **extra):
@@ -130,8 +126,7 @@ def run_case(case, **extra):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_fit_results_are_pinned(case):
     model, _, result = run_case(case)
-    got = digest(result, model)
-    assert got == pinned(case, got)
+    assert_pinned(case, digest(result, model))
 
 
 FINGERPRINT_SHA256 = "82c1b8d623721f701a956f1af488d1afe216185851fed33e09b2e940aded3726"
@@ -155,5 +150,4 @@ def test_a_checkpoint_written_before_the_refactor_still_resumes(tmp_path):
     with np.load(ckpt, allow_pickle=False) as f:
         assert json.loads(f["state"].item())["epoch"] == 2
     model, _, resumed = run_case("clip_cosine_float32", checkpoint=ckpt)
-    got = digest(resumed, model)
-    assert got == pinned("resumed", got)
+    assert_pinned("resumed", digest(resumed, model))
