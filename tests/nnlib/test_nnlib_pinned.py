@@ -3,9 +3,10 @@ pieces, so that any later change to the training loop is proven neutral: a short
 and weights (SHA-256 digests of their exact bits), the checkpoint fingerprint of existing
 settings, and a checkpoint file written by that code, which must still resume.
 
-The digests are exact bits, so they depend on the CPU's SIMD level as well as on the code:
-NumPy picks its element-wise loops (exp, log, sums) by the CPU's instruction sets, and two
-levels round differently in the last bit. So each case has a pin per kind of machine, each
+The digests are exact bits, so they depend on the machine as well as on the code: NumPy picks
+its element-wise loops (exp, log, sums) by the CPU's instruction sets, and loops for different
+sets may round differently in the last bit (an AVX2-only machine, where OpenBLAS also runs
+its Haswell kernels, gives other bits). So each case has a pin per kind of machine, each
 computed by the code before the split (the first on the machine that pinned them; then on an
 AVX2-only x86-64-v3 machine, where that code and today's give the same bits). A new kind of
 machine fails, printing its digests: they are to be computed with the code before the split,
