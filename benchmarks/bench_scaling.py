@@ -11,12 +11,9 @@ Planning time: ``snakemake --dry-run`` of the whole study (every rule up to the 
 grids of 1,000, 10,000 and (with ``--plan-runs``) 100,000 runs (4 optimizers x 5 activations x
 5 initializers x seeds), from the command to the printed plan, with its CPU seconds and the
 largest resident set. Targets (issue 26): 10,000 runs < 30 s; 100,000 runs <= 5 min and
-<= 4 GB. Measured in the same run as two peers, dry runs of Snakefiles with nothing else (no
-config, no parse-time work, no input functions): Snakemake's floor for the study's jobs (per run
-a ``train`` and a ``predict`` script rule, as the study's finals have, so the same number of
-jobs) and its floor for the study's files (the same jobs with the study's inputs, outputs,
-logs and parameters as patterns, and the aggregate, figures and report jobs that read every
-run's files), which is what Snakemake itself needs to plan such a study.
+<= 4 GB. Measured in the same run as a peer: Snakemake's floor, the dry run of a Snakefile with
+the study's shape and nothing else (per run a ``train`` and a ``predict`` script rule, as the
+study's finals have, so the same number of jobs; no config, no parse-time work).
 
 Usage: python benchmarks/bench_scaling.py [--sizes 36 108 324] [--cores 1 2] [--plan-runs 1000 10000 100000]
 (`--sizes` with no value: planning only.)
@@ -32,7 +29,6 @@ from pathlib import Path
 
 import yaml
 from nnstudy.invoke import tiny_study
-from nnstudy.training.runfolder import METRICS, PREDICTIONS, TRAIN_OUTPUTS
 from record import recorded
 from study_cli import Timing, timed_snakemake
 
@@ -90,111 +86,16 @@ rule predict:
         "job.py"
 """
 
-# The study's DAG as Snakemake sees it, files included (workflow/rules/*.smk), without our code.
-FILES_FLOOR_SNAKEFILE = """\
-RUN_IDS = [f"{{i:010x}}" for i in range({runs})]
-RUN = "results/runs/spirals/{{run_id}}"
-DATA = "data/processed/spirals"
 
-
-rule all:
-    input:
-        "results/report/report.html",
-
-
-rule prepare:
-    output:
-        **{{split: f"{{DATA}}/{{split}}.npz" for split in ("train", "val", "test")}},
-        card=f"{{DATA}}/card.json",
-    log:
-        "results/logs/prepare/spirals.log",
-    script:
-        "job.py"
-
-
-rule train:
-    input:
-        **rules.prepare.output,
-    output:
-        **{{key: f"{{RUN}}/{{name}}" for key, name in {outputs}.items()}},
-    log:
-        "results/logs/train/spirals/{{run_id}}.log",
-    threads: 1
-    params:
-        run="{{run_id}}",
-        data=DATA,
-        out=RUN,
-        checkpoint="results/checkpoints/runs/spirals/{{run_id}}",
-        evaluate=True,
-    script:
-        "job.py"
-
-
-rule predict:
-    input:
-        test=rules.prepare.output.test,
-        card=rules.prepare.output.card,
-        config=rules.train.output.config,
-        model=rules.train.output.model,
-        train=rules.train.output.train,
-    output:
-        f"{{RUN}}/{predictions}",
-    log:
-        "results/logs/predict/spirals/{{run_id}}.log",
-    threads: 1
-    params:
-        run=RUN,
-        data=DATA,
-    script:
-        "job.py"
-
-
-rule aggregate:
-    input:
-        metrics=expand(rules.train.output.metrics, run_id=RUN_IDS),
-        histories=expand(rules.train.output.history, run_id=RUN_IDS),
-        predictions=expand(rules.predict.output, run_id=RUN_IDS),
-    output:
-        "results/tables/runs.csv",
-    script:
-        "job.py"
-
-
-rule figures:
-    input:
-        snapshots=expand(rules.train.output.snapshots, run_id=RUN_IDS),
-        models=expand(rules.train.output.model, run_id=RUN_IDS),
-        runs=rules.aggregate.output,
-    output:
-        directory("results/figures"),
-    script:
-        "job.py"
-
-
-rule report:
-    input:
-        rules.aggregate.output,
-        rules.figures.output,
-    output:
-        "results/report/report.html",
-    script:
-        "job.py"
-"""
-
-
-def timed_study(
-    config: dict, *args: str, floor_runs: int | None = None, floor: str = FLOOR_SNAKEFILE
-) -> Timing:
+def timed_study(config: dict, *args: str, floor_runs: int | None = None) -> Timing:
     """One Snakemake call (target ``all``) on ``config`` in a fresh folder; with
-    ``floor_runs``, of the ``floor`` Snakefile for that many runs instead."""
+    ``floor_runs``, of the floor Snakefile for that many runs instead."""
     with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp:
         (Path(tmp) / "config.yaml").write_text(yaml.safe_dump(config))
         snakefile = None
         if floor_runs is not None:
             snakefile = Path(tmp) / "Snakefile"
-            outputs = {**TRAIN_OUTPUTS, "metrics": METRICS}
-            text = floor.format(runs=floor_runs, outputs=outputs, predictions=PREDICTIONS)
-            snakefile.write_text(text)
+            snakefile.write_text(FLOOR_SNAKEFILE.format(runs=floor_runs))
             (Path(tmp) / "job.py").write_text("")
         # the target before --quiet, which would take it as one of its values
         return timed_snakemake(Path(tmp), "all", "--quiet", "all", *args, snakefile=snakefile)
@@ -205,18 +106,13 @@ def planned_jobs(output: str) -> int:
     return int(re.search(r"^total\s+(\d+)$", output, re.MULTILINE)[1])
 
 
-def verdict(runs: int, t: Timing, files: Timing) -> str:
-    """Whether the study meets its target at this size, and whether Snakemake alone does."""
+def verdict(runs: int, t: Timing) -> str:
     if runs == 10_000:
-        met = t.seconds < PLAN_TARGET_S
-    elif runs == LARGE_RUNS:
+        return "  meets the target" if t.seconds < PLAN_TARGET_S else "  MISSES the target"
+    if runs == LARGE_RUNS:
         met = t.seconds <= LARGE_TARGET_S and t.peak_mb <= LARGE_TARGET_MB
-        alone = files.seconds <= LARGE_TARGET_S and files.peak_mb <= LARGE_TARGET_MB
-        if not met:
-            return "  MISSES the target" + ("" if alone else "; so does Snakemake alone")
-    else:
-        return ""
-    return "  meets the target" if met else "  MISSES the target"
+        return "  meets the target" if met else "  MISSES the target"
+    return ""
 
 
 def main() -> None:
@@ -254,26 +150,19 @@ def main() -> None:
         f"<= {LARGE_TARGET_MB:.0f} MB)"
     )
     print(
-        "floor: Snakemake alone, the study's jobs; files floor: Snakemake alone, the study's "
-        "jobs with their files"
-    )
-    print(
         f"{'runs':>7} {'jobs':>7} {'wall (s)':>8} {'CPU (s)':>8} {'ms/job':>7} {'MB':>6} "
-        f"{'floor (s)':>9} {'floor MB':>8} {'files floor (s)':>15} {'files floor MB':>14} "
-        f"{'CPU / files floor':>17}"
+        f"{'floor (s)':>9} {'floor MB':>8} {'CPU / floor':>11}"
     )
     for wanted in args.plan_runs:
         seeds = -(-wanted // variants)
         runs = variants * seeds
         t = timed_study(study(PLAN_GRID, seeds), "--dry-run")
         floor = timed_study({}, "--dry-run", floor_runs=runs)
-        files = timed_study({}, "--dry-run", floor_runs=runs, floor=FILES_FLOOR_SNAKEFILE)
         jobs = planned_jobs(t.output)
         print(
             f"{runs:>7} {jobs:>7} {t.seconds:>8.1f} {t.cpu:>8.1f} "
             f"{1000 * t.cpu / jobs:>7.2f} {t.peak_mb:>6.0f} {floor.seconds:>9.1f} "
-            f"{floor.peak_mb:>8.0f} {files.seconds:>15.1f} {files.peak_mb:>14.0f} "
-            f"{t.cpu / files.cpu:>16.2f}x{verdict(runs, t, files)}",
+            f"{floor.peak_mb:>8.0f} {t.cpu / floor.cpu:>10.2f}x{verdict(runs, t)}",
             flush=True,
         )
 
