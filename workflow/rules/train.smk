@@ -31,10 +31,8 @@ rule train:
     threads: 1
     params:
         run=run_json,
-        # Patterns, not functions: Snakemake calls a job's functions several times while it
-        # plans, which a large grid pays per run.
-        data=PREPARED_DIR,
-        out=RUN_DIR,
+        data=lambda wildcards, input: os.path.dirname(input.card),
+        out=lambda wildcards, output: os.path.dirname(output.model),
         # Outside the outputs: Snakemake does not delete it when a job is killed.
         checkpoint=RUN_CHECKPOINT,
         evaluate=True,
@@ -56,7 +54,6 @@ use rule train as trial with:
     log:
         "results/logs/trial/{dataset}/{run_id}.log",
     params:
-        out=TRIAL_DIR,
         checkpoint="results/checkpoints/trials/{dataset}/{run_id}",
         evaluate=False,
         wandb=live_param(config["wandb"], ROWS, TUNED, "trial"),
@@ -78,8 +75,8 @@ rule predict:
         "results/logs/predict/{dataset}/{run_id}.log",
     threads: 1
     params:
-        run=RUN_DIR,
-        data=PREPARED_DIR,
+        run=lambda wildcards, input: os.path.dirname(input.model),
+        data=lambda wildcards, input: os.path.dirname(input.card),
     run:
         train(
             [
