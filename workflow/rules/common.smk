@@ -111,4 +111,7 @@ interpreter_first_on_path()
 
 def run_files(name):
     """One file of every selected run, e.g. run_files(METRICS)."""
-    return [f"results/runs/{run['dataset']}/{rid}/{name}" for rid, run in RUNS.items()]
+    return [
+        f"{RUN_DIR.format(dataset=run['dataset'], run_id=rid)}/{name}"
+        for rid, run in RUNS.items()
+    ]
