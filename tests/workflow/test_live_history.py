@@ -5,7 +5,6 @@ runs); conftest sets NNSTUDY_CHECKPOINT_SECONDS=0, so it checkpoints after every
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
+from checkpoint_state import checkpoint_epoch
 from nnstudy.config.runs import canonical_json, study_rows
 from nnstudy.config.validation import validate_config
 from nnstudy.training.runfolder import HISTORY_COLUMNS
@@ -82,14 +81,6 @@ def rows_of(text: str) -> list[list[str]]:
 
 def without_seconds(rows: list[list[str]]) -> list[list[str]]:
     return [row[:SECONDS] + row[SECONDS + 1 :] for row in rows]
-
-
-def checkpoint_epoch(path: Path) -> int | None:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return json.loads(f["state"].item())["epoch"]
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def test_a_reader_polling_the_history_sees_whole_rows_that_grow(tmp_path, spirals, run):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from checkpoint_state import checkpoint_epoch
 from nnstudy.invoke import job_counts, run_snakemake, snakemake_command
 
 from nnlib.registry import optimizer_names
@@ -281,14 +282,6 @@ def test_bad_config_stops_before_any_job_with_one_line(tmp_path, config, key, ch
     assert not (tmp_path / "data").exists()
 
 
-def _checkpoint_epoch(path: Path) -> int | None:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return json.loads(f["state"].item())["epoch"]
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 def _without_timing(folder: Path) -> dict:
     metrics = json.loads((folder / "metrics.json").read_text())
     for key in ("train_seconds", "eval_seconds"):
@@ -333,7 +326,7 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, data):
     deadline = time.monotonic() + 120
     epoch = None
     while time.monotonic() < deadline and proc.poll() is None:
-        epoch = _checkpoint_epoch(checkpoint)
+        epoch = checkpoint_epoch(checkpoint)
         if epoch is not None and epoch >= 5:
             break
         time.sleep(0.02)
